@@ -1,0 +1,644 @@
+//! The use cases behind the mutations. Each one runs in one write transaction: it finds the
+//! cohort (locking it, so concurrent writes to one cohort are serialised), checks who is asking,
+//! asks the domain whether the change keeps every rule, and only then writes. A use case that
+//! fails writes nothing.
+//!
+//! Order of checks, the same everywhere: unknown or invisible objects are NOT_FOUND, then the
+//! viewer's right to act is FORBIDDEN, then domain rules become `userErrors`.
+
+use afterclass_domain::access::{self, ReadAccess, Standing};
+use afterclass_domain::checkin::{self, CheckInContext, CheckInDraft};
+use afterclass_domain::cohort::{Horizon, MemberRole, MembershipStatus, OutcomeReason, Visibility};
+use afterclass_domain::goal::{self, Aggregation, GoalSpec, GoalStatus};
+use afterclass_domain::stage::{ActivationFacts, Stage};
+use afterclass_domain::text::{self, CODE_OF_CONDUCT, COURSE_ID, COURSE_TITLE, DISPLAY_NAME, EMAIL, EXTERNAL_ID};
+use afterclass_domain::{DomainError, membership as dmembership};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, TransactionTrait,
+};
+
+use crate::auth::{Viewer, ensure_person_on};
+use crate::error::{ApiError, Failure};
+use crate::store::entities::{check_in, cohort, conduct_version, goal as goal_row, membership, outcome, stage_event};
+use crate::store::queries::{self, standing};
+use crate::store::{Store, progress, to_micros};
+
+type Outcome<T> = Result<T, Failure>;
+
+/// A course as given with a new cohort.
+#[derive(Debug, Clone)]
+pub struct CourseDraft {
+    pub lms_course_id: String,
+    pub title: String,
+    pub ended_on: Option<NaiveDate>,
+}
+
+/// One person of a roster.
+#[derive(Debug, Clone)]
+pub struct RosterEntry {
+    pub external_id: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: Option<MemberRole>,
+}
+
+/// A new cohort, created or proposed.
+#[derive(Debug, Clone)]
+pub struct CohortDraft {
+    pub name: String,
+    pub domain: String,
+    pub purpose: String,
+    pub scope: Option<String>,
+    pub tags: Vec<String>,
+    pub horizon: Horizon,
+    pub visibility: Option<Visibility>,
+    pub course: Option<CourseDraft>,
+    pub code_of_conduct: Option<String>,
+    pub roster: Vec<RosterEntry>,
+}
+
+/// A new goal.
+#[derive(Debug, Clone)]
+pub struct GoalDraft {
+    pub title: String,
+    pub unit: String,
+    pub target: f64,
+    pub aggregation: Aggregation,
+    pub start_value: Option<f64>,
+    pub deadline: Option<NaiveDate>,
+}
+
+/// The use cases, for one viewer at one moment.
+pub struct App<'a> {
+    pub store: &'a Store,
+    pub viewer: &'a Viewer,
+    pub now: DateTime<Utc>,
+}
+
+/// A cohort locked for writing, with the viewer's membership in it.
+struct Locked {
+    cohort: cohort::Model,
+    mine: Option<membership::Model>,
+}
+
+impl Locked {
+    fn stage(&self) -> Stage {
+        Stage::parse(&self.cohort.stage).unwrap_or(Stage::Forming)
+    }
+    fn standing(&self) -> Standing {
+        standing(self.mine.as_ref())
+    }
+}
+
+impl App<'_> {
+    fn now_micros(&self) -> i64 {
+        to_micros(self.now)
+    }
+
+    async fn begin(&self) -> Outcome<DatabaseTransaction> {
+        Ok(self.store.writer().begin().await?)
+    }
+
+    /// Finds and locks a cohort the viewer may know of; NOT_FOUND otherwise.
+    async fn lock(&self, txn: &DatabaseTransaction, cohort_id: i64) -> Outcome<Locked> {
+        let cohort = queries::lock_cohort(txn, self.viewer.tenant_id, cohort_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("cohort"))?;
+        let mine = queries::membership_of(txn, cohort.id, self.viewer.person_id()).await?;
+        let visibility = Visibility::parse(&cohort.visibility).unwrap_or(Visibility::InviteOnly);
+        let stage = Stage::parse(&cohort.stage).unwrap_or(Stage::Forming);
+        if access::read_access(self.viewer.role, visibility, stage, standing(mine.as_ref())) == ReadAccess::Hidden {
+            return Err(ApiError::not_found("cohort").into());
+        }
+        Ok(Locked { cohort, mine })
+    }
+
+    /// Locks a cohort the viewer manages, refusing ended cohorts.
+    async fn lock_managed(&self, txn: &DatabaseTransaction, cohort_id: i64) -> Outcome<Locked> {
+        let locked = self.lock(txn, cohort_id).await?;
+        if !access::may_manage(self.viewer.role, locked.standing()) {
+            return Err(ApiError::forbidden("only the cohort's leaders and facilitators may do this").into());
+        }
+        locked.stage().ensure_writable()?;
+        Ok(locked)
+    }
+
+    fn person_id(&self) -> Outcome<i64> {
+        self.viewer
+            .person_id()
+            .ok_or_else(|| ApiError::forbidden("the integration account does not act as a person").into())
+    }
+
+    async fn record_stage_change(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort: &cohort::Model,
+        from: Option<Stage>,
+        to: Stage,
+        reason: &str,
+    ) -> Outcome<()> {
+        stage_event::ActiveModel {
+            tenant_id: Set(cohort.tenant_id),
+            cohort_id: Set(cohort.id),
+            from_stage: Set(from.map(|s| s.as_str().to_owned())),
+            to_stage: Set(to.as_str().to_owned()),
+            actor_person_id: Set(self.viewer.person_id()),
+            reason: Set(reason.to_owned()),
+            occurred_at: Set(self.now_micros()),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        Ok(())
+    }
+
+    /// Instructor or integration: a cohort in `FORMING`, with its roster invited.
+    pub async fn create_cohort(&self, draft: CohortDraft) -> Outcome<cohort::Model> {
+        if !access::may_create_cohort(self.viewer.role) {
+            return Err(ApiError::forbidden("only instructors and the integration account create cohorts").into());
+        }
+        self.insert_cohort(draft, Stage::Forming).await
+    }
+
+    /// Trainee: a cohort in `PROPOSED`, with the proposer as its leader.
+    pub async fn propose_cohort(&self, draft: CohortDraft) -> Outcome<cohort::Model> {
+        if !access::may_propose_cohort(self.viewer.role) {
+            return Err(ApiError::forbidden("only trainees propose cohorts; instructors create them").into());
+        }
+        self.insert_cohort(draft, Stage::Proposed).await
+    }
+
+    async fn insert_cohort(&self, draft: CohortDraft, stage: Stage) -> Outcome<cohort::Model> {
+        let name = text::parse(text::COHORT_NAME, &draft.name)?;
+        let domain = text::parse(text::DOMAIN, &draft.domain)?;
+        let purpose = text::parse(text::PURPOSE, &draft.purpose)?;
+        let scope = text::parse_optional(text::SCOPE, draft.scope.as_deref())?;
+        let tags = text::parse_tags(&draft.tags)?;
+        let course = draft
+            .course
+            .map(|c| -> Result<_, DomainError> {
+                Ok((text::parse(COURSE_ID, &c.lms_course_id)?, text::parse(COURSE_TITLE, &c.title)?, c.ended_on))
+            })
+            .transpose()?;
+        let conduct = text::parse_optional(CODE_OF_CONDUCT, draft.code_of_conduct.as_deref())
+            .map_err(|e| e.on_field("codeOfConduct"))?;
+        let roster = parse_roster(&draft.roster).map_err(|e| e.on_field("roster"))?;
+        let now = self.now_micros();
+
+        let txn = self.begin().await?;
+        let cohort = cohort::ActiveModel {
+            tenant_id: Set(self.viewer.tenant_id),
+            name: Set(name),
+            domain: Set(domain),
+            purpose: Set(purpose),
+            scope: Set(scope),
+            tags: Set(serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into())),
+            course_lms_id: Set(course.as_ref().map(|c| c.0.clone())),
+            course_title: Set(course.as_ref().map(|c| c.1.clone())),
+            course_ended_on: Set(course.as_ref().and_then(|c| c.2).map(|d| d.format("%Y-%m-%d").to_string())),
+            horizon: Set(draft.horizon.as_str().to_owned()),
+            stage: Set(stage.as_str().to_owned()),
+            visibility: Set(draft.visibility.unwrap_or(Visibility::ByRequest).as_str().to_owned()),
+            conduct_version: Set(conduct.as_ref().map(|_| 1)),
+            created_by: Set(self.viewer.person_id()),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        if let Some(text) = &conduct {
+            self.insert_conduct_version(&txn, &cohort, 1, text).await?;
+        }
+        let why = match &course {
+            Some((id, title, _)) => format!("created from course {title} ({id})"),
+            None if stage == Stage::Proposed => "proposed by a trainee".to_owned(),
+            None => "created".to_owned(),
+        };
+        self.record_stage_change(&txn, &cohort, None, stage, &why).await?;
+
+        // A person who creates or proposes a cohort leads it from the start.
+        if let Some(person_id) = self.viewer.person_id() {
+            membership::ActiveModel {
+                tenant_id: Set(cohort.tenant_id),
+                cohort_id: Set(cohort.id),
+                person_id: Set(person_id),
+                role: Set(MemberRole::Leader.as_str().to_owned()),
+                status: Set(MembershipStatus::Active.as_str().to_owned()),
+                conduct_accepted_version: Set(cohort.conduct_version),
+                conduct_accepted_at: Set(cohort.conduct_version.map(|_| now)),
+                invited_at: Set(now),
+                joined_at: Set(Some(now)),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+        }
+        self.invite(&txn, &cohort, &roster).await?;
+        txn.commit().await?;
+        Ok(cohort)
+    }
+
+    async fn insert_conduct_version(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort: &cohort::Model,
+        version: i32,
+        text: &str,
+    ) -> Outcome<()> {
+        conduct_version::ActiveModel {
+            tenant_id: Set(cohort.tenant_id),
+            cohort_id: Set(cohort.id),
+            version: Set(version),
+            text: Set(text.to_owned()),
+            created_by: Set(self.viewer.person_id()),
+            created_at: Set(self.now_micros()),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        Ok(())
+    }
+
+    /// Invites roster entries; people already in the cohort keep their membership, and people
+    /// who left or were removed are invited again.
+    async fn invite(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort: &cohort::Model,
+        roster: &[RosterEntry],
+    ) -> Outcome<Vec<membership::Model>> {
+        let mut out = Vec::with_capacity(roster.len());
+        for entry in roster {
+            let person = ensure_person_on(
+                txn,
+                txn,
+                cohort.tenant_id,
+                &entry.external_id,
+                Some(&entry.display_name),
+                entry.email.as_deref(),
+            )
+            .await?;
+            let existing = queries::membership_of(txn, cohort.id, Some(person.id)).await?;
+            let row = match existing {
+                Some(m) if matches!(m.status.as_str(), "LEFT" | "REMOVED") => {
+                    let mut am = m.into_active_model();
+                    am.status = Set(MembershipStatus::Invited.as_str().to_owned());
+                    am.role = Set(entry.role.unwrap_or(MemberRole::Member).as_str().to_owned());
+                    am.invited_at = Set(self.now_micros());
+                    am.left_at = Set(None);
+                    am.update(txn).await?
+                }
+                Some(m) => m,
+                None => {
+                    membership::ActiveModel {
+                        tenant_id: Set(cohort.tenant_id),
+                        cohort_id: Set(cohort.id),
+                        person_id: Set(person.id),
+                        role: Set(entry.role.unwrap_or(MemberRole::Member).as_str().to_owned()),
+                        status: Set(MembershipStatus::Invited.as_str().to_owned()),
+                        invited_at: Set(self.now_micros()),
+                        ..Default::default()
+                    }
+                    .insert(txn)
+                    .await?
+                }
+            };
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    /// Instructor: `PROPOSED` → `FORMING`.
+    pub async fn approve_cohort(&self, cohort_id: i64) -> Outcome<cohort::Model> {
+        let txn = self.begin().await?;
+        let locked = self.lock(&txn, cohort_id).await?;
+        if !access::may_approve_proposals(self.viewer.role) {
+            return Err(ApiError::forbidden("only instructors approve proposals").into());
+        }
+        let from = locked.stage();
+        let to = from.approve()?;
+        let cohort = self.set_stage(&txn, locked.cohort, to, |_| {}).await?;
+        self.record_stage_change(&txn, &cohort, Some(from), to, "proposal approved").await?;
+        txn.commit().await?;
+        Ok(cohort)
+    }
+
+    async fn set_stage(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort: cohort::Model,
+        to: Stage,
+        more: impl FnOnce(&mut cohort::ActiveModel),
+    ) -> Outcome<cohort::Model> {
+        let mut am = cohort.into_active_model();
+        am.stage = Set(to.as_str().to_owned());
+        more(&mut am);
+        Ok(am.update(txn).await?)
+    }
+
+    /// Leaders, facilitators and the integration account: invite people, idempotent per person.
+    pub async fn add_members(&self, cohort_id: i64, roster: Vec<RosterEntry>) -> Outcome<Vec<membership::Model>> {
+        let roster = parse_roster(&roster).map_err(|e| e.on_field("members"))?;
+        let txn = self.begin().await?;
+        let locked = self.lock(&txn, cohort_id).await?;
+        if !access::may_add_members(self.viewer.role, locked.standing()) {
+            return Err(ApiError::forbidden(
+                "only the cohort's leaders, facilitators and the integration account add members",
+            )
+            .into());
+        }
+        locked.stage().ensure_writable()?;
+        let rows = self.invite(&txn, &locked.cohort, &roster).await?;
+        txn.commit().await?;
+        Ok(rows)
+    }
+
+    /// A member accepts the current code of conduct; an invited member becomes active.
+    pub async fn accept_code_of_conduct(&self, cohort_id: i64, version: i32) -> Outcome<membership::Model> {
+        self.person_id()?;
+        let txn = self.begin().await?;
+        let locked = self.lock(&txn, cohort_id).await?;
+        locked.stage().ensure_writable()?;
+        let status = dmembership::accept_conduct(locked.standing().status, locked.cohort.conduct_version, version)?;
+        let Some(mine) = locked.mine else {
+            return Err(ApiError::Internal("accepted without a membership".into()).into());
+        };
+        let was_active = mine.status == MembershipStatus::Active.as_str();
+        let mut am = mine.into_active_model();
+        am.status = Set(status.as_str().to_owned());
+        am.conduct_accepted_version = Set(Some(version));
+        am.conduct_accepted_at = Set(Some(self.now_micros()));
+        if !was_active {
+            am.joined_at = Set(Some(self.now_micros()));
+        }
+        let row = am.update(&txn).await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Leaders: a new version of the code of conduct. Members accept it again before their next
+    /// check-in; the author has accepted what they wrote.
+    pub async fn set_code_of_conduct(&self, cohort_id: i64, text_in: &str) -> Outcome<cohort::Model> {
+        let text = text::parse(CODE_OF_CONDUCT, text_in)?;
+        let txn = self.begin().await?;
+        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let version = locked.cohort.conduct_version.unwrap_or(0) + 1;
+        self.insert_conduct_version(&txn, &locked.cohort, version, &text).await?;
+        let mut am = locked.cohort.into_active_model();
+        am.conduct_version = Set(Some(version));
+        let cohort = am.update(&txn).await?;
+        if let Some(mine) = locked.mine {
+            let mut am = mine.into_active_model();
+            am.conduct_accepted_version = Set(Some(version));
+            am.conduct_accepted_at = Set(Some(self.now_micros()));
+            am.update(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(cohort)
+    }
+
+    /// Leaders: change a member's role.
+    pub async fn change_member_role(&self, membership_id: i64, role: MemberRole) -> Outcome<membership::Model> {
+        let txn = self.begin().await?;
+        let target = membership::Entity::find_by_id(membership_id)
+            .filter(membership::Column::TenantId.eq(self.viewer.tenant_id))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ApiError::not_found("membership"))?;
+        let _locked = self.lock_managed(&txn, target.cohort_id).await?;
+        let mut am = target.into_active_model();
+        am.role = Set(role.as_str().to_owned());
+        let row = am.update(&txn).await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// A member leaves; the membership is kept as `LEFT`.
+    pub async fn leave_cohort(&self, cohort_id: i64) -> Outcome<membership::Model> {
+        self.person_id()?;
+        let txn = self.begin().await?;
+        let locked = self.lock(&txn, cohort_id).await?;
+        locked.stage().ensure_writable()?;
+        let status = dmembership::leave(locked.standing().status)?;
+        let Some(mine) = locked.mine else { return Err(ApiError::Internal("left without a membership".into()).into()) };
+        let mut am = mine.into_active_model();
+        am.status = Set(status.as_str().to_owned());
+        am.left_at = Set(Some(self.now_micros()));
+        let row = am.update(&txn).await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Leaders: a new measurable goal.
+    pub async fn add_goal(&self, cohort_id: i64, draft: GoalDraft) -> Outcome<goal_row::Model> {
+        let spec = GoalSpec::parse(
+            &draft.title,
+            &draft.unit,
+            draft.target,
+            draft.start_value,
+            draft.aggregation,
+            draft.deadline,
+        )?;
+        let txn = self.begin().await?;
+        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let row = goal_row::ActiveModel {
+            tenant_id: Set(locked.cohort.tenant_id),
+            cohort_id: Set(locked.cohort.id),
+            title: Set(spec.title().to_owned()),
+            unit: Set(spec.unit().to_owned()),
+            target: Set(spec.target()),
+            start_value: Set(spec.start_value()),
+            aggregation: Set(spec.aggregation().as_str().to_owned()),
+            deadline: Set(spec.deadline().map(|d| d.format("%Y-%m-%d").to_string())),
+            status: Set(GoalStatus::Open.as_str().to_owned()),
+            created_at: Set(self.now_micros()),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Leaders: `FORMING` → `ACTIVE`, once the cohort has what it needs.
+    pub async fn activate_cohort(&self, cohort_id: i64) -> Outcome<cohort::Model> {
+        let txn = self.begin().await?;
+        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let id = locked.cohort.id;
+        let leaders = membership::Entity::find()
+            .filter(membership::Column::CohortId.eq(id))
+            .filter(membership::Column::Role.eq(MemberRole::Leader.as_str()))
+            .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
+            .count(&txn)
+            .await?;
+        let goals = goal_row::Entity::find()
+            .filter(goal_row::Column::CohortId.eq(id))
+            .filter(goal_row::Column::Status.ne(GoalStatus::Abandoned.as_str()))
+            .count(&txn)
+            .await?;
+        let facts = ActivationFacts {
+            has_active_leader: leaders > 0,
+            has_purpose: !locked.cohort.purpose.trim().is_empty(),
+            goal_count: goals,
+            has_code_of_conduct: locked.cohort.conduct_version.is_some(),
+        };
+        let from = locked.stage();
+        let to = from.activate(facts)?;
+        let now = self.now_micros();
+        let cohort = self.set_stage(&txn, locked.cohort, to, |am| am.activated_at = Set(Some(now))).await?;
+        self.record_stage_change(&txn, &cohort, Some(from), to, "activated").await?;
+        txn.commit().await?;
+        Ok(cohort)
+    }
+
+    /// A member logs a check-in for themselves. With an idempotency key, a retry returns the
+    /// first check-in and records nothing new.
+    pub async fn log_check_in(
+        &self,
+        cohort_id: i64,
+        goal_id: Option<i64>,
+        draft: CheckInDraft,
+    ) -> Outcome<check_in::Model> {
+        self.person_id()?;
+        let txn = self.begin().await?;
+        let locked = self.lock(&txn, cohort_id).await?;
+        if let (Some(key), Some(mine)) = (draft.idempotency_key.as_deref(), locked.mine.as_ref())
+            && let Some(first) = find_by_key(&txn, locked.cohort.id, mine.id, key.trim()).await?
+        {
+            return Ok(first);
+        }
+        let ctx = CheckInContext {
+            stage: locked.stage(),
+            cohort_created_at: crate::store::from_micros(locked.cohort.created_at),
+            current_conduct_version: locked.cohort.conduct_version,
+            author: locked.standing(),
+            author_accepted_version: locked.mine.as_ref().and_then(|m| m.conduct_accepted_version),
+        };
+        checkin::ensure_may_check_in(&ctx)?;
+        let valid = checkin::validate(draft, &ctx, self.now)?;
+        let goal = match goal_id {
+            None => None,
+            Some(goal_id) => Some(
+                goal_row::Entity::find_by_id(goal_id)
+                    .filter(goal_row::Column::CohortId.eq(locked.cohort.id))
+                    .one(&txn)
+                    .await?
+                    .ok_or_else(|| DomainError::invalid("goalId", "the goal does not belong to this cohort"))?,
+            ),
+        };
+        let Some(mine) = locked.mine else {
+            return Err(ApiError::Internal("checked in without a membership".into()).into());
+        };
+        let row = check_in::ActiveModel {
+            tenant_id: Set(locked.cohort.tenant_id),
+            cohort_id: Set(locked.cohort.id),
+            membership_id: Set(mine.id),
+            goal_id: Set(goal.as_ref().map(|g| g.id)),
+            value: Set(valid.value),
+            note: Set(valid.note),
+            confidence: Set(valid.confidence.map(|c| i16::from(c.get()))),
+            blockers: Set(valid.blockers),
+            occurred_at: Set(to_micros(valid.occurred_at)),
+            created_at: Set(self.now_micros()),
+            idempotency_key: Set(valid.idempotency_key),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        if let Some(goal) = goal {
+            self.mark_achieved(&txn, &locked.cohort, goal).await?;
+        }
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Records the moment a goal first reaches its target.
+    async fn mark_achieved(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort: &cohort::Model,
+        goal: goal_row::Model,
+    ) -> Outcome<()> {
+        if goal.status != GoalStatus::Open.as_str() {
+            return Ok(());
+        }
+        let observed =
+            progress::observations(txn, &[goal.id], self.now_micros()).await?.remove(&goal.id).unwrap_or_default();
+        let spec = crate::graphql::types::Goal(goal.clone()).spec();
+        let activated = cohort.activated_at.map(crate::store::from_micros);
+        if goal::progress(&spec, &observed, activated, self.now).fraction >= 1.0 {
+            let mut am = goal.into_active_model();
+            am.status = Set(GoalStatus::Achieved.as_str().to_owned());
+            am.achieved_at = Set(Some(self.now_micros()));
+            am.update(txn).await?;
+        }
+        Ok(())
+    }
+
+    /// Leaders: end the cohort as `DISBANDED`, recording the outcome. Everything stays readable.
+    pub async fn disband_cohort(
+        &self,
+        cohort_id: i64,
+        reason: OutcomeReason,
+        retrospective: Option<&str>,
+    ) -> Outcome<cohort::Model> {
+        let retrospective = text::parse_optional(text::RETROSPECTIVE, retrospective)?;
+        let txn = self.begin().await?;
+        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let from = locked.stage();
+        let to = from.disband()?;
+        let now = self.now_micros();
+        outcome::ActiveModel {
+            tenant_id: Set(locked.cohort.tenant_id),
+            cohort_id: Set(locked.cohort.id),
+            reason: Set(reason.as_str().to_owned()),
+            retrospective: Set(retrospective),
+            recorded_by: Set(self.viewer.person_id()),
+            recorded_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let cohort = self.set_stage(&txn, locked.cohort, to, |am| am.ended_at = Set(Some(now))).await?;
+        self.record_stage_change(&txn, &cohort, Some(from), to, &format!("disbanded: {}", reason.as_str())).await?;
+        txn.commit().await?;
+        Ok(cohort)
+    }
+}
+
+async fn find_by_key(
+    conn: &impl ConnectionTrait,
+    cohort_id: i64,
+    membership_id: i64,
+    key: &str,
+) -> Result<Option<check_in::Model>, sea_orm::DbErr> {
+    check_in::Entity::find()
+        .filter(check_in::Column::CohortId.eq(cohort_id))
+        .filter(check_in::Column::MembershipId.eq(membership_id))
+        .filter(check_in::Column::IdempotencyKey.eq(key))
+        .one(conn)
+        .await
+}
+
+/// Validates a roster: bounded size, valid entries, each person once (the last entry wins).
+fn parse_roster(entries: &[RosterEntry]) -> Result<Vec<RosterEntry>, DomainError> {
+    if entries.len() > text::ROSTER_SIZE {
+        return Err(DomainError::invalid("roster", format!("at most {} people at once", text::ROSTER_SIZE)));
+    }
+    let mut out: Vec<RosterEntry> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let parsed = RosterEntry {
+            external_id: text::parse(EXTERNAL_ID, &entry.external_id)?,
+            display_name: text::parse(DISPLAY_NAME, &entry.display_name)?,
+            email: text::parse_optional(EMAIL, entry.email.as_deref())?,
+            role: entry.role,
+        };
+        match out.iter_mut().find(|e| e.external_id == parsed.external_id) {
+            Some(existing) => *existing = parsed,
+            None => out.push(parsed),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,266 @@
+//! Bearer tokens: verifying them, minting them for local use, and turning verified claims into
+//! the request's `Viewer` (creating the tenant and person on first use).
+//!
+//! The algorithm is fixed by configuration and never read from the token: HS256 with a shared
+//! secret, or RS256 / EdDSA with a PEM public key. `exp`, `sub`, `tid` and `role` are required;
+//! `iss` and `aud` are checked when configured.
+
+use afterclass_domain::access::ViewerRole;
+use afterclass_domain::text::{self, DISPLAY_NAME, EMAIL, EXTERNAL_ID};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AuthConfig, KeyConfig};
+use crate::error::ApiError;
+use crate::store::entities::{person, tenant};
+use crate::store::{self, Store};
+
+/// The claims Afterclass reads. Unknown claims are ignored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Claims {
+    /// The person's `externalId` in the LMS.
+    pub sub: String,
+    /// The tenant.
+    pub tid: String,
+    /// `instructor`, `trainee` or `integration`.
+    pub role: String,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// Verifies bearer tokens against the configured key.
+pub struct Verifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("algorithms", &self.validation.algorithms).finish()
+    }
+}
+
+impl Verifier {
+    pub fn new(config: &AuthConfig) -> Result<Self, String> {
+        let (key, algorithm) = match &config.key {
+            KeyConfig::Hs256(secret) => (DecodingKey::from_secret(secret), Algorithm::HS256),
+            KeyConfig::Rs256Pem(pem) => {
+                (DecodingKey::from_rsa_pem(pem).map_err(|e| format!("the RS256 public key: {e}"))?, Algorithm::RS256)
+            }
+            KeyConfig::EdDsaPem(pem) => {
+                (DecodingKey::from_ed_pem(pem).map_err(|e| format!("the EdDSA public key: {e}"))?, Algorithm::EdDSA)
+            }
+        };
+        let mut validation = Validation::new(algorithm);
+        let mut required = vec!["exp", "sub"];
+        match &config.issuer {
+            Some(iss) => {
+                validation.set_issuer(&[iss]);
+                required.push("iss");
+            }
+            None => validation.iss = None,
+        }
+        match &config.audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
+        validation.leeway = 30;
+        Ok(Verifier { key, validation })
+    }
+
+    /// The claims of a valid token; `UNAUTHENTICATED` with the reason otherwise.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| ApiError::Unauthenticated(format!("invalid token: {e}")))?;
+        Ok(data.claims)
+    }
+}
+
+/// Signs tokens for local use (`afterclass token`, `afterclass demo`). Only an HS256
+/// configuration can sign; with a public key, tokens come from the identity provider.
+pub struct Signer {
+    key: EncodingKey,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    pub fn new(config: &AuthConfig) -> Result<Self, String> {
+        match &config.key {
+            KeyConfig::Hs256(secret) => Ok(Signer {
+                key: EncodingKey::from_secret(secret),
+                issuer: config.issuer.clone(),
+                audience: config.audience.clone(),
+            }),
+            _ => Err("tokens can be minted only with an HS256 secret; with a public key, your identity provider \
+                      issues them"
+                .into()),
+        }
+    }
+
+    /// A token for `sub` in tenant `tid` with `role`, valid for `ttl` from `now`.
+    pub fn sign(
+        &self,
+        sub: &str,
+        tid: &str,
+        role: ViewerRole,
+        name: Option<&str>,
+        ttl: chrono::Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String, String> {
+        let claims = Claims {
+            sub: sub.to_owned(),
+            tid: tid.to_owned(),
+            role: role.as_claim().to_owned(),
+            exp: (now + ttl).timestamp(),
+            iat: Some(now.timestamp()),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            name: name.map(str::to_owned),
+            email: None,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key).map_err(|e| e.to_string())
+    }
+}
+
+/// Who is asking: their tenant, their token role and, for people, their `Person` row.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub tenant_id: i64,
+    pub tenant_key: String,
+    pub role: ViewerRole,
+    /// `None` for the integration account, which acts for the tenant, not as a person.
+    pub person: Option<person::Model>,
+}
+
+impl Viewer {
+    pub fn person_id(&self) -> Option<i64> {
+        self.person.as_ref().map(|p| p.id)
+    }
+}
+
+/// Turns verified claims into a viewer, creating the tenant and the person on first use.
+pub async fn viewer(store: &Store, claims: &Claims) -> Result<Viewer, ApiError> {
+    let role = ViewerRole::parse_claim(&claims.role)
+        .ok_or_else(|| ApiError::Unauthenticated(format!("unknown role `{}`", claims.role)))?;
+    let bad =
+        |e: afterclass_domain::DomainError| ApiError::Unauthenticated(format!("invalid token claims: {}", e.message));
+    let tenant_key = text::parse(text::Limit { field: "tid", ..EXTERNAL_ID }, &claims.tid).map_err(bad)?;
+    let external_id = text::parse(text::Limit { field: "sub", ..EXTERNAL_ID }, &claims.sub).map_err(bad)?;
+    let name = claims.name.as_deref().map(|n| text::parse(DISPLAY_NAME, n)).transpose().ok().flatten();
+    let email = claims.email.as_deref().map(|e| text::parse(EMAIL, e)).transpose().ok().flatten();
+
+    let tenant = ensure_tenant(store, &tenant_key).await?;
+    let person = if role == ViewerRole::Integration {
+        None
+    } else {
+        Some(ensure_person(store, tenant.id, &external_id, name.as_deref(), email.as_deref()).await?)
+    };
+    Ok(Viewer { tenant_id: tenant.id, tenant_key, role, person })
+}
+
+async fn ensure_tenant(store: &Store, key: &str) -> Result<tenant::Model, ApiError> {
+    let find = || tenant::Entity::find().filter(tenant::Column::Key.eq(key)).one(store.reader());
+    if let Some(t) = find().await? {
+        return Ok(t);
+    }
+    let row = tenant::ActiveModel {
+        key: Set(key.to_owned()),
+        created_at: Set(store::to_micros(store::now())),
+        ..Default::default()
+    };
+    match row.insert(store.writer()).await {
+        Ok(t) => Ok(t),
+        // Another request created it first.
+        Err(_) => tenant::Entity::find()
+            .filter(tenant::Column::Key.eq(key))
+            .one(store.writer())
+            .await?
+            .ok_or_else(|| ApiError::Internal(format!("tenant `{key}` could not be created"))),
+    }
+}
+
+/// Finds or creates the person with `external_id` in a tenant (just in time or by roster).
+pub async fn ensure_person(
+    store: &Store,
+    tenant_id: i64,
+    external_id: &str,
+    name: Option<&str>,
+    email: Option<&str>,
+) -> Result<person::Model, ApiError> {
+    ensure_person_on(store.reader(), store.writer(), tenant_id, external_id, name, email).await
+}
+
+/// As [`ensure_person`], reading from `read` and writing through `write` (which may be a
+/// transaction).
+pub async fn ensure_person_on(
+    read: &impl sea_orm::ConnectionTrait,
+    write: &impl sea_orm::ConnectionTrait,
+    tenant_id: i64,
+    external_id: &str,
+    name: Option<&str>,
+    email: Option<&str>,
+) -> Result<person::Model, ApiError> {
+    let query = || {
+        person::Entity::find()
+            .filter(person::Column::TenantId.eq(tenant_id))
+            .filter(person::Column::ExternalId.eq(external_id))
+    };
+    if let Some(p) = query().one(read).await? {
+        return Ok(p);
+    }
+    let row = person::ActiveModel {
+        tenant_id: Set(tenant_id),
+        external_id: Set(external_id.to_owned()),
+        display_name: Set(name.unwrap_or(external_id).to_owned()),
+        email: Set(email.map(str::to_owned)),
+        created_at: Set(store::to_micros(store::now())),
+        ..Default::default()
+    };
+    match row.insert(write).await {
+        Ok(p) => Ok(p),
+        Err(_) => query()
+            .one(write)
+            .await?
+            .ok_or_else(|| ApiError::Internal(format!("person `{external_id}` could not be created"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// jsonwebtoken needs exactly one crypto backend; this proves the one chosen works.
+    #[test]
+    fn a_minted_token_verifies_with_the_same_secret_and_not_another() {
+        let config = |s: &[u8]| AuthConfig { key: KeyConfig::Hs256(s.to_vec()), issuer: None, audience: None };
+        let now = chrono::Utc::now();
+        let token = Signer::new(&config(b"secret-one"))
+            .and_then(|s| s.sign("ada", "t1", ViewerRole::Instructor, Some("Ada"), chrono::Duration::hours(1), now))
+            .unwrap_or_default();
+        let claims = Verifier::new(&config(b"secret-one")).map(|v| v.verify(&token));
+        assert!(matches!(claims, Ok(Ok(ref c)) if c.sub == "ada" && c.tid == "t1" && c.role == "instructor"));
+        let other = Verifier::new(&config(b"secret-two")).map(|v| v.verify(&token));
+        assert!(matches!(other, Ok(Err(ApiError::Unauthenticated(_)))));
+    }
+}

@@ -1,0 +1,173 @@
+//! The `afterclass` command line: `serve`, `migrate`, `token` and `demo`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use afterclass_domain::access::ViewerRole;
+use clap::{Parser, Subcommand};
+
+use crate::auth::Signer;
+use crate::config::{Config, GlobalOptions};
+use crate::http::{Server, shutdown_signal};
+use crate::store::{self, Store};
+
+#[derive(Debug, Parser)]
+#[command(name = "afterclass", version, about = "Learning cohorts for the time after a course ends")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations and serve the GraphQL API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "AFTERCLASS_BIND", default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// Seed the demo tenant first (see `afterclass demo`).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print a signed token for local use.
+    Token {
+        /// The person's externalId (the `sub` claim).
+        #[arg(long)]
+        sub: String,
+        /// instructor, trainee or integration.
+        #[arg(long)]
+        role: String,
+        /// The tenant (the `tid` claim).
+        #[arg(long)]
+        tenant: String,
+        /// A display name (the `name` claim).
+        #[arg(long)]
+        name: Option<String>,
+        /// How long the token is valid, e.g. 30m, 8h, 7d.
+        #[arg(long, default_value = "8h")]
+        ttl: String,
+    },
+    /// Seed a demo tenant and print tokens to try it with.
+    Demo,
+}
+
+/// Runs the command line; the binary's `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("afterclass: starting the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("afterclass: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("AFTERCLASS_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sqlx::postgres::notice=warn"));
+    let json = std::env::var("AFTERCLASS_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// Runs one parsed command.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::resolve(&cli.global)?;
+    match cli.command {
+        Command::Serve { bind, demo } => {
+            if demo {
+                seed_demo(&config).await?;
+            }
+            let server = Server::bind(&config, bind).await?;
+            let addr = server.local_addr()?;
+            tracing::info!(%addr, "serving");
+            println!("Afterclass is serving GraphQL at http://{addr}/graphql (open it in a browser for GraphiQL).");
+            if store::is_sqlite(&config.database_url) {
+                println!("Data: {} — get a token with:", config.database_url);
+                println!("  cargo run -p afterclass -- token --sub ada --role instructor --tenant demo");
+                println!("and send it as the header  Authorization: Bearer <token>");
+            }
+            server.run(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store =
+                Store::connect(&config.database_url, 1).await.map_err(|e| format!("opening the database: {e}"))?;
+            store.migrate().await.map_err(|e| format!("applying migrations: {e}"))?;
+            store.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Token { sub, role, tenant, name, ttl } => {
+            let role = ViewerRole::parse_claim(&role)
+                .ok_or_else(|| format!("--role must be instructor, trainee or integration (got `{role}`)"))?;
+            let ttl = parse_ttl(&ttl)?;
+            let token =
+                Signer::new(&config.auth)?.sign(&sub, &tenant, role, name.as_deref(), ttl, chrono::Utc::now())?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Demo => seed_demo(&config).await,
+    }
+}
+
+async fn seed_demo(config: &Config) -> Result<(), String> {
+    let store = Store::connect(&config.database_url, 2).await.map_err(|e| format!("opening the database: {e}"))?;
+    store.migrate().await.map_err(|e| format!("applying migrations: {e}"))?;
+    let seeded = crate::demo::seed(&store, store::now()).await.map_err(|e| format!("seeding the demo: {e}"))?;
+    store.close().await;
+    let signer = Signer::new(&config.auth)?;
+    let ttl = chrono::Duration::hours(8);
+    println!(
+        "Demo tenant `{}`: cohort \"{}\" with {} members.",
+        crate::demo::TENANT,
+        seeded.cohort_name,
+        seeded.members
+    );
+    for (who, role, name) in crate::demo::PEOPLE_WITH_TOKENS {
+        let token = signer.sign(who, crate::demo::TENANT, *role, Some(name), ttl, chrono::Utc::now())?;
+        println!("\n{name} ({}):\n{token}", role.as_claim());
+    }
+    Ok(())
+}
+
+/// Parses `30m`, `8h`, `7d` or `3600s`.
+pub fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
+    let bad = || format!("--ttl must look like 30m, 8h or 7d (got `{text}`)");
+    let (num, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let d = match unit {
+        "s" => chrono::Duration::try_seconds(n),
+        "m" => chrono::Duration::try_minutes(n),
+        "h" => chrono::Duration::try_hours(n),
+        "d" => chrono::Duration::try_days(n),
+        _ => None,
+    };
+    d.filter(|d| *d > chrono::Duration::zero()).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_read_as_durations() {
+        assert_eq!(parse_ttl("8h"), Ok(chrono::Duration::hours(8)));
+        assert_eq!(parse_ttl("30m"), Ok(chrono::Duration::minutes(30)));
+        assert_eq!(parse_ttl("7d"), Ok(chrono::Duration::days(7)));
+        assert!(parse_ttl("8").is_err() && parse_ttl("h").is_err() && parse_ttl("-1h").is_err());
+    }
+}

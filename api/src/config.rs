@@ -1,0 +1,190 @@
+//! Configuration, from flags and environment variables. Every setting has a default that works
+//! on a fresh machine: the SQLite file `afterclass.db` in the working directory and, with no key
+//! configured, a random signing secret kept beside it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::store;
+
+/// The default store: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://afterclass.db";
+
+/// Settings every subcommand shares.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOptions {
+    /// Where the data lives: `sqlite://FILE` (created if missing) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+    /// Most connections to hold open to the database.
+    #[arg(long, env = "AFTERCLASS_DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    pub db_max_connections: u32,
+    /// HS256 shared secret for bearer tokens.
+    #[arg(long, env = "AFTERCLASS_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM public key for RS256 or EdDSA bearer tokens (see `--jwt-algorithm`).
+    #[arg(long, env = "AFTERCLASS_JWT_PUBLIC_KEY_FILE", global = true)]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// The algorithm of the public key: `RS256` or `EdDSA`.
+    #[arg(long, env = "AFTERCLASS_JWT_ALGORITHM", default_value = "RS256", global = true)]
+    pub jwt_algorithm: String,
+    /// When set, tokens must carry this `iss`.
+    #[arg(long, env = "AFTERCLASS_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// When set, tokens must carry this `aud`.
+    #[arg(long, env = "AFTERCLASS_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+    /// Whether GraphQL introspection (and so GraphiQL's schema view) is on.
+    #[arg(long, env = "AFTERCLASS_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub introspection: bool,
+}
+
+/// The verification key.
+#[derive(Clone)]
+pub enum KeyConfig {
+    Hs256(Vec<u8>),
+    Rs256Pem(Vec<u8>),
+    EdDsaPem(Vec<u8>),
+}
+
+impl std::fmt::Debug for KeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.write_str(match self {
+            KeyConfig::Hs256(_) => "Hs256(..)",
+            KeyConfig::Rs256Pem(_) => "Rs256Pem(..)",
+            KeyConfig::EdDsaPem(_) => "EdDsaPem(..)",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub key: KeyConfig,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// Bounds on what one request may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub depth: usize,
+    pub complexity: usize,
+    pub body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { depth: 12, complexity: 5_000, body_bytes: 256 * 1024 }
+    }
+}
+
+/// Everything the service needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub max_connections: u32,
+    pub auth: AuthConfig,
+    pub introspection: bool,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Resolves the options into a configuration, creating the local signing secret when the
+    /// store is a SQLite file and no key is configured.
+    pub fn resolve(opts: &GlobalOptions) -> Result<Config, String> {
+        let key = match (&opts.jwt_secret, &opts.jwt_public_key_file) {
+            (Some(_), Some(_)) => {
+                return Err("set AFTERCLASS_JWT_SECRET or AFTERCLASS_JWT_PUBLIC_KEY_FILE, not both".into());
+            }
+            (Some(secret), None) if secret.len() < 16 => {
+                return Err("AFTERCLASS_JWT_SECRET must be at least 16 characters".into());
+            }
+            (Some(secret), None) => KeyConfig::Hs256(secret.as_bytes().to_vec()),
+            (None, Some(path)) => {
+                let pem = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+                match opts.jwt_algorithm.to_ascii_uppercase().as_str() {
+                    "RS256" => KeyConfig::Rs256Pem(pem),
+                    "EDDSA" => KeyConfig::EdDsaPem(pem),
+                    other => return Err(format!("AFTERCLASS_JWT_ALGORITHM must be RS256 or EdDSA (got {other})")),
+                }
+            }
+            (None, None) => match sqlite_file(&opts.database_url) {
+                Some(db) => KeyConfig::Hs256(local_secret(&db)?),
+                None => {
+                    return Err("no token key is configured: set AFTERCLASS_JWT_SECRET (HS256) or \
+                                AFTERCLASS_JWT_PUBLIC_KEY_FILE (RS256/EdDSA); only a local SQLite store \
+                                makes its own secret"
+                        .into());
+                }
+            },
+        };
+        Ok(Config {
+            database_url: opts.database_url.clone(),
+            max_connections: opts.db_max_connections.max(1),
+            auth: AuthConfig { key, issuer: opts.jwt_issuer.clone(), audience: opts.jwt_audience.clone() },
+            introspection: opts.introspection,
+            limits: Limits::default(),
+        })
+    }
+}
+
+/// The file behind a SQLite URL, if it names one.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    if !store::is_sqlite(url) {
+        return None;
+    }
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") { None } else { Some(PathBuf::from(path)) }
+}
+
+/// The signing secret kept beside a SQLite file (`FILE.secret`, owner-only), created on first
+/// use, so that `serve` and `token` agree with no configuration.
+pub fn local_secret(db: &Path) -> Result<Vec<u8>, String> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".secret");
+    let path = PathBuf::from(name);
+    if let Ok(existing) = std::fs::read(&path) {
+        return Ok(existing.trim_ascii().to_vec());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a signing secret: {e}"))?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(&path) {
+        Ok(mut file) => {
+            file.write_all(secret.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))?;
+            Ok(secret.into_bytes())
+        }
+        // Another process created it between our read and our create: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(&path)
+            .map(|s| s.trim_ascii().to_vec())
+            .map_err(|e| format!("reading {}: {e}", path.display())),
+        Err(e) => Err(format!("creating {}: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(sqlite_file("sqlite://afterclass.db"), Some(PathBuf::from("afterclass.db")));
+        assert_eq!(sqlite_file("sqlite:///tmp/a.db?mode=rwc"), Some(PathBuf::from("/tmp/a.db")));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://localhost/test"), None);
+    }
+}

@@ -1,0 +1,127 @@
+//! The API's error story. Rule violations are `userErrors` in mutation payloads (see
+//! `graphql::payload`); everything else is one of these, sent as a top-level GraphQL error whose
+//! `extensions.code` clients can switch on. Internal causes are logged, never sent.
+
+use afterclass_domain::DomainError;
+use async_graphql::ErrorExtensions;
+
+/// A failure that is not a broken domain rule.
+///
+/// It deliberately does not implement `Display`: async-graphql turns any `Display` error into a
+/// client-visible message, and an internal cause must never reach a client. The one way out is
+/// `From<ApiError> for async_graphql::Error`, which sets `extensions.code` and masks internals.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No valid token. The client sees `UNAUTHENTICATED` and the reason (e.g. "token expired").
+    Unauthenticated(String),
+    /// The viewer may see the object but not do this. The client sees `FORBIDDEN`.
+    Forbidden(String),
+    /// No such object in the viewer's tenant, or one the viewer may not know of. The client sees
+    /// `NOT_FOUND`; another tenant's object is always reported this way.
+    NotFound(String),
+    /// A malformed ID, cursor or page size. The client sees `BAD_USER_INPUT`.
+    BadUserInput(String),
+    /// A fault on our side. The client sees `INTERNAL` and "internal error"; the cause is logged.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::BadUserInput(_) => "BAD_USER_INPUT",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// What the client is told.
+    pub fn message(&self) -> &str {
+        match self {
+            ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::BadUserInput(m) => m,
+            ApiError::Internal(_) => "internal error",
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::NotFound(format!("{what} not found"))
+    }
+
+    pub fn forbidden(why: impl Into<String>) -> Self {
+        ApiError::Forbidden(why.into())
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        ApiError::Internal(format!("database: {err}"))
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        if let ApiError::Internal(cause) = &err {
+            // The span around the request carries its request id.
+            tracing::error!(%cause, "internal error");
+        }
+        let code = err.code();
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+/// What a use case can fail with: a broken rule (a `userError`) or anything else.
+#[derive(Debug)]
+pub enum Failure {
+    Rule(DomainError),
+    Api(ApiError),
+}
+
+impl From<DomainError> for Failure {
+    fn from(err: DomainError) -> Self {
+        Failure::Rule(err)
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(err: ApiError) -> Self {
+        Failure::Api(err)
+    }
+}
+
+impl From<sea_orm::DbErr> for Failure {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Failure::Api(err.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_never_show_their_cause() {
+        let err: async_graphql::Error = ApiError::Internal("database: syntax error near SELECT".into()).into();
+        assert_eq!(err.message, "internal error");
+        let json = serde_json::to_string(&err.extensions).unwrap_or_default();
+        assert!(json.contains("INTERNAL") && !json.contains("SELECT"), "{json}");
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        let codes: Vec<_> = [
+            ApiError::Unauthenticated(String::new()),
+            ApiError::Forbidden(String::new()),
+            ApiError::NotFound(String::new()),
+            ApiError::BadUserInput(String::new()),
+            ApiError::Internal(String::new()),
+        ]
+        .iter()
+        .map(ApiError::code)
+        .collect();
+        assert_eq!(codes, ["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "INTERNAL"]);
+    }
+}

@@ -1,0 +1,187 @@
+//! Batched loading for nested reads: every key type below is loaded for a whole level of the
+//! response with one statement, so a request's statement count does not grow with the number of
+//! members, goals or check-ins it shows. Nothing is cached across requests.
+
+use std::collections::HashMap;
+
+use afterclass_domain::goal::Observations;
+use async_graphql::dataloader::Loader;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::store::entities::{cohort, conduct_version, goal, membership, person};
+use crate::store::{Store, progress};
+
+/// Loads rows of the viewer's tenant only.
+pub struct Loaders {
+    pub store: Store,
+    pub tenant_id: i64,
+    pub person_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PersonKey(pub i64);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CohortKey(pub i64);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MembershipKey(pub i64);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GoalKey(pub i64);
+/// Every goal of a cohort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GoalsOf(pub i64);
+/// The viewer's own membership in a cohort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewerStanding(pub i64);
+/// A cohort's code of conduct at one version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConductKey {
+    pub cohort_id: i64,
+    pub version: i32,
+}
+/// A goal's observations as of a moment (microseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProgressKey {
+    pub goal_id: i64,
+    pub as_of: i64,
+}
+
+type LoadResult<K, V> = Result<HashMap<K, V>, String>;
+
+fn fault(err: sea_orm::DbErr) -> String {
+    format!("database: {err}")
+}
+
+impl Loader<PersonKey> for Loaders {
+    type Value = person::Model;
+    type Error = String;
+
+    async fn load(&self, keys: &[PersonKey]) -> LoadResult<PersonKey, person::Model> {
+        let rows = person::Entity::find()
+            .filter(person::Column::TenantId.eq(self.tenant_id))
+            .filter(person::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(self.store.reader())
+            .await
+            .map_err(fault)?;
+        Ok(rows.into_iter().map(|r| (PersonKey(r.id), r)).collect())
+    }
+}
+
+impl Loader<CohortKey> for Loaders {
+    type Value = cohort::Model;
+    type Error = String;
+
+    async fn load(&self, keys: &[CohortKey]) -> LoadResult<CohortKey, cohort::Model> {
+        let rows = cohort::Entity::find()
+            .filter(cohort::Column::TenantId.eq(self.tenant_id))
+            .filter(cohort::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(self.store.reader())
+            .await
+            .map_err(fault)?;
+        Ok(rows.into_iter().map(|r| (CohortKey(r.id), r)).collect())
+    }
+}
+
+impl Loader<MembershipKey> for Loaders {
+    type Value = membership::Model;
+    type Error = String;
+
+    async fn load(&self, keys: &[MembershipKey]) -> LoadResult<MembershipKey, membership::Model> {
+        let rows = membership::Entity::find()
+            .filter(membership::Column::TenantId.eq(self.tenant_id))
+            .filter(membership::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(self.store.reader())
+            .await
+            .map_err(fault)?;
+        Ok(rows.into_iter().map(|r| (MembershipKey(r.id), r)).collect())
+    }
+}
+
+impl Loader<GoalKey> for Loaders {
+    type Value = goal::Model;
+    type Error = String;
+
+    async fn load(&self, keys: &[GoalKey]) -> LoadResult<GoalKey, goal::Model> {
+        let rows = goal::Entity::find()
+            .filter(goal::Column::TenantId.eq(self.tenant_id))
+            .filter(goal::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(self.store.reader())
+            .await
+            .map_err(fault)?;
+        Ok(rows.into_iter().map(|r| (GoalKey(r.id), r)).collect())
+    }
+}
+
+impl Loader<GoalsOf> for Loaders {
+    type Value = Vec<goal::Model>;
+    type Error = String;
+
+    async fn load(&self, keys: &[GoalsOf]) -> LoadResult<GoalsOf, Vec<goal::Model>> {
+        let rows = goal::Entity::find()
+            .filter(goal::Column::TenantId.eq(self.tenant_id))
+            .filter(goal::Column::CohortId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(goal::Column::Id)
+            .all(self.store.reader())
+            .await
+            .map_err(fault)?;
+        let mut out: HashMap<GoalsOf, Vec<goal::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            out.entry(GoalsOf(row.cohort_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<ViewerStanding> for Loaders {
+    type Value = membership::Model;
+    type Error = String;
+
+    async fn load(&self, keys: &[ViewerStanding]) -> LoadResult<ViewerStanding, membership::Model> {
+        let Some(person_id) = self.person_id else { return Ok(HashMap::new()) };
+        let rows = membership::Entity::find()
+            .filter(membership::Column::TenantId.eq(self.tenant_id))
+            .filter(membership::Column::PersonId.eq(person_id))
+            .filter(membership::Column::CohortId.is_in(keys.iter().map(|k| k.0)))
+            .all(self.store.reader())
+            .await
+            .map_err(fault)?;
+        Ok(rows.into_iter().map(|r| (ViewerStanding(r.cohort_id), r)).collect())
+    }
+}
+
+impl Loader<ConductKey> for Loaders {
+    type Value = conduct_version::Model;
+    type Error = String;
+
+    async fn load(&self, keys: &[ConductKey]) -> LoadResult<ConductKey, conduct_version::Model> {
+        let rows = conduct_version::Entity::find()
+            .filter(conduct_version::Column::TenantId.eq(self.tenant_id))
+            .filter(conduct_version::Column::CohortId.is_in(keys.iter().map(|k| k.cohort_id)))
+            .filter(conduct_version::Column::Version.is_in(keys.iter().map(|k| k.version)))
+            .all(self.store.reader())
+            .await
+            .map_err(fault)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (ConductKey { cohort_id: r.cohort_id, version: r.version }, r))
+            .filter(|(k, _)| keys.contains(k))
+            .collect())
+    }
+}
+
+impl Loader<ProgressKey> for Loaders {
+    type Value = Observations;
+    type Error = String;
+
+    async fn load(&self, keys: &[ProgressKey]) -> LoadResult<ProgressKey, Observations> {
+        let mut by_time: HashMap<i64, Vec<i64>> = HashMap::new();
+        for key in keys {
+            by_time.entry(key.as_of).or_default().push(key.goal_id);
+        }
+        let mut out = HashMap::new();
+        for (as_of, goal_ids) in by_time {
+            let observed = progress::observations(self.store.reader(), &goal_ids, as_of).await.map_err(fault)?;
+            out.extend(observed.into_iter().map(|(goal_id, obs)| (ProgressKey { goal_id, as_of }, obs)));
+        }
+        Ok(out)
+    }
+}

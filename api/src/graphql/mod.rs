@@ -1,0 +1,209 @@
+//! The GraphQL API: the schema, its scalars and enums, connections and payloads. Resolvers stay
+//! thin: reads go through `loaders` (batched, one statement per level) and writes through the
+//! use cases in `crate::app`.
+
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod types;
+
+use async_graphql::{
+    EmptySubscription, Enum, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value,
+};
+use chrono::NaiveDate;
+
+use crate::config::Limits;
+use crate::error::{ApiError, Failure};
+use crate::store::queries::Page;
+
+pub type AfterclassSchema = async_graphql::Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
+
+/// Builds the schema with the configured bounds.
+pub fn schema(limits: Limits, introspection: bool) -> AfterclassSchema {
+    let builder = async_graphql::Schema::build(query::QueryRoot, mutation::MutationRoot, EmptySubscription)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(16);
+    if introspection { builder } else { builder.disable_introspection() }.finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    schema(Limits::default(), true).sdl()
+}
+
+/// An ISO 8601 calendar date, e.g. 2026-12-31.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Date(pub NaiveDate);
+
+/// ISO 8601 calendar date, e.g. 2026-12-31
+#[Scalar(name = "Date")]
+impl ScalarType for Date {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Date)
+                .map_err(|_| InputValueError::custom(format!("`{s}` is not an ISO 8601 date (YYYY-MM-DD)"))),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+/// Mirrors a domain enumeration as a GraphQL enum, with conversions both ways.
+macro_rules! mirror_enum {
+    ($(#[$meta:meta])* $name:ident = $domain:path { $($variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($variant),+ }
+
+        impl From<$domain> for $name {
+            fn from(v: $domain) -> Self {
+                use $domain as D;
+                match v { $(D::$variant => $name::$variant),+ }
+            }
+        }
+
+        impl From<$name> for $domain {
+            fn from(v: $name) -> Self {
+                use $domain as D;
+                match v { $($name::$variant => D::$variant),+ }
+            }
+        }
+    };
+}
+
+mirror_enum!(ViewerRole = afterclass_domain::access::ViewerRole { Instructor, Trainee, Integration });
+mirror_enum!(Horizon = afterclass_domain::cohort::Horizon { ShortTerm, OpenEnded });
+mirror_enum!(CohortStage = afterclass_domain::stage::Stage { Proposed, Forming, Active, Disbanded, Graduated });
+mirror_enum!(Visibility = afterclass_domain::cohort::Visibility { Open, ByRequest, InviteOnly });
+mirror_enum!(MemberRole = afterclass_domain::cohort::MemberRole { Leader, Facilitator, Member, Observer });
+mirror_enum!(
+    MembershipStatus = afterclass_domain::cohort::MembershipStatus { Invited, Requested, Active, Left, Removed }
+);
+mirror_enum!(GoalAggregation = afterclass_domain::goal::Aggregation { Sum, EachMember, Average });
+mirror_enum!(GoalStatus = afterclass_domain::goal::GoalStatus { Open, Achieved, Abandoned });
+mirror_enum!(Pace = afterclass_domain::goal::Pace { Ahead, OnTrack, Behind, NoDeadline });
+mirror_enum!(
+    OutcomeReason =
+        afterclass_domain::cohort::OutcomeReason { GoalsMet, Dormant, Expired, TooSmall, Graduated, LeadersDecision }
+);
+mirror_enum!(
+    UserErrorCode = afterclass_domain::ErrorCode {
+        InvalidInput,
+        WrongStage,
+        ConductNotAccepted,
+        NotAMember,
+        AlreadyExists,
+        RequirementsNotMet
+    }
+);
+
+/// A broken rule, as mutation payloads report it.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct UserError {
+    /// Path to the input field at fault, e.g. ["input", "target"]; null when no single field is.
+    pub field: Option<Vec<String>>,
+    pub message: String,
+    pub code: UserErrorCode,
+}
+
+impl From<afterclass_domain::DomainError> for UserError {
+    fn from(err: afterclass_domain::DomainError) -> Self {
+        UserError { field: err.field.map(|f| vec!["input".to_owned(), f]), message: err.message, code: err.code.into() }
+    }
+}
+
+/// Splits a use case's result into what a payload carries: the object, or the broken rule.
+/// Anything else becomes a top-level error.
+pub fn payload<T, U>(
+    result: Result<T, Failure>,
+    wrap: impl FnOnce(T) -> U,
+) -> async_graphql::Result<(Option<U>, Vec<UserError>)> {
+    match result {
+        Ok(v) => Ok((Some(wrap(v)), Vec::new())),
+        Err(Failure::Rule(e)) => Ok((None, vec![e.into()])),
+        Err(Failure::Api(e)) => Err(e.into()),
+    }
+}
+
+#[derive(SimpleObject, Debug, Clone, Default)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+/// Declares a Relay connection and its edge over a node type whose rows have ids. A connection
+/// built with `hidden` shows its `totalCount` but refuses its members (a cohort's public face).
+macro_rules! connection {
+    ($conn:ident, $edge:ident, $node:ty) => {
+        #[derive(async_graphql::SimpleObject, Clone)]
+        pub struct $edge {
+            pub cursor: String,
+            pub node: $node,
+        }
+
+        pub struct $conn {
+            pub page: crate::store::queries::Page<(i64, $node)>,
+            pub hidden: bool,
+        }
+
+        #[async_graphql::Object]
+        impl $conn {
+            async fn edges(&self) -> async_graphql::Result<Vec<$edge>> {
+                self.ensure_visible()?;
+                Ok(self
+                    .page
+                    .rows
+                    .iter()
+                    .map(|(id, node)| $edge { cursor: crate::ids::cursor(*id), node: node.clone() })
+                    .collect())
+            }
+
+            async fn nodes(&self) -> async_graphql::Result<Vec<$node>> {
+                self.ensure_visible()?;
+                Ok(self.page.rows.iter().map(|(_, node)| node.clone()).collect())
+            }
+
+            async fn page_info(&self) -> async_graphql::Result<crate::graphql::PageInfo> {
+                self.ensure_visible()?;
+                Ok(crate::graphql::page_info(&self.page))
+            }
+
+            async fn total_count(&self) -> i64 {
+                i64::try_from(self.page.total).unwrap_or(i64::MAX)
+            }
+        }
+
+        impl $conn {
+            fn ensure_visible(&self) -> Result<(), crate::error::ApiError> {
+                if self.hidden {
+                    Err(crate::error::ApiError::forbidden("only the cohort's members see who its members are"))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    };
+}
+pub(crate) use connection;
+
+pub fn page_info<T>(page: &Page<(i64, T)>) -> PageInfo {
+    PageInfo {
+        has_next_page: page.has_next,
+        has_previous_page: page.has_previous,
+        start_cursor: page.rows.first().map(|(id, _)| crate::ids::cursor(*id)),
+        end_cursor: page.rows.last().map(|(id, _)| crate::ids::cursor(*id)),
+    }
+}
+
+/// Reads a typed value from the request's context; a missing one is a fault on our side.
+pub fn data<'a, T: Send + Sync + 'static>(ctx: &async_graphql::Context<'a>) -> Result<&'a T, ApiError> {
+    ctx.data::<T>().map_err(|_| ApiError::Internal(format!("missing context: {}", std::any::type_name::<T>())))
+}

@@ -1,0 +1,317 @@
+//! The mutation root: each mutation takes one `input`, runs one use case from `crate::app` and
+//! answers with a payload carrying the changed object or the `userErrors` that explain why not.
+
+use afterclass_domain::checkin::CheckInDraft;
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::types::{CheckIn, Cohort, Goal, Membership};
+use super::{Date, GoalAggregation, Horizon, MemberRole, OutcomeReason, UserError, Visibility, data, payload};
+use crate::app::{self, App};
+use crate::auth::Viewer;
+use crate::error::ApiError;
+use crate::ids::{self, Kind};
+use crate::store::{self, Store};
+
+pub struct MutationRoot;
+
+#[derive(InputObject)]
+pub struct CourseInput {
+    pub lms_course_id: String,
+    pub title: String,
+    pub ended_on: Option<Date>,
+}
+
+#[derive(InputObject)]
+pub struct RosterEntryInput {
+    pub external_id: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    /// MEMBER when left out.
+    pub role: Option<MemberRole>,
+}
+
+#[derive(InputObject)]
+pub struct CreateCohortInput {
+    pub name: String,
+    pub domain: String,
+    pub purpose: String,
+    pub scope: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub horizon: Horizon,
+    /// BY_REQUEST when left out.
+    pub visibility: Option<Visibility>,
+    pub course: Option<CourseInput>,
+    pub code_of_conduct: Option<String>,
+    /// People invited from the course roster; they join by accepting the code of conduct.
+    pub roster: Option<Vec<RosterEntryInput>>,
+}
+
+#[derive(InputObject)]
+pub struct ProposeCohortInput {
+    pub name: String,
+    pub domain: String,
+    pub purpose: String,
+    pub scope: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub horizon: Horizon,
+    pub course: Option<CourseInput>,
+}
+
+#[derive(InputObject)]
+pub struct CohortRefInput {
+    pub cohort_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct AddMembersInput {
+    pub cohort_id: ID,
+    pub members: Vec<RosterEntryInput>,
+}
+
+#[derive(InputObject)]
+pub struct AcceptCodeOfConductInput {
+    pub cohort_id: ID,
+    pub version: i32,
+}
+
+#[derive(InputObject)]
+pub struct SetCodeOfConductInput {
+    pub cohort_id: ID,
+    pub text: String,
+}
+
+#[derive(InputObject)]
+pub struct ChangeMemberRoleInput {
+    pub membership_id: ID,
+    pub role: MemberRole,
+}
+
+#[derive(InputObject)]
+pub struct AddGoalInput {
+    pub cohort_id: ID,
+    pub title: String,
+    pub unit: String,
+    pub target: f64,
+    pub aggregation: GoalAggregation,
+    pub start_value: Option<f64>,
+    pub deadline: Option<Date>,
+}
+
+#[derive(InputObject)]
+pub struct LogCheckInInput {
+    pub cohort_id: ID,
+    pub goal_id: Option<ID>,
+    pub value: Option<f64>,
+    pub note: Option<String>,
+    pub confidence: Option<i32>,
+    pub blockers: Option<String>,
+    /// Defaults to now; never in the future, never before the cohort was created.
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// A retried request with the same key returns the first check-in and records nothing new.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct DisbandCohortInput {
+    pub cohort_id: ID,
+    pub reason: OutcomeReason,
+    pub retrospective: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct CohortPayload {
+    pub cohort: Option<Cohort>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct MembershipPayload {
+    pub membership: Option<Membership>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct AddMembersPayload {
+    pub memberships: Vec<Membership>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct GoalPayload {
+    pub goal: Option<Goal>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct CheckInPayload {
+    pub check_in: Option<CheckIn>,
+    pub user_errors: Vec<UserError>,
+}
+
+fn app<'a>(ctx: &Context<'a>) -> Result<App<'a>, ApiError> {
+    Ok(App { store: data::<Store>(ctx)?, viewer: data::<Viewer>(ctx)?, now: store::now() })
+}
+
+fn roster(entries: Option<Vec<RosterEntryInput>>) -> Vec<app::RosterEntry> {
+    entries
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| app::RosterEntry {
+            external_id: e.external_id,
+            display_name: e.display_name,
+            email: e.email,
+            role: e.role.map(Into::into),
+        })
+        .collect()
+}
+
+fn course(input: Option<CourseInput>) -> Option<app::CourseDraft> {
+    input.map(|c| app::CourseDraft {
+        lms_course_id: c.lms_course_id,
+        title: c.title,
+        ended_on: c.ended_on.map(|d| d.0),
+    })
+}
+
+async fn cohort_payload(
+    ctx: &Context<'_>,
+    result: Result<crate::store::entities::cohort::Model, crate::error::Failure>,
+) -> Result<CohortPayload> {
+    let (model, user_errors) = payload(result, |m| m)?;
+    let cohort = match model {
+        Some(m) => Some(Cohort::known(ctx, m).await?),
+        None => None,
+    };
+    Ok(CohortPayload { cohort, user_errors })
+}
+
+fn membership_payload(
+    result: Result<crate::store::entities::membership::Model, crate::error::Failure>,
+) -> Result<MembershipPayload> {
+    let (membership, user_errors) = payload(result, Membership)?;
+    Ok(MembershipPayload { membership, user_errors })
+}
+
+#[Object]
+impl MutationRoot {
+    /// Instructor or integration: a cohort in FORMING; an instructor creator becomes its active LEADER.
+    async fn create_cohort(&self, ctx: &Context<'_>, input: CreateCohortInput) -> Result<CohortPayload> {
+        let draft = app::CohortDraft {
+            name: input.name,
+            domain: input.domain,
+            purpose: input.purpose,
+            scope: input.scope,
+            tags: input.tags.unwrap_or_default(),
+            horizon: input.horizon.into(),
+            visibility: input.visibility.map(Into::into),
+            course: course(input.course),
+            code_of_conduct: input.code_of_conduct,
+            roster: roster(input.roster),
+        };
+        let result = app(ctx)?.create_cohort(draft).await;
+        cohort_payload(ctx, result).await
+    }
+
+    /// Trainee: a cohort in PROPOSED with the proposer as LEADER, awaiting an instructor's approval.
+    async fn propose_cohort(&self, ctx: &Context<'_>, input: ProposeCohortInput) -> Result<CohortPayload> {
+        let draft = app::CohortDraft {
+            name: input.name,
+            domain: input.domain,
+            purpose: input.purpose,
+            scope: input.scope,
+            tags: input.tags.unwrap_or_default(),
+            horizon: input.horizon.into(),
+            visibility: None,
+            course: course(input.course),
+            code_of_conduct: None,
+            roster: Vec::new(),
+        };
+        let result = app(ctx)?.propose_cohort(draft).await;
+        cohort_payload(ctx, result).await
+    }
+
+    /// Instructor: PROPOSED to FORMING.
+    async fn approve_cohort(&self, ctx: &Context<'_>, input: CohortRefInput) -> Result<CohortPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let result = app(ctx)?.approve_cohort(id).await;
+        cohort_payload(ctx, result).await
+    }
+
+    /// Invite people; idempotent per externalId.
+    async fn add_members(&self, ctx: &Context<'_>, input: AddMembersInput) -> Result<AddMembersPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let result = app(ctx)?.add_members(id, roster(Some(input.members))).await;
+        let (rows, user_errors) = payload(result, |rows| rows.into_iter().map(Membership).collect())?;
+        Ok(AddMembersPayload { memberships: rows.unwrap_or_default(), user_errors })
+    }
+
+    /// Accepting the current version makes an INVITED member ACTIVE.
+    async fn accept_code_of_conduct(
+        &self,
+        ctx: &Context<'_>,
+        input: AcceptCodeOfConductInput,
+    ) -> Result<MembershipPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        membership_payload(app(ctx)?.accept_code_of_conduct(id, input.version).await)
+    }
+
+    async fn set_code_of_conduct(&self, ctx: &Context<'_>, input: SetCodeOfConductInput) -> Result<CohortPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let result = app(ctx)?.set_code_of_conduct(id, &input.text).await;
+        cohort_payload(ctx, result).await
+    }
+
+    async fn change_member_role(&self, ctx: &Context<'_>, input: ChangeMemberRoleInput) -> Result<MembershipPayload> {
+        let id = ids::decode(Kind::Membership, &input.membership_id)?;
+        membership_payload(app(ctx)?.change_member_role(id, input.role.into()).await)
+    }
+
+    async fn leave_cohort(&self, ctx: &Context<'_>, input: CohortRefInput) -> Result<MembershipPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        membership_payload(app(ctx)?.leave_cohort(id).await)
+    }
+
+    async fn add_goal(&self, ctx: &Context<'_>, input: AddGoalInput) -> Result<GoalPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let draft = app::GoalDraft {
+            title: input.title,
+            unit: input.unit,
+            target: input.target,
+            aggregation: input.aggregation.into(),
+            start_value: input.start_value,
+            deadline: input.deadline.map(|d| d.0),
+        };
+        let (goal, user_errors) = payload(app(ctx)?.add_goal(id, draft).await, Goal)?;
+        Ok(GoalPayload { goal, user_errors })
+    }
+
+    /// FORMING to ACTIVE; needs an active leader, a purpose, a goal and a code of conduct.
+    async fn activate_cohort(&self, ctx: &Context<'_>, input: CohortRefInput) -> Result<CohortPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let result = app(ctx)?.activate_cohort(id).await;
+        cohort_payload(ctx, result).await
+    }
+
+    /// Trainee (or any active member): a check-in for themselves.
+    async fn log_check_in(&self, ctx: &Context<'_>, input: LogCheckInInput) -> Result<CheckInPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let goal_id = input.goal_id.as_deref().map(|g| ids::decode(Kind::Goal, g)).transpose()?;
+        let draft = CheckInDraft {
+            value: input.value,
+            note: input.note,
+            confidence: input.confidence,
+            blockers: input.blockers,
+            occurred_at: input.occurred_at,
+            idempotency_key: input.idempotency_key,
+        };
+        let (check_in, user_errors) = payload(app(ctx)?.log_check_in(id, goal_id, draft).await, CheckIn)?;
+        Ok(CheckInPayload { check_in, user_errors })
+    }
+
+    async fn disband_cohort(&self, ctx: &Context<'_>, input: DisbandCohortInput) -> Result<CohortPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let result = app(ctx)?.disband_cohort(id, input.reason.into(), input.retrospective.as_deref()).await;
+        cohort_payload(ctx, result).await
+    }
+}

@@ -1,0 +1,165 @@
+//! The query root.
+
+use afterclass_domain::access::{ReadAccess, ViewerRole};
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::types::*;
+use super::{CohortStage, data};
+use crate::auth::Viewer as AuthViewer;
+use crate::error::ApiError;
+use crate::ids::{self, Kind};
+use crate::store::entities::{check_in, cohort, goal, membership, person};
+use crate::store::queries;
+use crate::store::{Store, entities};
+
+pub struct QueryRoot;
+
+#[derive(InputObject, Default)]
+pub struct CohortFilter {
+    pub stage: Option<Vec<CohortStage>>,
+    pub lms_course_id: Option<String>,
+    /// Only cohorts the viewer is a member of.
+    pub mine: Option<bool>,
+}
+
+#[Object]
+impl QueryRoot {
+    /// Any object by its global ID. Objects of other tenants, and cohorts the viewer may not
+    /// know of, are NOT_FOUND.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let (kind, row_id) = ids::decode_any(&id)?;
+        Ok(Some(load_node(ctx, kind, row_id).await?))
+    }
+
+    async fn viewer(&self) -> Viewer {
+        Viewer
+    }
+
+    async fn cohort(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Cohort>> {
+        let row_id = ids::decode(Kind::Cohort, &id)?;
+        Ok(Some(visible_cohort(ctx, row_id).await?))
+    }
+
+    /// Cohorts the viewer may see, in the order they were created.
+    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    async fn cohorts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<CohortFilter>,
+    ) -> Result<CohortConnection> {
+        let viewer = data::<AuthViewer>(ctx)?;
+        let store = data::<Store>(ctx)?;
+        let filter = filter.unwrap_or_default();
+        let mut select = cohort::Entity::find().filter(cohort::Column::TenantId.eq(viewer.tenant_id));
+        if viewer.role == ViewerRole::Trainee {
+            select = queries::visible_to_trainee(select, viewer.person_id().unwrap_or(0));
+        }
+        if let Some(stages) = filter.stage {
+            let names: Vec<&str> =
+                stages.into_iter().map(|s| afterclass_domain::stage::Stage::from(s).as_str()).collect();
+            select = select.filter(cohort::Column::Stage.is_in(names));
+        }
+        if let Some(course) = filter.lms_course_id {
+            select = select.filter(cohort::Column::CourseLmsId.eq(course));
+        }
+        if filter.mine == Some(true) {
+            select = select.filter(cohort::Column::Id.in_subquery(queries::member_of(viewer.person_id().unwrap_or(0))));
+        }
+        let page = queries::page(store.reader(), select, cohort::Column::Id, first, after.as_deref()).await?;
+        // Decide each cohort's access in one batch: every standing loads through one statement.
+        let mut rows = Vec::with_capacity(page.rows.len());
+        let futures = page.rows.iter().map(|m| cohort_access(ctx, m));
+        let accesses = futures_join(futures).await?;
+        for (model, access) in page.rows.iter().cloned().zip(accesses) {
+            rows.push((model.id, Cohort { model, access }));
+        }
+        let page = queries::Page { rows, has_next: page.has_next, has_previous: page.has_previous, total: page.total };
+        Ok(CohortConnection { page, hidden: false })
+    }
+}
+
+/// Runs futures together so that their loads are batched.
+async fn futures_join<F, T>(futures: impl Iterator<Item = F>) -> Result<Vec<T>, ApiError>
+where
+    F: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut out = Vec::new();
+    for result in async_graphql::futures_util::future::join_all(futures).await {
+        out.push(result?);
+    }
+    Ok(out)
+}
+
+/// A cohort the viewer may see, or NOT_FOUND.
+pub async fn visible_cohort(ctx: &Context<'_>, id: i64) -> Result<Cohort, ApiError> {
+    let viewer = data::<AuthViewer>(ctx)?;
+    let store = data::<Store>(ctx)?;
+    let model = queries::find_cohort(store.reader(), viewer.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("cohort"))?;
+    Cohort::visible(ctx, model).await?.ok_or_else(|| ApiError::not_found("cohort"))
+}
+
+/// A cohort whose members and check-ins the viewer may read.
+async fn cohort_with_full_access(ctx: &Context<'_>, id: i64) -> Result<Cohort, ApiError> {
+    let cohort = visible_cohort(ctx, id).await?;
+    if cohort.access == ReadAccess::Full {
+        Ok(cohort)
+    } else {
+        Err(ApiError::forbidden("only the cohort's members see its members and check-ins"))
+    }
+}
+
+async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiError> {
+    let viewer = data::<AuthViewer>(ctx)?;
+    let store = data::<Store>(ctx)?;
+    let conn = store.reader();
+    let tenant = viewer.tenant_id;
+    let missing = || ApiError::not_found(kind.name());
+    Ok(match kind {
+        Kind::Cohort => Node::Cohort(visible_cohort(ctx, id).await?),
+        Kind::Person => {
+            let row = person::Entity::find_by_id(id)
+                .filter(person::Column::TenantId.eq(tenant))
+                .one(conn)
+                .await?
+                .ok_or_else(missing)?;
+            if viewer.role == ViewerRole::Trainee && viewer.person_id() != Some(row.id) {
+                return Err(ApiError::forbidden("trainees see other people through the cohorts they share"));
+            }
+            Node::Person(Person(row))
+        }
+        Kind::Membership => {
+            let row = membership::Entity::find_by_id(id)
+                .filter(membership::Column::TenantId.eq(tenant))
+                .one(conn)
+                .await?
+                .ok_or_else(missing)?;
+            if viewer.person_id() != Some(row.person_id) {
+                cohort_with_full_access(ctx, row.cohort_id).await?;
+            }
+            Node::Membership(Membership(row))
+        }
+        Kind::Goal => {
+            let row: entities::goal::Model = goal::Entity::find_by_id(id)
+                .filter(goal::Column::TenantId.eq(tenant))
+                .one(conn)
+                .await?
+                .ok_or_else(missing)?;
+            visible_cohort(ctx, row.cohort_id).await?;
+            Node::Goal(Goal(row))
+        }
+        Kind::CheckIn => {
+            let row = check_in::Entity::find_by_id(id)
+                .filter(check_in::Column::TenantId.eq(tenant))
+                .one(conn)
+                .await?
+                .ok_or_else(missing)?;
+            cohort_with_full_access(ctx, row.cohort_id).await?;
+            Node::CheckIn(CheckIn(row))
+        }
+    })
+}

@@ -1,0 +1,413 @@
+//! The GraphQL object types. Each wraps a stored row; a `Cohort` also carries how much of it the
+//! viewer may read, decided once when it is loaded.
+
+use afterclass_domain::access::{self, ReadAccess, ViewerRole as DomainRole};
+use afterclass_domain::cohort::{
+    Horizon as DHorizon, MemberRole as DRole, MembershipStatus as DStatus, Visibility as DVisibility,
+};
+use afterclass_domain::goal::{self as dgoal, Aggregation, GoalSpec, GoalStatus as DGoalStatus};
+use afterclass_domain::stage::Stage;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ID, Interface, Object, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::loaders::*;
+use super::{
+    CohortStage, Date, GoalAggregation, GoalStatus, Horizon, MemberRole, MembershipStatus, Pace, ViewerRole,
+    Visibility, connection, data,
+};
+use crate::auth::Viewer as AuthViewer;
+use crate::error::ApiError;
+use crate::ids::{self, Kind};
+use crate::store::entities::{check_in, cohort, goal, membership, person};
+use crate::store::queries::{self, Page};
+use crate::store::{Store, from_micros, to_micros};
+
+connection!(CohortConnection, CohortEdge, Cohort);
+connection!(MembershipConnection, MembershipEdge, Membership);
+connection!(CheckInConnection, CheckInEdge, CheckIn);
+
+pub fn with_ids<T, U>(page: Page<T>, wrap: impl Fn(T) -> U) -> Page<(i64, U)>
+where
+    T: queries::HasId,
+{
+    page.map(|row| (row.row_id(), wrap(row)))
+}
+
+fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<Loaders>, ApiError> {
+    data::<DataLoader<Loaders>>(ctx)
+}
+
+fn load_fault(err: String) -> ApiError {
+    ApiError::Internal(err)
+}
+
+/// Something that can be fetched by its global ID.
+#[derive(Interface, Clone)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    Person(Person),
+    Cohort(Cohort),
+    Membership(Membership),
+    Goal(Goal),
+    CheckIn(CheckIn),
+}
+
+/// The person or account behind the request.
+pub struct Viewer;
+
+#[Object]
+impl Viewer {
+    /// Null for the integration account, which acts for the tenant rather than as a person.
+    async fn person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        Ok(data::<AuthViewer>(ctx)?.person.clone().map(Person))
+    }
+
+    async fn role(&self, ctx: &Context<'_>) -> Result<ViewerRole> {
+        Ok(data::<AuthViewer>(ctx)?.role.into())
+    }
+
+    async fn tenant_id(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(data::<AuthViewer>(ctx)?.tenant_key.clone())
+    }
+
+    /// The viewer's own memberships, in every status.
+    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    async fn memberships(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<MembershipConnection> {
+        let viewer = data::<AuthViewer>(ctx)?;
+        let store = data::<Store>(ctx)?;
+        let select = membership::Entity::find()
+            .filter(membership::Column::TenantId.eq(viewer.tenant_id))
+            .filter(membership::Column::PersonId.eq(viewer.person_id().unwrap_or(0)));
+        let page = queries::page(store.reader(), select, membership::Column::Id, first, after.as_deref()).await?;
+        Ok(MembershipConnection { page: with_ids(page, Membership), hidden: false })
+    }
+}
+
+/// The complexity of a connection field: its page size times what each node asks for.
+pub fn connection_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let size = first.unwrap_or(queries::DEFAULT_PAGE).clamp(1, queries::MAX_PAGE) as usize;
+    size.saturating_mul(child_complexity).saturating_add(1)
+}
+
+#[derive(Clone)]
+pub struct Person(pub person::Model);
+
+#[Object]
+impl Person {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Person, self.0.id)
+    }
+    async fn external_id(&self) -> &str {
+        &self.0.external_id
+    }
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Course {
+    pub lms_course_id: String,
+    pub title: String,
+    pub ended_on: Option<Date>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct CodeOfConduct {
+    pub version: i32,
+    pub text: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A cohort as this viewer may read it.
+#[derive(Clone)]
+pub struct Cohort {
+    pub model: cohort::Model,
+    pub access: ReadAccess,
+}
+
+impl Cohort {
+    /// Wraps a cohort row for the viewer; `None` when they may not know of it.
+    pub async fn visible(ctx: &Context<'_>, model: cohort::Model) -> Result<Option<Cohort>, ApiError> {
+        let access = cohort_access(ctx, &model).await?;
+        Ok((access != ReadAccess::Hidden).then_some(Cohort { model, access }))
+    }
+
+    /// Wraps a cohort the viewer already knows of (one they wrote to or hold a membership in):
+    /// at least its public face.
+    pub async fn known(ctx: &Context<'_>, model: cohort::Model) -> Result<Cohort, ApiError> {
+        let access = cohort_access(ctx, &model).await?;
+        Ok(Cohort { model, access: access.max(ReadAccess::PublicFace) })
+    }
+
+    pub fn stage_value(&self) -> Stage {
+        Stage::parse(&self.model.stage).unwrap_or(Stage::Forming)
+    }
+
+    fn ensure_full(&self, what: &str) -> Result<(), ApiError> {
+        if self.access == ReadAccess::Full {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("only the cohort's members see its {what}")))
+        }
+    }
+}
+
+/// How much of `model` the request's viewer may read.
+pub async fn cohort_access(ctx: &Context<'_>, model: &cohort::Model) -> Result<ReadAccess, ApiError> {
+    let viewer = data::<AuthViewer>(ctx)?;
+    let visibility = DVisibility::parse(&model.visibility).unwrap_or(DVisibility::InviteOnly);
+    let stage = Stage::parse(&model.stage).unwrap_or(Stage::Forming);
+    let standing = if viewer.role == DomainRole::Trainee {
+        let mine = loader(ctx)?.load_one(ViewerStanding(model.id)).await.map_err(load_fault)?;
+        queries::standing(mine.as_ref())
+    } else {
+        access::Standing::NONE
+    };
+    Ok(access::read_access(viewer.role, visibility, stage, standing))
+}
+
+#[Object]
+impl Cohort {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Cohort, self.model.id)
+    }
+    async fn name(&self) -> &str {
+        &self.model.name
+    }
+    /// The shared interest, e.g. 'Rust for data engineers'.
+    async fn domain(&self) -> &str {
+        &self.model.domain
+    }
+    async fn purpose(&self) -> &str {
+        &self.model.purpose
+    }
+    async fn scope(&self) -> Option<&str> {
+        self.model.scope.as_deref()
+    }
+    async fn tags(&self) -> Vec<String> {
+        serde_json::from_str(&self.model.tags).unwrap_or_default()
+    }
+    async fn course(&self) -> Option<Course> {
+        let (id, title) = (self.model.course_lms_id.clone()?, self.model.course_title.clone()?);
+        let ended_on =
+            self.model.course_ended_on.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        Some(Course { lms_course_id: id, title, ended_on: ended_on.map(Date) })
+    }
+    async fn horizon(&self) -> Horizon {
+        DHorizon::parse(&self.model.horizon).unwrap_or(DHorizon::ShortTerm).into()
+    }
+    async fn stage(&self) -> CohortStage {
+        self.stage_value().into()
+    }
+    async fn visibility(&self) -> Visibility {
+        DVisibility::parse(&self.model.visibility).unwrap_or(DVisibility::InviteOnly).into()
+    }
+    async fn code_of_conduct(&self, ctx: &Context<'_>) -> Result<Option<CodeOfConduct>> {
+        let Some(version) = self.model.conduct_version else { return Ok(None) };
+        let row = loader(ctx)?.load_one(ConductKey { cohort_id: self.model.id, version }).await.map_err(load_fault)?;
+        Ok(row.map(|r| CodeOfConduct { version: r.version, text: r.text, updated_at: from_micros(r.created_at) }))
+    }
+    /// Members in every status, in the order they were added. Outsiders see only `totalCount`.
+    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<MembershipConnection> {
+        let store = data::<Store>(ctx)?;
+        let select = membership::Entity::find()
+            .filter(membership::Column::TenantId.eq(self.model.tenant_id))
+            .filter(membership::Column::CohortId.eq(self.model.id));
+        let hidden = self.access != ReadAccess::Full;
+        // Outsiders get the count only, so no rows are read for them.
+        let first = if hidden { Some(0) } else { first };
+        let page = queries::page(store.reader(), select, membership::Column::Id, first, after.as_deref()).await?;
+        Ok(MembershipConnection { page: with_ids(page, Membership), hidden })
+    }
+    async fn goals(&self, ctx: &Context<'_>) -> Result<Vec<Goal>> {
+        let rows = loader(ctx)?.load_one(GoalsOf(self.model.id)).await.map_err(load_fault)?.unwrap_or_default();
+        Ok(rows.into_iter().map(Goal).collect())
+    }
+    /// Check-ins in the order they were recorded. Members only.
+    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    async fn check_ins(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<CheckInConnection> {
+        self.ensure_full("check-ins")?;
+        let store = data::<Store>(ctx)?;
+        let select = check_in::Entity::find()
+            .filter(check_in::Column::TenantId.eq(self.model.tenant_id))
+            .filter(check_in::Column::CohortId.eq(self.model.id));
+        let page = queries::page(store.reader(), select, check_in::Column::Id, first, after.as_deref()).await?;
+        Ok(CheckInConnection { page: with_ids(page, CheckIn), hidden: false })
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        from_micros(self.model.created_at)
+    }
+    async fn activated_at(&self) -> Option<DateTime<Utc>> {
+        self.model.activated_at.map(from_micros)
+    }
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.model.ended_at.map(from_micros)
+    }
+}
+
+#[derive(Clone)]
+pub struct Membership(pub membership::Model);
+
+#[Object]
+impl Membership {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Membership, self.0.id)
+    }
+    async fn person(&self, ctx: &Context<'_>) -> Result<Person> {
+        let row = loader(ctx)?.load_one(PersonKey(self.0.person_id)).await.map_err(load_fault)?;
+        Ok(Person(row.ok_or_else(|| ApiError::Internal("membership without a person".into()))?))
+    }
+    async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
+        let row = loader(ctx)?.load_one(CohortKey(self.0.cohort_id)).await.map_err(load_fault)?;
+        let model = row.ok_or_else(|| ApiError::Internal("membership without a cohort".into()))?;
+        Ok(Cohort::known(ctx, model).await?)
+    }
+    async fn role(&self) -> MemberRole {
+        DRole::parse(&self.0.role).unwrap_or(DRole::Member).into()
+    }
+    async fn status(&self) -> MembershipStatus {
+        DStatus::parse(&self.0.status).unwrap_or(DStatus::Invited).into()
+    }
+    /// The code-of-conduct version this member accepted; null if none yet.
+    async fn conduct_accepted_version(&self) -> Option<i32> {
+        self.0.conduct_accepted_version
+    }
+    async fn joined_at(&self) -> Option<DateTime<Utc>> {
+        self.0.joined_at.map(from_micros)
+    }
+}
+
+#[derive(Clone)]
+pub struct Goal(pub goal::Model);
+
+impl Goal {
+    pub fn spec(&self) -> GoalSpec {
+        GoalSpec::from_stored(
+            self.0.target,
+            self.0.start_value,
+            Aggregation::parse(&self.0.aggregation).unwrap_or(Aggregation::Sum),
+            parse_date(self.0.deadline.as_deref()),
+        )
+    }
+}
+
+pub fn parse_date(text: Option<&str>) -> Option<NaiveDate> {
+    text.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+}
+
+/// A goal's progress as of one moment.
+#[derive(SimpleObject, Clone)]
+pub struct GoalProgress {
+    pub current: f64,
+    /// The goal's target; for EACH_MEMBER, the number of active members.
+    pub target: f64,
+    /// current / target for SUM and AVERAGE, share of members at target for EACH_MEMBER; capped at 1.
+    pub fraction: f64,
+    /// Linear pace from activation to deadline, as a fraction; null without a deadline.
+    pub expected_fraction: Option<f64>,
+    pub pace: Pace,
+    pub achieved_at: Option<DateTime<Utc>>,
+}
+
+#[Object]
+impl Goal {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Goal, self.0.id)
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn unit(&self) -> &str {
+        &self.0.unit
+    }
+    async fn target(&self) -> f64 {
+        self.0.target
+    }
+    async fn start_value(&self) -> Option<f64> {
+        self.0.start_value
+    }
+    async fn aggregation(&self) -> GoalAggregation {
+        Aggregation::parse(&self.0.aggregation).unwrap_or(Aggregation::Sum).into()
+    }
+    async fn deadline(&self) -> Option<Date> {
+        parse_date(self.0.deadline.as_deref()).map(Date)
+    }
+    async fn status(&self) -> GoalStatus {
+        DGoalStatus::parse(&self.0.status).unwrap_or(DGoalStatus::Open).into()
+    }
+    /// Progress from the check-ins that occurred up to `asOf` (default: now).
+    async fn progress(&self, ctx: &Context<'_>, as_of: Option<DateTime<Utc>>) -> Result<GoalProgress> {
+        let as_of = as_of.unwrap_or_else(crate::store::now);
+        let key = ProgressKey { goal_id: self.0.id, as_of: to_micros(as_of) };
+        let loader = loader(ctx)?;
+        let observed = loader.load_one(key).await.map_err(load_fault)?.unwrap_or_default();
+        let cohort = loader.load_one(CohortKey(self.0.cohort_id)).await.map_err(load_fault)?;
+        let activated_at = cohort.and_then(|c| c.activated_at).map(from_micros);
+        let p = dgoal::progress(&self.spec(), &observed, activated_at, as_of);
+        let achieved_at = self.0.achieved_at.filter(|t| *t <= to_micros(as_of)).map(from_micros);
+        Ok(GoalProgress {
+            current: p.current,
+            target: p.target,
+            fraction: p.fraction,
+            expected_fraction: p.expected_fraction,
+            pace: p.pace.into(),
+            achieved_at,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct CheckIn(pub check_in::Model);
+
+#[Object]
+impl CheckIn {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::CheckIn, self.0.id)
+    }
+    async fn membership(&self, ctx: &Context<'_>) -> Result<Membership> {
+        let row = loader(ctx)?.load_one(MembershipKey(self.0.membership_id)).await.map_err(load_fault)?;
+        Ok(Membership(row.ok_or_else(|| ApiError::Internal("check-in without a membership".into()))?))
+    }
+    async fn goal(&self, ctx: &Context<'_>) -> Result<Option<Goal>> {
+        let Some(goal_id) = self.0.goal_id else { return Ok(None) };
+        Ok(loader(ctx)?.load_one(GoalKey(goal_id)).await.map_err(load_fault)?.map(Goal))
+    }
+    async fn value(&self) -> Option<f64> {
+        self.0.value
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// 1 (not at all) to 5 (fully) confident of reaching the goal.
+    async fn confidence(&self) -> Option<i32> {
+        self.0.confidence.map(i32::from)
+    }
+    async fn blockers(&self) -> Option<&str> {
+        self.0.blockers.as_deref()
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        from_micros(self.0.occurred_at)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        from_micros(self.0.created_at)
+    }
+}

@@ -1,0 +1,260 @@
+//! The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, `/healthz`, `/readyz` and
+//! `/metrics`, and the server's life from bind to graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::auth::{self, Verifier};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::graphql::loaders::Loaders;
+use crate::graphql::{self, AfterclassSchema};
+use crate::store::Store;
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AfterclassSchema,
+    pub store: Store,
+    pub verifier: Arc<Verifier>,
+    pub counters: Arc<Counters>,
+}
+
+/// Request counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub graphql_requests: AtomicU64,
+    pub unauthenticated: AtomicU64,
+    pub internal_errors: AtomicU64,
+}
+
+impl AppState {
+    pub fn new(config: &Config, store: Store) -> Result<Self, String> {
+        Ok(AppState {
+            schema: graphql::schema(config.limits, config.introspection),
+            store,
+            verifier: Arc::new(Verifier::new(&config.auth)?),
+            counters: Arc::default(),
+        })
+    }
+}
+
+/// The service's routes.
+pub fn router(state: AppState, body_limit: usize) -> Router {
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql_post))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, &ApiError::Internal("panic".into()), None)
+}
+
+/// A GraphQL-shaped error body for failures before execution.
+fn error_response(status: StatusCode, err: &ApiError, request_id: Option<&str>) -> Response {
+    let mut extensions = serde_json::json!({ "code": err.code() });
+    if let Some(id) = request_id {
+        extensions["requestId"] = serde_json::Value::from(id);
+    }
+    let body = serde_json::json!({ "data": null, "errors": [{ "message": err.message(), "extensions": extensions }] });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+fn request_id() -> String {
+    let mut bytes = [0u8; 8];
+    // Without randomness the id is still unique enough per process from the clock.
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes = (crate::store::now().timestamp_micros() as u64).to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn graphiql(RawQuery(query): RawQuery) -> Response {
+    if query.is_some_and(|q| q.split('&').any(|p| p.starts_with("query="))) {
+        let err =
+            ApiError::BadUserInput("queries and mutations are sent with POST /graphql; GET serves GraphiQL".into());
+        return error_response(StatusCode::METHOD_NOT_ALLOWED, &err, None);
+    }
+    Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
+}
+
+async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, request: GraphQLBatchRequest) -> Response {
+    let id = request_id();
+    let span = tracing::info_span!("graphql", request_id = %id);
+    let mut response = execute(&state, &headers, request, &id).instrument(span).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchRequest, id: &str) -> Response {
+    state.counters.graphql_requests.fetch_add(1, Ordering::Relaxed);
+    let claims = match bearer(headers).and_then(|token| state.verifier.verify(token)) {
+        Ok(claims) => claims,
+        Err(err) => {
+            state.counters.unauthenticated.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(reason = err.message(), "unauthenticated request");
+            return error_response(StatusCode::UNAUTHORIZED, &err, Some(id));
+        }
+    };
+    let request = match request.into_inner().into_single() {
+        Ok(request) => request,
+        Err(_) => {
+            let err =
+                ApiError::BadUserInput("batched requests are not supported; send one operation per request".into());
+            return error_response(StatusCode::BAD_REQUEST, &err, Some(id));
+        }
+    };
+    let viewer = match auth::viewer(&state.store, &claims).await {
+        Ok(viewer) => viewer,
+        Err(err) => {
+            let status = match &err {
+                ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                ApiError::Internal(cause) => {
+                    tracing::error!(%cause, "resolving the viewer");
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return error_response(status, &err, Some(id));
+        }
+    };
+    let loaders = Loaders { store: state.store.clone(), tenant_id: viewer.tenant_id, person_id: viewer.person_id() };
+    let request = request.data(state.store.clone()).data(DataLoader::new(loaders, tokio::spawn)).data(viewer);
+    let mut response = state.schema.execute(request).await;
+    for error in &mut response.errors {
+        let internal = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from("INTERNAL"));
+        if internal {
+            state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
+            error.extensions.get_or_insert_with(Default::default).set("requestId", id);
+        } else if error.extensions.as_ref().and_then(|e| e.get("code")).is_none() {
+            // Parse, validation and limit errors from the executor: the client's request is at fault.
+            error.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+        }
+    }
+    GraphQLResponse::from(response).into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::Unauthenticated("missing bearer token: send `Authorization: Bearer <token>`".into())
+    })?;
+    let value = value.to_str().map_err(|_| ApiError::Unauthenticated("malformed Authorization header".into()))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(|| ApiError::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))?;
+    Ok(token.trim())
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(err) => {
+            tracing::warn!(%err, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let c = &state.counters;
+    let body = format!(
+        "# TYPE afterclass_graphql_requests_total counter\nafterclass_graphql_requests_total {}\n\
+         # TYPE afterclass_unauthenticated_requests_total counter\nafterclass_unauthenticated_requests_total {}\n\
+         # TYPE afterclass_internal_errors_total counter\nafterclass_internal_errors_total {}\n\
+         # TYPE afterclass_sql_statements_total counter\nafterclass_sql_statements_total {}\n",
+        c.graphql_requests.load(Ordering::Relaxed),
+        c.unauthenticated.load(Ordering::Relaxed),
+        c.internal_errors.load(Ordering::Relaxed),
+        state.store.statements(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// A server bound to its address; `run` serves until `shutdown` resolves, then lets in-flight
+/// requests finish and closes the store.
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+}
+
+impl Server {
+    /// Opens the store, applies migrations and binds `addr` (port 0 picks a free port).
+    pub async fn bind(config: &Config, addr: SocketAddr) -> Result<Server, String> {
+        let store = Store::connect(&config.database_url, config.max_connections)
+            .await
+            .map_err(|e| format!("opening the database: {e}"))?;
+        store.migrate().await.map_err(|e| format!("applying migrations: {e}"))?;
+        let state = AppState::new(config, store.clone())?;
+        let listener = TcpListener::bind(addr).await.map_err(|e| format!("binding {addr}: {e}"))?;
+        Ok(Server { listener, router: router(state, config.limits.body_bytes), store })
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr, String> {
+        self.listener.local_addr().map_err(|e| e.to_string())
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), String> {
+        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        self.store.close().await;
+        result.map_err(|e| e.to_string())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "listening for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "listening for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,197 @@
+//! sea-orm entities, one module per table of the `core` migration. Timestamps are microseconds
+//! since the Unix epoch (see `store::time`); enumerations are stored by their domain names.
+//! Relations are not declared: queries join by explicit columns and always filter by tenant.
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod tenant {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tenants")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub key: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod person {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "persons")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub external_id: String,
+        pub display_name: String,
+        pub email: Option<String>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod cohort {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cohorts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub name: String,
+        pub domain: String,
+        pub purpose: String,
+        pub scope: Option<String>,
+        /// A JSON array of strings.
+        pub tags: String,
+        pub course_lms_id: Option<String>,
+        pub course_title: Option<String>,
+        pub course_ended_on: Option<String>,
+        pub horizon: String,
+        pub stage: String,
+        pub visibility: String,
+        pub conduct_version: Option<i32>,
+        pub created_by: Option<i64>,
+        pub created_at: i64,
+        pub activated_at: Option<i64>,
+        pub ended_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod conduct_version {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "conduct_versions")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub cohort_id: i64,
+        pub version: i32,
+        pub text: String,
+        pub created_by: Option<i64>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod membership {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memberships")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub cohort_id: i64,
+        pub person_id: i64,
+        pub role: String,
+        pub status: String,
+        pub conduct_accepted_version: Option<i32>,
+        pub conduct_accepted_at: Option<i64>,
+        pub commitment: Option<String>,
+        pub invited_at: i64,
+        pub joined_at: Option<i64>,
+        pub left_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod goal {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "goals")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub cohort_id: i64,
+        pub title: String,
+        pub unit: String,
+        pub target: f64,
+        pub start_value: Option<f64>,
+        pub aggregation: String,
+        pub deadline: Option<String>,
+        pub status: String,
+        pub achieved_at: Option<i64>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod check_in {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "check_ins")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub cohort_id: i64,
+        pub membership_id: i64,
+        pub goal_id: Option<i64>,
+        pub value: Option<f64>,
+        pub note: Option<String>,
+        pub confidence: Option<i16>,
+        pub blockers: Option<String>,
+        pub occurred_at: i64,
+        pub created_at: i64,
+        pub idempotency_key: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod stage_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stage_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub cohort_id: i64,
+        pub from_stage: Option<String>,
+        pub to_stage: String,
+        pub actor_person_id: Option<i64>,
+        pub reason: String,
+        pub occurred_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod outcome {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outcomes")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub cohort_id: i64,
+        pub reason: String,
+        pub retrospective: Option<String>,
+        pub recorded_by: Option<i64>,
+        pub recorded_at: i64,
+    }
+    no_relations!();
+}

@@ -1,0 +1,151 @@
+//! The store: connections to SQLite or PostgreSQL, the entities, and the queries the API needs.
+//!
+//! SQLite has one writer, so a SQLite store keeps two pools over the same WAL-mode file: a single
+//! writer connection that every write transaction goes through, and a few reader connections that
+//! never block it. PostgreSQL uses one pool for both. Writes to one cohort lock its row
+//! (`SELECT … FOR UPDATE` on PostgreSQL; the single writer on SQLite), so concurrent requests
+//! on any number of replicas see each other's committed work.
+
+pub mod entities;
+pub mod progress;
+pub mod queries;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use afterclass_migrations::{Migrator, MigratorTrait};
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    reader: DatabaseConnection,
+    writer: DatabaseConnection,
+    statements: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend()).finish()
+    }
+}
+
+/// Whether a URL names a SQLite database.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+impl Store {
+    /// Opens the database at `url`. A SQLite file is created if missing, in WAL mode with
+    /// foreign keys on and a busy timeout.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, DbErr> {
+        let statements = Arc::new(AtomicU64::new(0));
+        let (reader, writer) = if is_sqlite(url) {
+            let url = if url.contains("mode=") {
+                url.to_owned()
+            } else {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            };
+            let writer = sqlite_pool(&url, 1, &statements).await?;
+            let reader = sqlite_pool(&url, max_connections.clamp(1, 8), &statements).await?;
+            (reader, writer)
+        } else {
+            let mut opts = ConnectOptions::new(url.to_owned());
+            opts.max_connections(max_connections)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .sqlx_logging(false);
+            let mut pool = Database::connect(opts).await?;
+            count_statements(&mut pool, &statements);
+            (pool.clone(), pool)
+        };
+        Ok(Store { inner: Arc::new(Inner { reader, writer, statements }) })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.inner.writer, None).await
+    }
+
+    /// For reads: never blocks or is blocked by writes.
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.inner.reader
+    }
+
+    /// For writes: begin a transaction here.
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.inner.writer
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.inner.writer.get_database_backend()
+    }
+
+    /// How many SQL statements this store has run since it opened.
+    pub fn statements(&self) -> u64 {
+        self.inner.statements.load(Ordering::Relaxed)
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.inner.reader.ping().await
+    }
+
+    /// Closes every connection, letting SQLite checkpoint its write-ahead log.
+    pub async fn close(&self) {
+        for conn in [&self.inner.reader, &self.inner.writer] {
+            if let Err(err) = conn.clone().close().await {
+                tracing::warn!(%err, "closing the database");
+            }
+        }
+    }
+}
+
+async fn sqlite_pool(url: &str, max: u32, statements: &Arc<AtomicU64>) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        // The default idle timeout would close the last connection of an idle pool; a file
+        // database loses nothing by that, but reopening costs a little on the next request.
+        .idle_timeout(Duration::from_secs(3600))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    let mut pool = Database::connect(opts).await?;
+    count_statements(&mut pool, statements);
+    Ok(pool)
+}
+
+fn count_statements(pool: &mut DatabaseConnection, statements: &Arc<AtomicU64>) {
+    let counter = Arc::clone(statements);
+    pool.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+}
+
+/// The current time, truncated to microseconds as both stores keep it.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A stored timestamp: microseconds since the Unix epoch.
+pub fn to_micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub fn from_micros(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}

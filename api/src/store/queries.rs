@@ -1,0 +1,147 @@
+//! Reads shared by the GraphQL resolvers and the use cases: tenant-scoped lookups, the viewer's
+//! standing in a cohort, and cursor pages. Every query here filters by tenant.
+
+use afterclass_domain::access::Standing;
+use afterclass_domain::cohort::{MemberRole, MembershipStatus};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+
+use super::entities::{cohort, membership};
+use crate::error::ApiError;
+use crate::ids;
+
+/// The most a page may hold, and what `first` defaults to.
+pub const MAX_PAGE: i32 = 100;
+pub const DEFAULT_PAGE: i32 = 20;
+
+/// Rows that can be paged by their id.
+pub trait HasId {
+    fn row_id(&self) -> i64;
+}
+
+macro_rules! has_id {
+    ($($module:ident),*) => { $(impl HasId for super::entities::$module::Model { fn row_id(&self) -> i64 { self.id } })* };
+}
+has_id!(person, cohort, membership, goal, check_in);
+
+/// One page of rows in id order, with what Relay's `PageInfo` needs.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub has_next: bool,
+    pub has_previous: bool,
+    pub total: u64,
+}
+
+impl<T: HasId> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            rows: self.rows.into_iter().map(f).collect(),
+            has_next: self.has_next,
+            has_previous: self.has_previous,
+            total: self.total,
+        }
+    }
+}
+
+/// Checks `first` against the page-size bound.
+pub fn page_size(first: Option<i32>) -> Result<u64, ApiError> {
+    match first.unwrap_or(DEFAULT_PAGE) {
+        n @ 0..=MAX_PAGE => Ok(n as u64),
+        n => Err(ApiError::BadUserInput(format!("`first` must be between 0 and {MAX_PAGE} (got {n})"))),
+    }
+}
+
+/// Pages `select` forward by id: `first` rows after the `after` cursor, plus the total count.
+pub async fn page<E, C>(
+    conn: &impl ConnectionTrait,
+    select: Select<E>,
+    id: C,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<Page<E::Model>, ApiError>
+where
+    E: EntityTrait,
+    E::Model: HasId + Sync,
+    C: ColumnTrait,
+{
+    let size = page_size(first)?;
+    let after = after.map(ids::decode_cursor).transpose()?;
+    let total = select.clone().count(conn).await?;
+    let mut rows_query = select.order_by_asc(id);
+    if let Some(after) = after {
+        rows_query = rows_query.filter(id.gt(after));
+    }
+    let mut rows = if size == 0 { Vec::new() } else { rows_query.limit(size + 1).all(conn).await? };
+    let has_next = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    Ok(Page { rows, has_next, has_previous: after.is_some(), total })
+}
+
+/// A cohort of the tenant, or `None`.
+pub async fn find_cohort(
+    conn: &impl ConnectionTrait,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<cohort::Model>, ApiError> {
+    Ok(cohort::Entity::find_by_id(id).filter(cohort::Column::TenantId.eq(tenant_id)).one(conn).await?)
+}
+
+/// A cohort of the tenant, locked until the transaction ends, so that concurrent writes to one
+/// cohort are serialised (PostgreSQL's `FOR UPDATE`; SQLite has a single writer already).
+pub async fn lock_cohort(
+    conn: &impl ConnectionTrait,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<cohort::Model>, ApiError> {
+    Ok(cohort::Entity::find_by_id(id).filter(cohort::Column::TenantId.eq(tenant_id)).lock_exclusive().one(conn).await?)
+}
+
+/// The person's membership in a cohort, if any.
+pub async fn membership_of(
+    conn: &impl ConnectionTrait,
+    cohort_id: i64,
+    person_id: Option<i64>,
+) -> Result<Option<membership::Model>, ApiError> {
+    let Some(person_id) = person_id else { return Ok(None) };
+    Ok(membership::Entity::find()
+        .filter(membership::Column::CohortId.eq(cohort_id))
+        .filter(membership::Column::PersonId.eq(person_id))
+        .one(conn)
+        .await?)
+}
+
+/// A stored membership as the domain sees it.
+pub fn standing(m: Option<&membership::Model>) -> Standing {
+    match m {
+        None => Standing::NONE,
+        Some(m) => Standing { role: MemberRole::parse(&m.role), status: MembershipStatus::parse(&m.status) },
+    }
+}
+
+/// Cohorts a trainee may see: discoverable ones past the proposal stage, and every cohort they
+/// have a membership in.
+pub fn visible_to_trainee(select: Select<cohort::Entity>, person_id: i64) -> Select<cohort::Entity> {
+    use sea_orm::Condition;
+    select.filter(
+        Condition::any()
+            .add(
+                Condition::all()
+                    .add(cohort::Column::Visibility.is_in(["OPEN", "BY_REQUEST"]))
+                    .add(cohort::Column::Stage.ne("PROPOSED")),
+            )
+            .add(cohort::Column::Id.in_subquery(member_of(person_id))),
+    )
+}
+
+/// The ids of cohorts a person belongs to (invited or active; see `Standing::belongs`).
+pub fn member_of(person_id: i64) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(membership::Column::CohortId)
+        .from(membership::Entity)
+        .and_where(Expr::col(membership::Column::PersonId).eq(person_id))
+        .and_where(Expr::col(membership::Column::Status).is_in(["INVITED", "ACTIVE"]))
+        .to_owned()
+}

@@ -1,0 +1,21 @@
+//! Afterclass's database schema as migrations that run unchanged on SQLite and PostgreSQL.
+//!
+//! Conventions every migration keeps: each table carries `tenant_id`; primary keys are 64-bit
+//! auto-increment integers; timestamps are `BIGINT` microseconds since the Unix epoch (UTC), so
+//! both stores compare, sort and return identical values; dates are ISO 8601 text; enumerations
+//! are their upper-case names. Every migration has a working `down`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_core;
+
+/// The ordered list of migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_core::Migration)]
+    }
+}
