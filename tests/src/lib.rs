@@ -1,1 +1,370 @@
-//! End-to-end suites live in `tests/tests`.
+//! The end-to-end test harness: a real server on a free port, over a fresh SQLite file or a
+//! fresh PostgreSQL database per test, driven over HTTP with real signed tokens.
+//!
+//! The PostgreSQL suite runs whenever `AFTERCLASS_TEST_POSTGRES_URL` is set (e.g.
+//! `postgres://postgres@127.0.0.1:5432/test`); each test creates its own database beside the one
+//! named and drops it afterwards. Without the variable the suite says plainly that it is skipped,
+//! and under CI (`CI` set) a missing variable fails the run instead.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use afterclass::config::{AuthConfig, Config, KeyConfig, Limits};
+use afterclass::store::Store;
+use afterclass_domain::access::ViewerRole;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::{Value, json};
+
+pub use serde_json;
+
+/// The HS256 secret every test server uses.
+pub const SECRET: &[u8] = b"test-secret-for-the-end-to-end-suites";
+
+/// The tables of the store, for counting rows.
+pub const TABLES: &[&str] = &[
+    "tenants",
+    "persons",
+    "cohorts",
+    "conduct_versions",
+    "memberships",
+    "goals",
+    "check_ins",
+    "stage_events",
+    "outcomes",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// A fresh, empty database of the backend, or `None` when PostgreSQL is not configured.
+pub async fn fresh_database(backend: Backend) -> Option<TestDatabase> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("afterclass-tests").join(unique("t"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let file = dir.join("afterclass.db");
+            Some(TestDatabase { url: format!("sqlite://{}", file.display()), dir: Some(dir), pg: None })
+        }
+        Backend::Postgres => {
+            let Some(admin_url) = postgres_url() else {
+                return None;
+            };
+            let name = unique("afterclass_t");
+            let admin = Database::connect(admin_url.as_str()).await.expect("connecting to PostgreSQL");
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("creating a test database");
+            admin.close().await.ok();
+            let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin_url.clone());
+            Some(TestDatabase { url: format!("{base}/{name}"), dir: None, pg: Some((admin_url, name)) })
+        }
+    }
+}
+
+/// The PostgreSQL URL, or `None` after saying plainly that the suite is skipped.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("AFTERCLASS_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "AFTERCLASS_TEST_POSTGRES_URL must be set under CI: the PostgreSQL suite may not be skipped there"
+            );
+            // Written past the test harness's output capture, so it is seen in every run.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "SKIPPED: PostgreSQL suite (set AFTERCLASS_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run it)"
+            );
+            None
+        }
+    }
+}
+
+/// A database made for one test and removed after it.
+pub struct TestDatabase {
+    pub url: String,
+    dir: Option<PathBuf>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// The SQLite file, for SQLite databases.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join("afterclass.db"))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some((admin_url, name)) = self.pg.take() {
+            // Dropping runs outside any runtime the test may be tearing down.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(async {
+                    let admin = Database::connect(admin_url.as_str()).await.ok()?;
+                    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
+                    admin.close().await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// The configuration a test server runs with.
+pub fn config(database_url: &str) -> Config {
+    Config {
+        database_url: database_url.to_owned(),
+        max_connections: 5,
+        auth: AuthConfig { key: KeyConfig::Hs256(SECRET.to_vec()), issuer: None, audience: None },
+        introspection: true,
+        limits: Limits::default(),
+    }
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    pub store: Store,
+    client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    // Declared last so that it is dropped after the server is gone.
+    pub db: TestDatabase,
+}
+
+impl TestApp {
+    /// A server over a fresh database; `None` when the backend is not configured here.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let db = fresh_database(backend).await?;
+        Some(Self::spawn_with(backend, db, config).await)
+    }
+
+    /// A server over `db` with a configuration of the test's making.
+    pub async fn spawn_with(backend: Backend, db: TestDatabase, make: impl Fn(&str) -> Config) -> TestApp {
+        let cfg = make(&db.url);
+        let server =
+            afterclass::http::Server::bind(&cfg, "127.0.0.1:0".parse().unwrap()).await.expect("starting the server");
+        let addr = server.local_addr().unwrap();
+        let store = server.store().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(server.run(async move {
+            let _ = rx.await;
+        }));
+        TestApp { addr, backend, store, client: reqwest::Client::new(), shutdown: Some(tx), handle: Some(handle), db }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// POSTs a GraphQL operation and returns the whole response body.
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.gql_raw(Some(token), json!({ "query": query, "variables": variables })).await.1
+    }
+
+    /// POSTs any JSON body, with or without a bearer token; gives the status and the body.
+    pub async fn gql_raw(&self, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut req = self.client.post(self.url("/graphql")).json(&body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("sending the request");
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Runs an operation that must succeed without any error; gives its `data`.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = self.gql(token, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// Rows in every table.
+    pub async fn counts(&self) -> BTreeMap<&'static str, i64> {
+        let mut out = BTreeMap::new();
+        for table in TABLES {
+            out.insert(*table, self.count(table).await);
+        }
+        out
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let conn = self.store.reader();
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.handle {
+            handle.abort();
+        }
+    }
+}
+
+/// A signed token as an LMS would issue it.
+pub fn token(sub: &str, role: ViewerRole, tenant: &str) -> String {
+    let signer = afterclass::auth::Signer::new(&config("sqlite://unused").auth).unwrap();
+    signer
+        .sign(sub, tenant, role, Some(&format!("{sub} (test)")), chrono::Duration::hours(1), chrono::Utc::now())
+        .unwrap()
+}
+
+pub fn instructor(sub: &str, tenant: &str) -> String {
+    token(sub, ViewerRole::Instructor, tenant)
+}
+
+pub fn trainee(sub: &str, tenant: &str) -> String {
+    token(sub, ViewerRole::Trainee, tenant)
+}
+
+pub fn integration(tenant: &str) -> String {
+    token("lms", ViewerRole::Integration, tenant)
+}
+
+/// The `extensions.code` of every top-level error.
+pub fn error_codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errs| errs.iter().filter_map(|e| e["extensions"]["code"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// The `code` of every user error in a payload.
+pub fn user_error_codes(payload: &Value) -> Vec<String> {
+    payload["userErrors"]
+        .as_array()
+        .map(|errs| errs.iter().filter_map(|e| e["code"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// Declares each scenario `async fn name(app: TestApp)` as two tests, `sqlite::name` and
+/// `postgres::name`, each over its own fresh database.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::TestApp::spawn($crate::Backend::Sqlite).await.expect("SQLite is always available");
+                    super::$name(app).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = $crate::TestApp::spawn($crate::Backend::Postgres).await else { return };
+                    super::$name(app).await;
+                }
+            )+
+        }
+    };
+}
+
+/// Common operations, so that suites read as the story they tell.
+pub mod ops {
+    pub const CREATE: &str = r#"mutation($input: CreateCohortInput!) {
+        createCohort(input: $input) { cohort { id stage name } userErrors { field message code } } }"#;
+    pub const ADD_GOAL: &str = r#"mutation($input: AddGoalInput!) {
+        addGoal(input: $input) { goal { id } userErrors { field message code } } }"#;
+    pub const SET_CONDUCT: &str = r#"mutation($input: SetCodeOfConductInput!) {
+        setCodeOfConduct(input: $input) { cohort { id codeOfConduct { version } } userErrors { field message code } } }"#;
+    pub const ACTIVATE: &str = r#"mutation($input: CohortRefInput!) {
+        activateCohort(input: $input) { cohort { id stage activatedAt } userErrors { field message code } } }"#;
+    pub const ACCEPT: &str = r#"mutation($input: AcceptCodeOfConductInput!) {
+        acceptCodeOfConduct(input: $input) { membership { id status conductAcceptedVersion } userErrors { field message code } } }"#;
+    pub const CHECK_IN: &str = r#"mutation($input: LogCheckInInput!) {
+        logCheckIn(input: $input) { checkIn { id value occurredAt } userErrors { field message code } } }"#;
+    pub const DISBAND: &str = r#"mutation($input: DisbandCohortInput!) {
+        disbandCohort(input: $input) { cohort { id stage endedAt } userErrors { field message code } } }"#;
+    pub const ADD_MEMBERS: &str = r#"mutation($input: AddMembersInput!) {
+        addMembers(input: $input) { memberships { id status role } userErrors { field message code } } }"#;
+    pub const LEAVE: &str = r#"mutation($input: CohortRefInput!) {
+        leaveCohort(input: $input) { membership { id status } userErrors { field message code } } }"#;
+}
+
+/// A cohort ready for check-ins: created by `leader` with a roster of `trainees`, a SUM goal,
+/// a code of conduct, activated, and every trainee has accepted.
+pub struct ActiveCohort {
+    pub id: String,
+    pub goal_id: String,
+    pub leader: String,
+    pub trainees: Vec<String>,
+}
+
+pub async fn active_cohort(app: &TestApp, tenant: &str, trainees: &[&str]) -> ActiveCohort {
+    let leader = instructor("ada", tenant);
+    let roster: Vec<Value> =
+        trainees.iter().map(|t| json!({ "externalId": t, "displayName": format!("Trainee {t}") })).collect();
+    let data = app
+        .ok(
+            &leader,
+            ops::CREATE,
+            json!({ "input": {
+                "name": "Rust practice circle", "domain": "Rust programming", "purpose": "Keep practising",
+                "horizon": "SHORT_TERM", "codeOfConduct": "Be kind.", "roster": roster,
+                "course": { "lmsCourseId": "RUST-101", "title": "Rust Fundamentals", "endedOn": "2026-11-20" } } }),
+        )
+        .await;
+    let id = data["createCohort"]["cohort"]["id"].as_str().expect("a cohort id").to_owned();
+    let data = app
+        .ok(&leader, ops::ADD_GOAL, json!({ "input": { "cohortId": id, "title": "Exercises", "unit": "exercises", "target": 100.0, "aggregation": "SUM" } }))
+        .await;
+    let goal_id = data["addGoal"]["goal"]["id"].as_str().expect("a goal id").to_owned();
+    let data = app.ok(&leader, ops::ACTIVATE, json!({ "input": { "cohortId": id } })).await;
+    assert_eq!(data["activateCohort"]["cohort"]["stage"], "ACTIVE", "{data:#}");
+    let mut tokens = Vec::new();
+    for t in trainees {
+        let tok = trainee(t, tenant);
+        let data = app.ok(&tok, ops::ACCEPT, json!({ "input": { "cohortId": id, "version": 1 } })).await;
+        assert_eq!(data["acceptCodeOfConduct"]["membership"]["status"], "ACTIVE", "{data:#}");
+        tokens.push(tok);
+    }
+    ActiveCohort { id, goal_id, leader, trainees: tokens }
+}

@@ -193,7 +193,7 @@ fn membership_payload(
     Ok(MembershipPayload { membership, user_errors })
 }
 
-#[Object]
+#[Object(name = "Mutation")]
 impl MutationRoot {
     /// Instructor or integration: a cohort in FORMING; an instructor creator becomes its active LEADER.
     async fn create_cohort(&self, ctx: &Context<'_>, input: CreateCohortInput) -> Result<CohortPayload> {

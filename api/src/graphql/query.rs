@@ -23,7 +23,7 @@ pub struct CohortFilter {
     pub mine: Option<bool>,
 }
 
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     /// Any object by its global ID. Objects of other tenants, and cohorts the viewer may not
     /// know of, are NOT_FOUND.
