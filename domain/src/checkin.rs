@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::access::Standing;
+use crate::cohort::MembershipStatus;
 use crate::stage::Stage;
 use crate::text::{self, BLOCKERS, IDEMPOTENCY_KEY, NOTE};
 use crate::{DomainError, ErrorCode};
@@ -60,8 +61,17 @@ pub struct CheckInContext {
 /// the current code of conduct.
 pub fn ensure_may_check_in(ctx: &CheckInContext) -> Result<(), DomainError> {
     ctx.stage.ensure_accepts_check_ins()?;
-    if !ctx.author.is_active() {
-        return Err(DomainError::new(ErrorCode::NotAMember, "only active members of the cohort can check in"));
+    match ctx.author.status {
+        Some(MembershipStatus::Active) => {}
+        // An invited member becomes active by accepting the code of conduct, so that is what
+        // they are told to do.
+        Some(MembershipStatus::Invited) => {
+            return Err(DomainError::new(
+                ErrorCode::ConductNotAccepted,
+                "accept the cohort's code of conduct to become an active member before checking in",
+            ));
+        }
+        _ => return Err(DomainError::new(ErrorCode::NotAMember, "only active members of the cohort can check in")),
     }
     match ctx.current_conduct_version {
         Some(current) if ctx.author_accepted_version == Some(current) => Ok(()),
@@ -99,7 +109,7 @@ pub fn validate(draft: CheckInDraft, ctx: &CheckInContext, now: DateTime<Utc>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cohort::{MemberRole, MembershipStatus};
+    use crate::cohort::MemberRole;
     use chrono::TimeZone;
 
     fn t(h: u32) -> DateTime<Utc> {
@@ -128,12 +138,21 @@ mod tests {
     }
 
     #[test]
-    fn invited_and_departed_members_may_not_check_in() {
-        for status in [MembershipStatus::Invited, MembershipStatus::Left, MembershipStatus::Removed] {
+    fn an_invited_member_is_told_to_accept_the_code_of_conduct() {
+        let author = Standing { role: Some(MemberRole::Member), status: Some(MembershipStatus::Invited) };
+        let err = ensure_may_check_in(&CheckInContext { author, author_accepted_version: None, ..ctx() }).unwrap_err();
+        assert_eq!(err.code, ErrorCode::ConductNotAccepted);
+    }
+
+    #[test]
+    fn outsiders_and_departed_members_may_not_check_in() {
+        for status in [MembershipStatus::Requested, MembershipStatus::Left, MembershipStatus::Removed] {
             let author = Standing { role: Some(MemberRole::Member), status: Some(status) };
             let err = ensure_may_check_in(&CheckInContext { author, ..ctx() }).unwrap_err();
             assert_eq!(err.code, ErrorCode::NotAMember, "{status:?}");
         }
+        let err = ensure_may_check_in(&CheckInContext { author: Standing::NONE, ..ctx() }).unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotAMember);
     }
 
     #[test]
