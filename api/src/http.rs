@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::Router;
@@ -139,7 +138,11 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
         }
     };
     let loaders = Loaders { store: state.store.clone(), tenant_id: viewer.tenant_id, person_id: viewer.person_id() };
-    let request = request.data(state.store.clone()).data(DataLoader::new(loaders, tokio::spawn)).data(viewer);
+    let request = request
+        .data(state.store.clone())
+        .data(loaders.into_data_loader())
+        .data(viewer)
+        .data(graphql::RequestTime(crate::store::now()));
     let mut response = state.schema.execute(request).await;
     for error in &mut response.errors {
         let internal = error

@@ -62,9 +62,7 @@ pub async fn fresh_database(backend: Backend) -> Option<TestDatabase> {
             Some(TestDatabase { url: format!("sqlite://{}", file.display()), dir: Some(dir), pg: None })
         }
         Backend::Postgres => {
-            let Some(admin_url) = postgres_url() else {
-                return None;
-            };
+            let admin_url = postgres_url()?;
             let name = unique("afterclass_t");
             let admin = Database::connect(admin_url.as_str()).await.expect("connecting to PostgreSQL");
             admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("creating a test database");

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use afterclass_domain::goal::Observations;
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::store::entities::{cohort, conduct_version, goal, membership, person};
@@ -43,6 +43,19 @@ pub struct ConductKey {
 pub struct ProgressKey {
     pub goal_id: i64,
     pub as_of: i64,
+}
+
+/// How long a loader waits to gather the keys of one level before it queries. Sibling fields of
+/// a long list reach their loads over a few milliseconds in a debug build; the window is wide
+/// enough to take them in one statement.
+pub const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(5);
+
+impl Loaders {
+    /// A request's loader. It caches what it loaded for the length of the request only, so that
+    /// keys seen at one level are not fetched again at another.
+    pub fn into_data_loader(self) -> DataLoader<Loaders, HashMapCache> {
+        DataLoader::with_cache(self, tokio::spawn, HashMapCache::default()).delay(BATCH_WINDOW)
+    }
 }
 
 type LoadResult<K, V> = Result<HashMap<K, V>, String>;

@@ -33,6 +33,11 @@ pub fn sdl() -> String {
     schema(Limits::default(), true).sdl()
 }
 
+/// The moment a request started: what "now" means for every read in it, so that all its
+/// progress figures agree and load together.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTime(pub chrono::DateTime<chrono::Utc>);
+
 /// An ISO 8601 calendar date, e.g. 2026-12-31.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Date(pub NaiveDate);

@@ -7,7 +7,7 @@ use afterclass_domain::cohort::{
 };
 use afterclass_domain::goal::{self as dgoal, Aggregation, GoalSpec, GoalStatus as DGoalStatus};
 use afterclass_domain::stage::Stage;
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::{Context, ID, Interface, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -35,8 +35,8 @@ where
     page.map(|row| (row.row_id(), wrap(row)))
 }
 
-fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<Loaders>, ApiError> {
-    data::<DataLoader<Loaders>>(ctx)
+fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<Loaders, HashMapCache>, ApiError> {
+    data::<DataLoader<Loaders, HashMapCache>>(ctx)
 }
 
 fn load_fault(err: String) -> ApiError {
@@ -356,7 +356,10 @@ impl Goal {
     }
     /// Progress from the check-ins that occurred up to `asOf` (default: now).
     async fn progress(&self, ctx: &Context<'_>, as_of: Option<DateTime<Utc>>) -> Result<GoalProgress> {
-        let as_of = as_of.unwrap_or_else(crate::store::now);
+        let as_of = match as_of {
+            Some(t) => t,
+            None => data::<super::RequestTime>(ctx)?.0,
+        };
         let key = ProgressKey { goal_id: self.0.id, as_of: to_micros(as_of) };
         let loader = loader(ctx)?;
         let observed = loader.load_one(key).await.map_err(load_fault)?.unwrap_or_default();

@@ -131,7 +131,9 @@ async fn sqlite_pool(url: &str, max: u32, statements: &Arc<AtomicU64>) -> Result
 
 fn count_statements(pool: &mut DatabaseConnection, statements: &Arc<AtomicU64>) {
     let counter = Arc::clone(statements);
-    pool.set_metric_callback(move |_| {
+    pool.set_metric_callback(move |info| {
+        // `AFTERCLASS_LOG=afterclass::sql=trace` shows every statement.
+        tracing::trace!(target: "afterclass::sql", elapsed = ?info.elapsed, failed = info.failed, sql = %info.statement.sql);
         counter.fetch_add(1, Ordering::Relaxed);
     });
 }
