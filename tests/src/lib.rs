@@ -5,7 +5,6 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); each test creates its own database beside the one
 //! named and drops it afterwards. Without the variable the suite says plainly that it is skipped,
 //! and under CI (`CI` set) a missing variable fails the run instead.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::io::Write;
