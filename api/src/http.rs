@@ -57,6 +57,9 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        // The GraphQL extractor reads the body as a stream, past axum's own limit, so the limit
+        // is enforced on the whole body: 413 beyond it.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .with_state(state)
