@@ -180,6 +180,63 @@ pub fn local_secret(db: &Path) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
+    fn options(database_url: &str) -> GlobalOptions {
+        GlobalOptions {
+            database_url: database_url.to_owned(),
+            db_max_connections: 10,
+            jwt_secret: None,
+            jwt_public_key_file: None,
+            jwt_algorithm: "RS256".into(),
+            jwt_issuer: None,
+            jwt_audience: None,
+            introspection: true,
+        }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("afterclass-config-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_local_sqlite_store_makes_one_owner_only_secret_and_keeps_it() {
+        let dir = temp_dir("secret");
+        let url = format!("sqlite://{}/afterclass.db", dir.display());
+        let first = Config::resolve(&options(&url)).unwrap();
+        let second = Config::resolve(&options(&url)).unwrap();
+        let (KeyConfig::Hs256(a), KeyConfig::Hs256(b)) = (&first.auth.key, &second.auth.key) else {
+            panic!("expected HS256 keys");
+        };
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 64);
+        let secret_file = dir.join("afterclass.db.secret");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&secret_file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_postgres_store_without_a_key_is_refused() {
+        let err = Config::resolve(&options("postgres://localhost/afterclass")).unwrap_err();
+        assert!(err.contains("AFTERCLASS_JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn keys_are_configured_one_way_only() {
+        let mut opts = options("postgres://localhost/afterclass");
+        opts.jwt_secret = Some("short".into());
+        assert!(Config::resolve(&opts).unwrap_err().contains("at least 16"));
+        opts.jwt_secret = Some("a-long-enough-shared-secret".into());
+        assert!(matches!(Config::resolve(&opts).map(|c| c.auth.key), Ok(KeyConfig::Hs256(_))));
+        opts.jwt_public_key_file = Some(PathBuf::from("/nonexistent.pem"));
+        assert!(Config::resolve(&opts).unwrap_err().contains("not both"));
+    }
+
     #[test]
     fn sqlite_urls_name_their_file() {
         assert_eq!(sqlite_file("sqlite://afterclass.db"), Some(PathBuf::from("afterclass.db")));
