@@ -357,9 +357,9 @@ impl App<'_> {
 
     /// A member accepts the current code of conduct; an invited member becomes active.
     pub async fn accept_code_of_conduct(&self, cohort_id: i64, version: i32) -> Outcome<membership::Model> {
-        self.person_id()?;
         let txn = self.begin().await?;
         let locked = self.lock(&txn, cohort_id).await?;
+        self.person_id()?;
         locked.stage().ensure_writable()?;
         let status = dmembership::accept_conduct(locked.standing().status, locked.cohort.conduct_version, version)?;
         let Some(mine) = locked.mine else {
@@ -417,9 +417,9 @@ impl App<'_> {
 
     /// A member leaves; the membership is kept as `LEFT`.
     pub async fn leave_cohort(&self, cohort_id: i64) -> Outcome<membership::Model> {
-        self.person_id()?;
         let txn = self.begin().await?;
         let locked = self.lock(&txn, cohort_id).await?;
+        self.person_id()?;
         locked.stage().ensure_writable()?;
         let status = dmembership::leave(locked.standing().status)?;
         let Some(mine) = locked.mine else { return Err(ApiError::Internal("left without a membership".into()).into()) };
@@ -501,9 +501,9 @@ impl App<'_> {
         goal_id: Option<i64>,
         draft: CheckInDraft,
     ) -> Outcome<check_in::Model> {
-        self.person_id()?;
         let txn = self.begin().await?;
         let locked = self.lock(&txn, cohort_id).await?;
+        self.person_id()?;
         if let (Some(key), Some(mine)) = (draft.idempotency_key.as_deref(), locked.mine.as_ref())
             && let Some(first) = find_by_key(&txn, locked.cohort.id, mine.id, key.trim()).await?
         {

@@ -25,17 +25,25 @@ pub struct Claims {
     pub tid: String,
     /// `instructor`, `trainee` or `integration`.
     pub role: String,
+    /// Seconds since the epoch; a fractional value (allowed by RFC 7519) is rounded down.
+    #[serde(deserialize_with = "numeric_date")]
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// One audience or several (RFC 7519 allows both); checked by the verifier when configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+}
+
+fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let seconds = f64::deserialize(d)?;
+    if seconds.is_finite() { Ok(seconds.floor() as i64) } else { Err(serde::de::Error::custom("exp must be a number")) }
 }
 
 /// Verifies bearer tokens against the configured key.
@@ -78,6 +86,7 @@ impl Verifier {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
+        validation.validate_nbf = true;
         validation.leeway = 30;
         Ok(Verifier { key, validation })
     }
@@ -135,7 +144,7 @@ impl Signer {
             exp: (now + ttl).timestamp(),
             iat: Some(now.timestamp()),
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: self.audience.clone().map(serde_json::Value::from),
             name: name.map(str::to_owned),
             email: None,
         };

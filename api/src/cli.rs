@@ -93,6 +93,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 seed_demo(&config).await?;
             }
             let server = Server::bind(&config, bind).await?;
+            let shutdown = shutdown_signal();
             let addr = server.local_addr()?;
             tracing::info!(%addr, "serving");
             println!("Afterclass is serving GraphQL at http://{addr}/graphql (open it in a browser for GraphiQL).");
@@ -101,7 +102,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 println!("  cargo run -p afterclass -- token --sub ada --role instructor --tenant demo");
                 println!("and send it as the header  Authorization: Bearer <token>");
             }
-            server.run(shutdown_signal()).await
+            server.run(shutdown).await
         }
         Command::Migrate => {
             let store =

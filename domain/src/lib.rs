@@ -10,6 +10,7 @@ pub mod checkin;
 pub mod cohort;
 pub mod error;
 pub mod goal;
+pub mod lifecycle;
 pub mod membership;
 pub mod stage;
 pub mod text;

@@ -279,7 +279,8 @@ impl Membership {
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
         let row = loader(ctx)?.load_one(CohortKey(self.0.cohort_id)).await.map_err(load_fault)?;
         let model = row.ok_or_else(|| ApiError::Internal("membership without a cohort".into()))?;
-        Ok(Cohort::known(ctx, model).await?)
+        // Someone who left an invite-only cohort no longer sees it, even through their old membership.
+        Ok(Cohort::visible(ctx, model).await?.ok_or_else(|| ApiError::not_found("cohort"))?)
     }
     async fn role(&self) -> MemberRole {
         DRole::parse(&self.0.role).unwrap_or(DRole::Member).into()

@@ -1,0 +1,368 @@
+//! Durability: data written through the real `afterclass serve`, the server stopped (gracefully
+//! with SIGTERM, or killed outright with SIGKILL), restarted on the same SQLite file, and every
+//! acknowledged write read back.
+//!
+//! The server runs in a separate OS process so that it can be signalled and killed: the test
+//! binary re-executes itself to run only `child_server`, which serves when
+//! `AFTERCLASS_TEST_CHILD` is set and does nothing otherwise.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use afterclass_tests::serde_json::{Value, json};
+use afterclass_tests::{Backend, SECRET, fresh_database, instructor, ops, trainee};
+use clap::Parser;
+
+/// Set in a child process: `child_server` then serves instead of returning.
+const CHILD: &str = "AFTERCLASS_TEST_CHILD";
+
+/// The most any one wait may take before the test fails instead of hanging.
+const WAIT: Duration = Duration::from_secs(30);
+
+const TENANT: &str = "uni-durable";
+const TRAINEES: [&str; 3] = ["t1", "t2", "t3"];
+
+/// Not a test of its own: the body of the child process the other tests start. Without
+/// `AFTERCLASS_TEST_CHILD` it returns at once; with it, it runs `afterclass serve` on a free port
+/// with `DATABASE_URL` and `AFTERCLASS_JWT_SECRET` from the environment, until SIGTERM.
+#[test]
+fn child_server() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let cli = afterclass::cli::Cli::parse_from(["afterclass", "serve", "--bind", "127.0.0.1:0"]);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+    if let Err(err) = runtime.block_on(afterclass::cli::run(cli)) {
+        panic!("afterclass serve failed: {err}");
+    }
+}
+
+/// `afterclass serve` in a child process. Dropping it kills the process, so that a failing test
+/// leaves nothing running.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    client: reqwest::Client,
+}
+
+impl Server {
+    /// Starts the server over `database_url` and waits until it says where it serves.
+    fn start(database_url: &str) -> Server {
+        let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+        command.args(["child_server", "--exact", "--nocapture", "--test-threads=1"]);
+        // Only the settings given here: none that the environment running the tests may carry.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AFTERCLASS_") || name == "DATABASE_URL" {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env(CHILD, "1")
+            .env("DATABASE_URL", database_url)
+            .env("AFTERCLASS_JWT_SECRET", std::str::from_utf8(SECRET).expect("an ASCII secret"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().expect("starting the child server");
+        let stdout = child.stdout.take().expect("the child's stdout");
+
+        // Read stdout to its end on a thread of its own, so that the child never blocks on (or
+        // fails writing to) a full or closed pipe.
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    // Nobody listens any more; keep draining.
+                    continue;
+                }
+            }
+        });
+
+        // From here on, a failure drops `server`, which kills the child.
+        let mut server = Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), client: client() };
+        let deadline = Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(addr) = served_address(&line) {
+                        server.addr = addr;
+                        return server;
+                    }
+                    seen.push(line);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("the child server did not say where it serves within {WAIT:?}; its output: {seen:#?}")
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = server.child.wait();
+                    panic!("the child server exited ({status:?}) before serving; its output: {seen:#?}")
+                }
+            }
+        }
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    async fn terminate(&mut self) -> ExitStatus {
+        let status = Command::new("kill").args(["-TERM", &self.pid()]).status().expect("running kill");
+        assert!(status.success(), "kill -TERM {} failed: {status}", self.pid());
+        self.wait().await
+    }
+
+    /// Sends SIGKILL and waits for the process to be gone.
+    async fn kill(&mut self) -> ExitStatus {
+        self.child.kill().expect("killing the child server");
+        self.wait().await
+    }
+
+    async fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the child server") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the child server did not exit within {WAIT:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// POSTs an operation; gives the whole body.
+    async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
+        let resp = self
+            .client
+            .post(format!("http://{}/graphql", self.addr))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("sending the request");
+        assert_eq!(resp.status().as_u16(), 200, "HTTP status");
+        resp.json().await.expect("a JSON body")
+    }
+
+    /// Runs an operation that must succeed without any error; gives its `data`.
+    async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = self.gql(token, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// Runs a mutation whose payload (the only field of `data`) must carry no user errors.
+    async fn mutate(&self, token: &str, mutation: &str, input: Value) -> Value {
+        let data = self.ok(token, mutation, json!({ "input": input })).await;
+        let payload = data.as_object().and_then(|d| d.values().next()).cloned().unwrap_or(Value::Null);
+        assert_eq!(payload["userErrors"], json!([]), "{data:#}");
+        payload
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Harmless when the child has exited already.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(WAIT).build().expect("an HTTP client")
+}
+
+/// The address in "Afterclass is serving GraphQL at http://ADDR/graphql …".
+fn served_address(line: &str) -> Option<SocketAddr> {
+    let (_, rest) = line.split_once("serving GraphQL at http://")?;
+    rest.split('/').next()?.parse().ok()
+}
+
+/// What the server acknowledged: every ID it handed back and every value it accepted.
+#[derive(Debug)]
+struct Acknowledged {
+    cohort: String,
+    goal: String,
+    /// Membership IDs of the trainees who accepted the code of conduct.
+    memberships: Vec<String>,
+    /// (check-in ID, trainee externalId, value), in the order they were logged.
+    check_ins: Vec<(String, String, f64)>,
+}
+
+/// Creates a cohort with a roster, a goal and a code of conduct, activates it, has every trainee
+/// accept, and logs `rounds` check-ins per trainee.
+async fn write_a_cohort(server: &Server, rounds: usize) -> Acknowledged {
+    let leader = instructor("ada", TENANT);
+    let roster: Vec<Value> =
+        TRAINEES.iter().map(|t| json!({ "externalId": t, "displayName": format!("Trainee {t}") })).collect();
+    let input = json!({
+        "name": "Durable circle", "domain": "Rust programming", "purpose": "Outlive a restart",
+        "horizon": "SHORT_TERM", "roster": roster,
+        "course": { "lmsCourseId": "RUST-101", "title": "Rust Fundamentals", "endedOn": "2026-11-20" } });
+    let created = server.mutate(&leader, ops::CREATE, input).await;
+    let cohort = created["cohort"]["id"].as_str().expect("a cohort id").to_owned();
+    let input = json!({ "cohortId": cohort, "title": "Exercises", "unit": "exercises", "target": 1000.0,
+        "aggregation": "SUM" });
+    let goal = server.mutate(&leader, ops::ADD_GOAL, input).await;
+    let goal = goal["goal"]["id"].as_str().expect("a goal id").to_owned();
+    let conduct = server
+        .mutate(&leader, ops::SET_CONDUCT, json!({ "cohortId": cohort, "text": "Be kind; show your work." }))
+        .await;
+    assert_eq!(conduct["cohort"]["codeOfConduct"]["version"], 1);
+    let activated = server.mutate(&leader, ops::ACTIVATE, json!({ "cohortId": cohort })).await;
+    assert_eq!(activated["cohort"]["stage"], "ACTIVE");
+
+    let mut memberships = Vec::new();
+    for t in TRAINEES {
+        let accepted =
+            server.mutate(&trainee(t, TENANT), ops::ACCEPT, json!({ "cohortId": cohort, "version": 1 })).await;
+        assert_eq!(accepted["membership"]["status"], "ACTIVE");
+        memberships.push(accepted["membership"]["id"].as_str().expect("a membership id").to_owned());
+    }
+
+    let mut check_ins = Vec::new();
+    for round in 0..rounds {
+        for (i, t) in TRAINEES.iter().enumerate() {
+            let value = (round * TRAINEES.len() + i + 1) as f64;
+            let input = json!({ "cohortId": cohort, "goalId": goal, "value": value, "confidence": 4,
+                "note": format!("round {round}") });
+            let logged = server.mutate(&trainee(t, TENANT), ops::CHECK_IN, input).await;
+            assert_eq!(logged["checkIn"]["value"], value);
+            let id = logged["checkIn"]["id"].as_str().expect("a check-in id").to_owned();
+            check_ins.push((id, t.to_string(), value));
+        }
+    }
+    Acknowledged { cohort, goal, memberships, check_ins }
+}
+
+const READ_BACK: &str = r#"query($id: ID!) { cohort(id: $id) {
+    id name stage activatedAt codeOfConduct { version text }
+    course { lmsCourseId title endedOn }
+    members(first: 100) { totalCount nodes { id role status conductAcceptedVersion person { externalId displayName } } }
+    goals { id title target aggregation progress { current } }
+    checkIns(first: 100) { totalCount nodes {
+        id value note confidence membership { id person { externalId } } goal { id } } } } }"#;
+
+/// Everything about the cohort, as the leader sees it.
+async fn read_back(server: &Server, cohort: &str) -> Value {
+    server.ok(&instructor("ada", TENANT), READ_BACK, json!({ "id": cohort })).await
+}
+
+/// Every acknowledged write is in `data` (a `READ_BACK` result).
+fn assert_has_everything(data: &Value, ack: &Acknowledged) {
+    let c = &data["cohort"];
+    assert_eq!(c["id"], ack.cohort.as_str(), "{c:#}");
+    assert_eq!((c["name"].as_str(), c["stage"].as_str()), (Some("Durable circle"), Some("ACTIVE")), "{c:#}");
+    assert!(c["activatedAt"].is_string(), "{c:#}");
+    assert_eq!(c["codeOfConduct"], json!({ "version": 1, "text": "Be kind; show your work." }));
+    assert_eq!(
+        c["course"],
+        json!({ "lmsCourseId": "RUST-101", "title": "Rust Fundamentals", "endedOn": "2026-11-20" })
+    );
+
+    // The leader and every trainee, all active; the trainees under the IDs they were given.
+    assert_eq!(c["members"]["totalCount"], 1 + TRAINEES.len(), "{c:#}");
+    let members = c["members"]["nodes"].as_array().expect("members");
+    assert!(members.iter().all(|m| m["status"] == "ACTIVE"), "{c:#}");
+    for (t, id) in TRAINEES.iter().zip(&ack.memberships) {
+        let m = members.iter().find(|m| m["id"] == id.as_str()).unwrap_or_else(|| panic!("membership {id} lost"));
+        assert_eq!((m["person"]["externalId"].as_str(), &m["conductAcceptedVersion"]), (Some(*t), &json!(1)), "{m:#}");
+    }
+
+    let goals = c["goals"].as_array().expect("goals");
+    assert_eq!(goals.len(), 1, "{c:#}");
+    assert_eq!(goals[0]["id"], ack.goal.as_str());
+    let sum: f64 = ack.check_ins.iter().map(|(_, _, v)| v).sum();
+    assert_eq!(goals[0]["progress"]["current"].as_f64(), Some(sum), "{c:#}");
+
+    // Every acknowledged check-in, with its value, by whom it was logged, in order.
+    assert_eq!(c["checkIns"]["totalCount"], ack.check_ins.len(), "{c:#}");
+    let stored: Vec<(String, String, f64)> = c["checkIns"]["nodes"]
+        .as_array()
+        .expect("check-ins")
+        .iter()
+        .map(|n| {
+            let id = n["id"].as_str().unwrap_or_default().to_owned();
+            let who = n["membership"]["person"]["externalId"].as_str().unwrap_or_default().to_owned();
+            (id, who, n["value"].as_f64().unwrap_or(f64::NAN))
+        })
+        .collect();
+    assert_eq!(stored, ack.check_ins);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_written_survives_a_graceful_stop_and_restart() {
+    let db = fresh_database(Backend::Sqlite).await.expect("SQLite is always available");
+    let mut first = Server::start(&db.url);
+    let ack = write_a_cohort(&first, 3).await;
+    let before = read_back(&first, &ack.cohort).await;
+    assert_has_everything(&before, &ack);
+
+    let status = first.terminate().await;
+    assert!(status.success(), "SIGTERM should stop the server cleanly, got {status}");
+    drop(first);
+
+    let second = Server::start(&db.url);
+    let after = read_back(&second, &ack.cohort).await;
+    assert_has_everything(&after, &ack);
+    assert_eq!(after, before, "the restarted server reads back something else");
+
+    // The restarted server keeps writing where the first left off.
+    let input = json!({ "cohortId": ack.cohort, "goalId": ack.goal, "value": 0.5 });
+    let more = second.mutate(&trainee("t1", TENANT), ops::CHECK_IN, input).await;
+    assert!(more["checkIn"]["id"].is_string());
+    let data = read_back(&second, &ack.cohort).await;
+    assert_eq!(data["cohort"]["checkIns"]["totalCount"], ack.check_ins.len() + 1);
+
+    let mut second = second;
+    let status = second.terminate().await;
+    assert!(status.success(), "SIGTERM should stop the restarted server cleanly, got {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_write_survives_the_server_being_killed() {
+    let db = fresh_database(Backend::Sqlite).await.expect("SQLite is always available");
+    let mut first = Server::start(&db.url);
+    let ack = write_a_cohort(&first, 5).await;
+    // Killed the moment the last write was acknowledged: no graceful shutdown, no checkpoint.
+    let status = first.kill().await;
+    assert!(!status.success(), "SIGKILL cannot end in success: {status}");
+    drop(first);
+
+    let mut second = Server::start(&db.url);
+    let data = read_back(&second, &ack.cohort).await;
+    assert_has_everything(&data, &ack);
+
+    // The viewer's own view agrees: each trainee's one membership is the one acknowledged.
+    for (t, id) in TRAINEES.iter().zip(&ack.memberships) {
+        let data = second
+            .ok(&trainee(t, TENANT), "{ viewer { tenantId memberships { nodes { id status } } } }", json!({}))
+            .await;
+        assert_eq!(data["viewer"]["memberships"]["nodes"], json!([{ "id": id, "status": "ACTIVE" }]), "{data:#}");
+    }
+
+    // Killed again straight after a write on the recovered store, and recovered again.
+    let input = json!({ "cohortId": ack.cohort, "goalId": ack.goal, "value": 0.25 });
+    let more = second.mutate(&trainee("t2", TENANT), ops::CHECK_IN, input).await;
+    let extra = more["checkIn"]["id"].as_str().expect("a check-in id").to_owned();
+    second.kill().await;
+    drop(second);
+
+    let mut third = Server::start(&db.url);
+    let data = read_back(&third, &ack.cohort).await;
+    let ids: Vec<&str> = data["cohort"]["checkIns"]["nodes"]
+        .as_array()
+        .expect("check-ins")
+        .iter()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), ack.check_ins.len() + 1, "{data:#}");
+    assert_eq!(ids.last().copied(), Some(extra.as_str()));
+    let status = third.terminate().await;
+    assert!(status.success(), "SIGTERM should stop the server cleanly, got {status}");
+}
