@@ -30,6 +30,9 @@ pub enum Command {
         /// Seed the demo tenant first (see `afterclass demo`).
         #[arg(long)]
         demo: bool,
+        /// How often the sweeper evaluates active cohorts, e.g. 15m or 1h; `off` disables it.
+        #[arg(long, env = "AFTERCLASS_SWEEP_INTERVAL", default_value = "15m")]
+        sweep_interval: String,
     },
     /// Apply pending migrations and exit.
     Migrate,
@@ -88,12 +91,17 @@ fn init_tracing() {
 pub async fn run(cli: Cli) -> Result<(), String> {
     let config = Config::resolve(&cli.global)?;
     match cli.command {
-        Command::Serve { bind, demo } => {
+        Command::Serve { bind, demo, sweep_interval } => {
+            let sweep_every = match sweep_interval.as_str() {
+                "off" | "0" => None,
+                text => Some(parse_ttl(text)?.to_std().map_err(|e| e.to_string())?),
+            };
             if demo {
                 seed_demo(&config).await?;
             }
             let server = Server::bind(&config, bind).await?;
             let shutdown = shutdown_signal();
+            let sweeper = sweep_every.map(|every| tokio::spawn(crate::sweeper::run(server.store().clone(), every)));
             let addr = server.local_addr()?;
             tracing::info!(%addr, "serving");
             println!("Afterclass is serving GraphQL at http://{addr}/graphql (open it in a browser for GraphiQL).");
@@ -102,7 +110,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 println!("  cargo run -p afterclass -- token --sub ada --role instructor --tenant demo");
                 println!("and send it as the header  Authorization: Bearer <token>");
             }
-            server.run(shutdown).await
+            let served = server.run(shutdown).await;
+            // A pass cut short rolls back; the next start sweeps again.
+            if let Some(sweeper) = sweeper {
+                sweeper.abort();
+            }
+            served
         }
         Command::Migrate => {
             let store =

@@ -39,6 +39,14 @@ pub struct GlobalOptions {
     /// Whether GraphQL introspection (and so GraphiQL's schema view) is on.
     #[arg(long, env = "AFTERCLASS_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,
+    /// HMAC secret for signed, short-lived links (the progress chart). Defaults to the HS256
+    /// token secret; required for signed links when tokens are verified with a public key.
+    #[arg(long, env = "AFTERCLASS_LINK_SECRET", hide_env_values = true, global = true)]
+    pub link_secret: Option<String>,
+    /// The service's public base URL (e.g. `https://afterclass.example.edu`), prefixed to the
+    /// links it hands out; without it, links are paths.
+    #[arg(long, env = "AFTERCLASS_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
 }
 
 /// The verification key.
@@ -89,6 +97,10 @@ pub struct Config {
     pub auth: AuthConfig,
     pub introspection: bool,
     pub limits: Limits,
+    /// The key for signed links; `None` falls back to the HS256 token secret.
+    pub link_secret: Option<Vec<u8>>,
+    /// The public base URL for links, without a trailing slash.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -121,12 +133,28 @@ impl Config {
                 }
             },
         };
+        let link_secret = match &opts.link_secret {
+            Some(secret) if secret.len() < 16 => {
+                return Err("AFTERCLASS_LINK_SECRET must be at least 16 characters".into());
+            }
+            Some(secret) => Some(secret.as_bytes().to_vec()),
+            None => None,
+        };
+        let public_url = match opts.public_url.as_deref().map(|u| u.trim().trim_end_matches('/')) {
+            None | Some("") => None,
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url.to_owned()),
+            Some(url) => {
+                return Err(format!("AFTERCLASS_PUBLIC_URL must start with https:// or http:// (got `{url}`)"));
+            }
+        };
         Ok(Config {
             database_url: opts.database_url.clone(),
             max_connections: opts.db_max_connections.max(1),
             auth: AuthConfig { key, issuer: opts.jwt_issuer.clone(), audience: opts.jwt_audience.clone() },
             introspection: opts.introspection,
             limits: Limits::default(),
+            link_secret,
+            public_url,
         })
     }
 }
@@ -190,6 +218,8 @@ mod tests {
             jwt_issuer: None,
             jwt_audience: None,
             introspection: true,
+            link_secret: None,
+            public_url: None,
         }
     }
 
@@ -235,6 +265,23 @@ mod tests {
         assert!(matches!(Config::resolve(&opts).map(|c| c.auth.key), Ok(KeyConfig::Hs256(_))));
         opts.jwt_public_key_file = Some(PathBuf::from("/nonexistent.pem"));
         assert!(Config::resolve(&opts).unwrap_err().contains("not both"));
+    }
+
+    #[test]
+    fn a_link_secret_must_be_long_enough_and_a_public_url_absolute() {
+        let mut opts = options("postgres://localhost/afterclass");
+        opts.jwt_secret = Some("a-long-enough-shared-secret".into());
+        let plain = Config::resolve(&opts).unwrap();
+        assert_eq!((plain.link_secret, plain.public_url), (None, None));
+        opts.link_secret = Some("short".into());
+        assert!(Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_LINK_SECRET"));
+        opts.link_secret = Some("another-long-enough-secret".into());
+        opts.public_url = Some("https://afterclass.example.edu/".into());
+        let config = Config::resolve(&opts).unwrap();
+        assert_eq!(config.link_secret.as_deref(), Some(&b"another-long-enough-secret"[..]));
+        assert_eq!(config.public_url.as_deref(), Some("https://afterclass.example.edu"));
+        opts.public_url = Some("afterclass.example.edu".into());
+        assert!(Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_PUBLIC_URL"));
     }
 
     #[test]

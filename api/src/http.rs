@@ -1,5 +1,6 @@
-//! The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, `/healthz`, `/readyz` and
-//! `/metrics`, and the server's life from bind to graceful shutdown.
+//! The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, `/healthz`, `/readyz`,
+//! `/metrics` and the progress chart (`GET /cohorts/{id}/progress.svg`, see `chart`), and the
+//! server's life from bind to graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub store: Store,
     pub verifier: Arc<Verifier>,
     pub counters: Arc<Counters>,
+    /// Signs and checks short-lived links (the progress chart).
+    pub links: Arc<crate::chart::Links>,
 }
 
 /// Request counters for `/metrics`.
@@ -46,6 +49,7 @@ impl AppState {
             store,
             verifier: Arc::new(Verifier::new(&config.auth)?),
             counters: Arc::default(),
+            links: Arc::new(crate::chart::Links::new(config)),
         })
     }
 }
@@ -57,6 +61,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/cohorts/{id}/progress.svg", get(crate::chart::progress_svg))
         // The GraphQL extractor reads the body as a stream, past axum's own limit, so the limit
         // is enforced on the whole body: 413 beyond it.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
@@ -145,6 +150,7 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
         .data(state.store.clone())
         .data(loaders.into_data_loader())
         .data(viewer)
+        .data(state.links.clone())
         .data(graphql::RequestTime(crate::store::now()));
     let mut response = state.schema.execute(request).await;
     for error in &mut response.errors {
@@ -164,7 +170,7 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
     GraphQLResponse::from(response).into_response()
 }
 
-fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
         ApiError::Unauthenticated("missing bearer token: send `Authorization: Bearer <token>`".into())
     })?;

@@ -10,8 +10,9 @@
 //!   active leader or facilitator. `ACTIVE`: at least [`ACTIVE_ACTIVITY`]. `PERIPHERAL`: one, or an
 //!   observer with none (observing is legitimate). `INACTIVE`: none, or no longer an active member.
 //! - **Health.** `DORMANT`: no activity for [`DORMANT_DAYS`] days. `FLAGGING`: no active leader, no
-//!   leader activity in the window, fewer than half the members active, or check-ins fell below
-//!   half the previous window's rate. `THRIVING`: at least three quarters of members active, one
+//!   leader activity in the window, fewer than half the members active, no check-ins at all
+//!   in the window of a cohort active for a week or more, or check-ins fell below half the
+//!   previous window's rate. `THRIVING`: at least three quarters of members active, one
 //!   check-in per member per week or more, and an active leader. Otherwise `STEADY`.
 //! - **Criteria combine** like this: any one `DISBAND` criterion that holds suffices; `GRADUATE`
 //!   criteria must all hold (and there must be at least one). When both a disband criterion and
@@ -259,6 +260,11 @@ pub fn health(s: &Snapshot) -> Health {
             s.members_active_in_window, s.active_members
         ));
     }
+    let active_for_days = s.activated_at.map_or(0, |a| (s.as_of - a).num_days());
+    if s.check_ins_in_window == 0 && active_for_days >= 7 && !dormant {
+        flagging = true;
+        reasons.push(format!("No check-ins in the last {} days.", active_for_days.min(WINDOW_DAYS)));
+    }
     if let Some(t) = trend {
         if t < 0.5 {
             flagging = true;
@@ -320,6 +326,18 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// Whether following this evaluation ends the cohort, and into which stage.
+    pub fn ending(&self) -> Result<crate::stage::Stage, DomainError> {
+        match self.recommendation {
+            Recommendation::Continue => Err(DomainError::new(
+                ErrorCode::RequirementsNotMet,
+                format!("the evaluation recommends continuing: {}", self.summary),
+            )),
+            Recommendation::Disband => Ok(crate::stage::Stage::Disbanded),
+            Recommendation::Graduate => Ok(crate::stage::Stage::Graduated),
+        }
+    }
+
     /// Why the cohort ends, if it follows this evaluation: the first disband criterion that
     /// holds in the order goals met, expired, dormant, too small; or graduated.
     pub fn outcome_reason(&self) -> Option<OutcomeReason> {
@@ -459,4 +477,306 @@ pub fn evaluate(criteria: &[Criterion], s: &Snapshot) -> Evaluation {
         (Recommendation::Continue, text)
     };
     Evaluation { as_of: s.as_of, recommendation, summary, results }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CriterionKind::*;
+    use chrono::{Duration, TimeZone};
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().unwrap()
+    }
+
+    /// A healthy active cohort as of Nov 29: 6 active members, all active this window.
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            as_of: t0() + Duration::days(28),
+            created_at: t0() - Duration::days(7),
+            activated_at: Some(t0()),
+            active_members: 6,
+            members_active_in_window: 6,
+            check_ins_in_window: 30,
+            check_ins_in_previous_window: 0,
+            last_activity_at: Some(t0() + Duration::days(27)),
+            active_leaders: 1,
+            leader_active_in_window: true,
+            goals: 2,
+            goals_achieved: 1,
+            latest_deadline: NaiveDate::from_ymd_opt(2026, 11, 20),
+            attendance_rate: None,
+            outside_interest: 0,
+            active_weeks_in_a_row: 4,
+        }
+    }
+
+    fn c(kind: CriterionKind, effect: Effect, threshold: Option<f64>) -> Criterion {
+        Criterion { kind, effect, threshold }
+    }
+
+    /// (criterion, snapshot change, holds, observed)
+    #[test]
+    fn each_criterion_at_its_boundaries() {
+        type Change = fn(&mut Snapshot);
+        let cases: Vec<(Criterion, Change, bool, Option<f64>)> = vec![
+            (c(AllGoalsAchieved, Effect::Disband, None), |_| {}, false, Some(1.0)),
+            (c(AllGoalsAchieved, Effect::Disband, None), |s| s.goals_achieved = 2, true, Some(2.0)),
+            (c(AllGoalsAchieved, Effect::Disband, None), |s| (s.goals, s.goals_achieved) = (0, 0), false, Some(0.0)),
+            // Grace of 14 days after the end of the deadline day (Nov 21 00:00): Dec 5 00:00.
+            (
+                c(DeadlinePassed, Effect::Disband, Some(14.0)),
+                |s| s.as_of = t0() + Duration::days(34) - Duration::seconds(1),
+                false,
+                Some(13.0),
+            ),
+            (c(DeadlinePassed, Effect::Disband, Some(14.0)), |s| s.as_of = t0() + Duration::days(34), true, Some(14.0)),
+            (
+                c(DeadlinePassed, Effect::Disband, Some(14.0)),
+                |s| s.as_of = t0() + Duration::days(34) + Duration::seconds(1),
+                true,
+                Some(14.0),
+            ),
+            (
+                c(DeadlinePassed, Effect::Disband, Some(0.0)),
+                |s| s.as_of = t0() + Duration::days(20) - Duration::seconds(1),
+                false,
+                Some(-1.0),
+            ),
+            (c(DeadlinePassed, Effect::Disband, Some(14.0)), |s| s.latest_deadline = None, false, None),
+            // Last activity Nov 28: 21 days later is Dec 19.
+            (
+                c(InactiveForDays, Effect::Disband, Some(21.0)),
+                |s| s.as_of = t0() + Duration::days(48) - Duration::seconds(1),
+                false,
+                Some(20.0),
+            ),
+            (
+                c(InactiveForDays, Effect::Disband, Some(21.0)),
+                |s| s.as_of = t0() + Duration::days(48),
+                true,
+                Some(21.0),
+            ),
+            (
+                c(InactiveForDays, Effect::Disband, Some(21.0)),
+                |s| (s.last_activity_at, s.as_of) = (None, t0() + Duration::days(21)),
+                true,
+                Some(21.0),
+            ),
+            (c(ActiveMembersBelow, Effect::Disband, Some(3.0)), |s| s.active_members = 3, false, Some(3.0)),
+            (c(ActiveMembersBelow, Effect::Disband, Some(3.0)), |s| s.active_members = 2, true, Some(2.0)),
+            (c(AttendanceBelow, Effect::Disband, Some(0.5)), |_| {}, false, None),
+            (c(AttendanceBelow, Effect::Disband, Some(0.5)), |s| s.attendance_rate = Some(0.5), false, Some(0.5)),
+            (c(AttendanceBelow, Effect::Disband, Some(0.5)), |s| s.attendance_rate = Some(0.49), true, Some(0.49)),
+            (c(ActiveMembersAtLeast, Effect::Graduate, Some(12.0)), |s| s.active_members = 11, false, Some(11.0)),
+            (c(ActiveMembersAtLeast, Effect::Graduate, Some(12.0)), |s| s.active_members = 12, true, Some(12.0)),
+            (c(OutsideInterestAtLeast, Effect::Graduate, Some(3.0)), |s| s.outside_interest = 2, false, Some(2.0)),
+            (c(OutsideInterestAtLeast, Effect::Graduate, Some(3.0)), |s| s.outside_interest = 3, true, Some(3.0)),
+            (c(SustainedActivityWeeks, Effect::Graduate, Some(8.0)), |s| s.active_weeks_in_a_row = 7, false, Some(7.0)),
+            (c(SustainedActivityWeeks, Effect::Graduate, Some(8.0)), |s| s.active_weeks_in_a_row = 8, true, Some(8.0)),
+        ];
+        for (i, (criterion, change, holds, observed)) in cases.into_iter().enumerate() {
+            let mut s = snapshot();
+            change(&mut s);
+            let r = check(criterion, &s);
+            assert_eq!((r.holds, r.observed), (holds, observed), "case {i}: {criterion:?}: {}", r.explanation);
+            assert!(r.explanation.ends_with('.'), "case {i}: {}", r.explanation);
+            assert_eq!(r.threshold, criterion.threshold);
+        }
+    }
+
+    #[test]
+    fn explanations_read_as_sentences() {
+        let mut s = snapshot();
+        s.as_of = t0() + Duration::days(50);
+        let r = check(c(InactiveForDays, Effect::Disband, Some(21.0)), &s);
+        assert_eq!(r.explanation, "No check-in, meeting or leadership action for 23 days (limit 21).");
+    }
+
+    #[test]
+    fn one_disband_criterion_suffices_and_graduation_needs_them_all() {
+        let short = default_criteria(Horizon::ShortTerm);
+        let mut s = snapshot();
+        assert_eq!(evaluate(&short, &s).recommendation, Recommendation::Continue);
+        s.goals_achieved = 2;
+        let e = evaluate(&short, &s);
+        assert_eq!((e.recommendation, e.outcome_reason()), (Recommendation::Disband, Some(OutcomeReason::GoalsMet)));
+        assert!(e.summary.contains("2 of 2 goals achieved"), "{}", e.summary);
+
+        let open = default_criteria(Horizon::OpenEnded);
+        let mut s = snapshot();
+        (s.active_members, s.outside_interest, s.active_weeks_in_a_row) = (12, 3, 7);
+        let e = evaluate(&open, &s);
+        assert_eq!(e.recommendation, Recommendation::Continue);
+        assert!(e.summary.contains("2 of 3 graduation criteria"), "{}", e.summary);
+        s.active_weeks_in_a_row = 8;
+        let e = evaluate(&open, &s);
+        assert_eq!((e.recommendation, e.outcome_reason()), (Recommendation::Graduate, Some(OutcomeReason::Graduated)));
+    }
+
+    #[test]
+    fn graduation_wins_over_a_disband_criterion() {
+        let criteria =
+            vec![c(ActiveMembersAtLeast, Effect::Graduate, Some(5.0)), c(AllGoalsAchieved, Effect::Disband, None)];
+        let mut s = snapshot();
+        s.goals_achieved = 2;
+        assert_eq!(evaluate(&criteria, &s).recommendation, Recommendation::Graduate);
+    }
+
+    #[test]
+    fn disband_reasons_follow_a_fixed_order() {
+        let criteria = default_criteria(Horizon::ShortTerm);
+        let mut s = snapshot();
+        s.as_of = t0() + Duration::days(60);
+        let e = evaluate(&criteria, &s);
+        assert_eq!(e.outcome_reason(), Some(OutcomeReason::Expired));
+        s.latest_deadline = None;
+        assert_eq!(evaluate(&criteria, &s).outcome_reason(), Some(OutcomeReason::Dormant));
+        let small = vec![c(ActiveMembersBelow, Effect::Disband, Some(10.0))];
+        assert_eq!(evaluate(&small, &snapshot()).outcome_reason(), Some(OutcomeReason::TooSmall));
+    }
+
+    #[test]
+    fn criteria_sets_are_validated() {
+        assert!(validate_criteria(&default_criteria(Horizon::OpenEnded)).is_ok());
+        let twice = [c(InactiveForDays, Effect::Disband, Some(3.0)), c(InactiveForDays, Effect::Disband, Some(4.0))];
+        assert_eq!(validate_criteria(&twice).unwrap_err().code, ErrorCode::AlreadyExists);
+        let both_effects =
+            [c(InactiveForDays, Effect::Disband, Some(3.0)), c(InactiveForDays, Effect::Graduate, Some(4.0))];
+        assert!(validate_criteria(&both_effects).is_ok());
+        for bad in [
+            c(InactiveForDays, Effect::Disband, None),
+            c(InactiveForDays, Effect::Disband, Some(-1.0)),
+            c(InactiveForDays, Effect::Disband, Some(f64::NAN)),
+            c(AllGoalsAchieved, Effect::Disband, Some(1.0)),
+            c(AttendanceBelow, Effect::Disband, Some(1.5)),
+        ] {
+            assert_eq!(validate_criteria(&[bad]).unwrap_err().code, ErrorCode::InvalidInput, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn participation_levels_follow_the_thresholds() {
+        use MemberRole::*;
+        use MembershipStatus::Active as On;
+        let act = |n| MemberActivity { check_ins: n, meetings_attended: 0, leadership_actions: 0 };
+        assert_eq!(participation(Member, On, act(4)), ParticipationLevel::Core);
+        assert_eq!(participation(Member, On, act(3)), ParticipationLevel::Active);
+        assert_eq!(participation(Member, On, act(2)), ParticipationLevel::Active);
+        assert_eq!(participation(Member, On, act(1)), ParticipationLevel::Peripheral);
+        assert_eq!(participation(Member, On, act(0)), ParticipationLevel::Inactive);
+        assert_eq!(participation(Leader, On, act(1)), ParticipationLevel::Core);
+        assert_eq!(participation(Facilitator, On, act(1)), ParticipationLevel::Core);
+        assert_eq!(participation(Leader, On, act(0)), ParticipationLevel::Inactive);
+        assert_eq!(participation(Observer, On, act(0)), ParticipationLevel::Peripheral);
+        assert_eq!(participation(Member, MembershipStatus::Left, act(9)), ParticipationLevel::Inactive);
+        let mixed = MemberActivity { check_ins: 1, meetings_attended: 2, leadership_actions: 1 };
+        assert_eq!(participation(Member, On, mixed), ParticipationLevel::Core);
+    }
+
+    #[test]
+    fn health_reads_the_snapshot() {
+        let h = health(&snapshot());
+        assert_eq!(h.status, HealthStatus::Thriving, "{:?}", h.reasons);
+        assert!((h.check_ins_per_member_per_week - 1.25).abs() < 1e-9);
+        assert_eq!((h.trend, h.days_since_last_activity), (None, 1));
+
+        let mut s = snapshot();
+        s.active_leaders = 0;
+        s.leader_active_in_window = false;
+        let h = health(&s);
+        assert_eq!(h.status, HealthStatus::Flagging);
+        assert!(h.reasons.contains(&"The cohort has no active leader.".to_owned()), "{:?}", h.reasons);
+
+        let mut s = snapshot();
+        (s.check_ins_in_window, s.check_ins_in_previous_window) = (5, 22);
+        let h = health(&s);
+        assert_eq!(h.status, HealthStatus::Flagging);
+        assert!(
+            h.reasons.iter().any(|r| r == "Check-ins fell from 0.9 to 0.2 per member per week."),
+            "{:?}",
+            h.reasons
+        );
+
+        let mut s = snapshot();
+        s.as_of = t0() + Duration::days(49);
+        let h = health(&s);
+        assert_eq!((h.status, h.days_since_last_activity), (HealthStatus::Dormant, 22));
+
+        let mut s = snapshot();
+        s.members_active_in_window = 4;
+        assert_eq!(health(&s).status, HealthStatus::Steady);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_snapshot() -> impl Strategy<Value = Snapshot> {
+            (
+                (0i64..400, 0i64..400, proptest::option::of(0i64..400), proptest::option::of(0i64..800)),
+                (0u32..2000, 0u32..2000, 0u32..100_000, 0u32..100_000),
+                (0u32..5, any::<bool>(), 0u32..20, 0u32..20, proptest::option::of(0i64..800)),
+                (proptest::option::of(0.0f64..1.0), 0u32..100, 0u32..60),
+            )
+                .prop_map(
+                    |(
+                        (as_of, created, activated, last),
+                        (members, active, now, before),
+                        (leaders, leader_active, goals, achieved, deadline),
+                        (attendance, outside, weeks),
+                    )| {
+                        let base = t0() - Duration::days(400);
+                        Snapshot {
+                            as_of: base + Duration::days(as_of + 400),
+                            created_at: base + Duration::days(created),
+                            activated_at: activated.map(|d| base + Duration::days(d)),
+                            active_members: members,
+                            members_active_in_window: active.min(members),
+                            check_ins_in_window: now,
+                            check_ins_in_previous_window: before,
+                            last_activity_at: last.map(|d| base + Duration::days(d)),
+                            active_leaders: leaders,
+                            leader_active_in_window: leader_active,
+                            goals,
+                            goals_achieved: achieved.min(goals),
+                            latest_deadline: deadline.map(|d| (base + Duration::days(d)).date_naive()),
+                            attendance_rate: attendance,
+                            outside_interest: outside,
+                            active_weeks_in_a_row: weeks,
+                        }
+                    },
+                )
+        }
+
+        fn any_criteria() -> impl Strategy<Value = Vec<Criterion>> {
+            proptest::collection::vec((0usize..8, any::<bool>(), 0.0f64..100.0), 0..10).prop_map(|raw| {
+                raw.into_iter()
+                    .map(|(k, graduate, t)| {
+                        let kind = CriterionKind::ALL[k];
+                        let threshold = if kind.takes_threshold() {
+                            Some(if kind == AttendanceBelow { t / 100.0 } else { t })
+                        } else {
+                            None
+                        };
+                        Criterion { kind, effect: if graduate { Effect::Graduate } else { Effect::Disband }, threshold }
+                    })
+                    .collect()
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn evaluation_never_panics_and_is_deterministic(criteria in any_criteria(), s in any_snapshot()) {
+                let a = evaluate(&criteria, &s);
+                let b = evaluate(&criteria, &s);
+                prop_assert_eq!(&a, &b);
+                prop_assert_eq!(a.results.len(), criteria.len());
+                prop_assert_eq!(a.outcome_reason().is_some(), a.recommendation != Recommendation::Continue);
+                let h = health(&s);
+                prop_assert!(h.active_member_ratio >= 0.0 && h.active_member_ratio <= 1.0);
+                prop_assert!(!h.reasons.is_empty());
+            }
+        }
+    }
 }

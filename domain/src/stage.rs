@@ -91,6 +91,27 @@ impl Stage {
         }
     }
 
+    /// Ends a cohort that has outgrown itself.
+    pub fn graduate(self) -> Result<Stage, DomainError> {
+        self.ensure_writable()?;
+        match self {
+            Stage::Forming | Stage::Active => Ok(Stage::Graduated),
+            other => Err(wrong(other, "only a FORMING or ACTIVE cohort can graduate")),
+        }
+    }
+
+    /// The retrospective is written once a cohort has ended: the one write an ended cohort takes.
+    pub fn ensure_ended(self) -> Result<(), DomainError> {
+        if self.is_terminal() {
+            Ok(())
+        } else {
+            Err(DomainError::new(
+                ErrorCode::WrongStage,
+                format!("a retrospective is written once the cohort has ended; it is {}", self.as_str()),
+            ))
+        }
+    }
+
     /// Check-ins are accepted only while the cohort is active.
     pub fn ensure_accepts_check_ins(self) -> Result<(), DomainError> {
         self.ensure_writable()?;
@@ -148,6 +169,16 @@ mod tests {
             assert_eq!(stage.approve().unwrap_err().code, ErrorCode::WrongStage);
             assert_eq!(stage.ensure_accepts_check_ins().unwrap_err().code, ErrorCode::WrongStage);
         }
+    }
+
+    #[test]
+    fn forming_and_active_cohorts_can_graduate_and_only_ended_ones_take_a_retrospective() {
+        assert_eq!(Stage::Active.graduate(), Ok(Stage::Graduated));
+        assert_eq!(Stage::Forming.graduate(), Ok(Stage::Graduated));
+        assert_eq!(Stage::Proposed.graduate().unwrap_err().code, ErrorCode::WrongStage);
+        assert_eq!(Stage::Disbanded.graduate().unwrap_err().code, ErrorCode::WrongStage);
+        assert!(Stage::Graduated.ensure_ended().is_ok() && Stage::Disbanded.ensure_ended().is_ok());
+        assert_eq!(Stage::Active.ensure_ended().unwrap_err().code, ErrorCode::WrongStage);
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub const NOTE: Limit = Limit { field: "note", min: 0, max: 2_000 };
 pub const BLOCKERS: Limit = Limit { field: "blockers", min: 0, max: 2_000 };
 pub const IDEMPOTENCY_KEY: Limit = Limit { field: "idempotencyKey", min: 1, max: 200 };
 pub const RETROSPECTIVE: Limit = Limit { field: "retrospective", min: 0, max: 20_000 };
+pub const RETROSPECTIVE_TEXT: Limit = Limit { field: "retrospective", min: 1, max: 20_000 };
+pub const FORMAL_STRUCTURE: Limit = Limit { field: "formalStructure", min: 1, max: 2_000 };
 pub const ROSTER_SIZE: usize = 1_000;
 
 /// Trims `value` and checks it against `limit`.

@@ -8,6 +8,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_core;
+mod m20261126_000002_lifecycle;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -16,6 +17,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_core::Migration)]
+        vec![Box::new(m20261126_000001_core::Migration), Box::new(m20261126_000002_lifecycle::Migration)]
     }
 }

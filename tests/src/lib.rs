@@ -133,6 +133,8 @@ pub fn config(database_url: &str) -> Config {
         auth: AuthConfig { key: KeyConfig::Hs256(SECRET.to_vec()), issuer: None, audience: None },
         introspection: true,
         limits: Limits::default(),
+        link_secret: None,
+        public_url: None,
     }
 }
 

@@ -117,6 +117,8 @@ enum Expect {
 use Expect::{Allowed, Forbidden, NotFound, Sees, UserError};
 
 const NOT_A_MEMBER: Expect = UserError("NOT_A_MEMBER");
+const REQUIREMENTS_NOT_MET: Expect = UserError("REQUIREMENTS_NOT_MET");
+const WRONG_STAGE: Expect = UserError("WRONG_STAGE");
 const NO_COHORT: &[&str] = &[];
 const JUST_THE_CIRCLE: &[&str] = &[CIRCLE];
 const BOTH: &[&str] = &[CIRCLE, PROPOSAL];
@@ -168,6 +170,11 @@ enum Op {
     ActivateCohort,
     LogCheckIn,
     DisbandCohort,
+    Outcomes,
+    SetCriteria,
+    ApplyEvaluation,
+    GraduateCohort,
+    WriteRetrospective,
 }
 
 /// A row: one operation and what each column expects, in the cohort's tenant and in another.
@@ -209,6 +216,8 @@ const READS: &[Row] = &[
     row(Op::NodeCheckIn, [Allowed, Allowed, Allowed, Allowed, Forbidden, Allowed], [NotFound; 6]),
     // tom himself: trainees see other people only through the cohorts they share.
     row(Op::NodePerson, [Allowed, Allowed, Allowed, Forbidden, Forbidden, Allowed], [NotFound; 6]),
+    // Nothing has ended in the fixture; another tenant's library never shows this one's.
+    row(Op::Outcomes, [Sees(NO_COHORT); 6], [Sees(NO_COHORT); 6]),
 ];
 
 /// The Mutation fields, in the same columns. Creating and proposing take no object and so
@@ -238,9 +247,28 @@ const MUTATIONS: &[Row] = &[
     row(Op::ActivateCohort, [Allowed, Forbidden, Forbidden, Allowed, Forbidden, Forbidden], [NotFound; 6]),
     row(Op::LogCheckIn, [Allowed, NOT_A_MEMBER, Allowed, Allowed, NOT_A_MEMBER, Forbidden], [NotFound; 6]),
     row(Op::DisbandCohort, [Allowed, Forbidden, Forbidden, Allowed, Forbidden, Forbidden], [NotFound; 6]),
+    row(Op::SetCriteria, [Allowed, Forbidden, Forbidden, Allowed, Forbidden, Forbidden], [NotFound; 6]),
+    // The fixture's goal is not met, so the evaluation says CONTINUE: leaders get a user error.
+    row(
+        Op::ApplyEvaluation,
+        [REQUIREMENTS_NOT_MET, Forbidden, Forbidden, REQUIREMENTS_NOT_MET, Forbidden, Forbidden],
+        [NotFound; 6],
+    ),
+    row(Op::GraduateCohort, [Allowed, Forbidden, Forbidden, Allowed, Forbidden, Forbidden], [NotFound; 6]),
+    // The fixture's cohort has not ended, so there is no retrospective to write yet.
+    row(Op::WriteRetrospective, [WRONG_STAGE, Forbidden, Forbidden, WRONG_STAGE, Forbidden, Forbidden], [NotFound; 6]),
 ];
 
 const WHO_AM_I: &str = "{ viewer { role } }";
+const OUTCOMES: &str = "{ outcomes(first: 20) { totalCount nodes { cohort { name } outcome { reason } } } }";
+const SET_CRITERIA: &str = r#"mutation($input: SetCriteriaInput!) {
+    setCriteria(input: $input) { cohort { id criteria { kind } } userErrors { field message code } } }"#;
+const APPLY_EVALUATION: &str = r#"mutation($input: ApplyEvaluationInput!) {
+    applyEvaluation(input: $input) { cohort { id stage } userErrors { field message code } } }"#;
+const GRADUATE: &str = r#"mutation($input: GraduateCohortInput!) {
+    graduateCohort(input: $input) { cohort { id stage } userErrors { field message code } } }"#;
+const RETROSPECTIVE: &str = r#"mutation($input: WriteRetrospectiveInput!) {
+    writeRetrospective(input: $input) { cohort { id } userErrors { field message code } } }"#;
 const VIEWER: &str = "{ viewer { role tenantId memberships(first: 20) { nodes { cohort { name } } } } }";
 const COHORTS: &str = "{ cohorts(first: 20) { totalCount nodes { id name } } }";
 const COHORT: &str = r#"query($id: ID!) { cohort(id: $id) { id name stage members { totalCount } goals { title } } }"#;
@@ -276,6 +304,11 @@ impl Op {
             Op::ActivateCohort => "activateCohort",
             Op::LogCheckIn => "logCheckIn",
             Op::DisbandCohort => "disbandCohort",
+            Op::Outcomes => "outcomes",
+            Op::SetCriteria => "setCriteria",
+            Op::ApplyEvaluation => "applyEvaluation",
+            Op::GraduateCohort => "graduateCohort",
+            Op::WriteRetrospective => "writeRetrospective",
         }
     }
 
@@ -291,7 +324,11 @@ impl Op {
             | Op::ApproveCohort
             | Op::SetCodeOfConduct
             | Op::ActivateCohort
-            | Op::DisbandCohort => Some("cohort"),
+            | Op::DisbandCohort
+            | Op::SetCriteria
+            | Op::ApplyEvaluation
+            | Op::GraduateCohort
+            | Op::WriteRetrospective => Some("cohort"),
             Op::AddMembers => Some("memberships"),
             Op::AcceptCodeOfConduct | Op::ChangeMemberRole | Op::LeaveCohort => Some("membership"),
             Op::AddGoal => Some("goal"),
@@ -355,6 +392,19 @@ impl Op {
             Op::DisbandCohort => {
                 (ops::DISBAND, json!({ "input": { "cohortId": fx.cohort, "reason": "LEADERS_DECISION" } }))
             }
+            Op::Outcomes => (OUTCOMES, json!({})),
+            Op::SetCriteria => (
+                SET_CRITERIA,
+                json!({ "input": { "cohortId": fx.cohort,
+                    "criteria": [{ "kind": "INACTIVE_FOR_DAYS", "effect": "DISBAND", "threshold": 30 }] } }),
+            ),
+            Op::ApplyEvaluation => (APPLY_EVALUATION, cohort),
+            Op::GraduateCohort => {
+                (GRADUATE, json!({ "input": { "cohortId": fx.cohort, "formalStructure": "The Rust Guild" } }))
+            }
+            Op::WriteRetrospective => {
+                (RETROSPECTIVE, json!({ "input": { "cohortId": fx.cohort, "retrospective": "How it went." } }))
+            }
         }
     }
 
@@ -367,6 +417,7 @@ impl Op {
         match self {
             Op::Viewer => Some(names(&data["viewer"]["memberships"]["nodes"], &["cohort", "name"])),
             Op::Cohorts => Some(names(&data["cohorts"]["nodes"], &["name"])),
+            Op::Outcomes => Some(names(&data["outcomes"]["nodes"], &["cohort", "name"])),
             _ => None,
         }
     }

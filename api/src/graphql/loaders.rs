@@ -8,8 +8,8 @@ use afterclass_domain::goal::Observations;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::store::entities::{cohort, conduct_version, goal, membership, person};
-use crate::store::{Store, progress};
+use crate::store::entities::{cohort, conduct_version, goal, membership, outcome, person};
+use crate::store::{Store, lifecycle, progress};
 
 /// Loads rows of the viewer's tenant only.
 pub struct Loaders {
@@ -57,6 +57,22 @@ impl Loaders {
         DataLoader::with_cache(self, tokio::spawn, HashMapCache::default()).delay(BATCH_WINDOW)
     }
 }
+
+/// A cohort's activity snapshot as of a moment (microseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SnapshotKey {
+    pub cohort_id: i64,
+    pub as_of: i64,
+}
+/// A member's participation level as of a moment (microseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ParticipationKey {
+    pub membership_id: i64,
+    pub as_of: i64,
+}
+/// The outcome of an ended cohort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OutcomeOf(pub i64);
 
 type LoadResult<K, V> = Result<HashMap<K, V>, String>;
 
@@ -196,5 +212,81 @@ impl Loader<ProgressKey> for Loaders {
             out.extend(observed.into_iter().map(|(goal_id, obs)| (ProgressKey { goal_id, as_of }, obs)));
         }
         Ok(out)
+    }
+}
+
+impl Loader<SnapshotKey> for Loaders {
+    type Value = afterclass_domain::lifecycle::Snapshot;
+    type Error = String;
+
+    async fn load(&self, keys: &[SnapshotKey]) -> LoadResult<SnapshotKey, afterclass_domain::lifecycle::Snapshot> {
+        let cohorts = cohort::Entity::find()
+            .filter(cohort::Column::TenantId.eq(self.tenant_id))
+            .filter(cohort::Column::Id.is_in(keys.iter().map(|k| k.cohort_id)))
+            .all(self.store.reader())
+            .await
+            .map_err(fault)?;
+        let mut out = HashMap::new();
+        // A snapshot is a handful of aggregate statements per cohort; lists of cohorts are paged.
+        for key in keys {
+            if let Some(c) = cohorts.iter().find(|c| c.id == key.cohort_id) {
+                out.insert(*key, lifecycle::snapshot(self.store.reader(), c, key.as_of).await.map_err(fault)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<ParticipationKey> for Loaders {
+    type Value = afterclass_domain::lifecycle::ParticipationLevel;
+    type Error = String;
+
+    async fn load(
+        &self,
+        keys: &[ParticipationKey],
+    ) -> LoadResult<ParticipationKey, afterclass_domain::lifecycle::ParticipationLevel> {
+        use afterclass_domain::cohort::{MemberRole, MembershipStatus};
+        let members = membership::Entity::find()
+            .filter(membership::Column::TenantId.eq(self.tenant_id))
+            .filter(membership::Column::Id.is_in(keys.iter().map(|k| k.membership_id)))
+            .all(self.store.reader())
+            .await
+            .map_err(fault)?;
+        let mut cohort_ids: Vec<i64> = members.iter().map(|m| m.cohort_id).collect();
+        cohort_ids.sort_unstable();
+        cohort_ids.dedup();
+        let mut by_time: HashMap<i64, Vec<ParticipationKey>> = HashMap::new();
+        for key in keys {
+            by_time.entry(key.as_of).or_default().push(*key);
+        }
+        let mut out = HashMap::new();
+        for (as_of, keys) in by_time {
+            let activity = lifecycle::member_activity(self.store.reader(), &cohort_ids, as_of).await.map_err(fault)?;
+            for key in keys {
+                let Some(m) = members.iter().find(|m| m.id == key.membership_id) else { continue };
+                let level = afterclass_domain::lifecycle::participation(
+                    MemberRole::parse(&m.role).unwrap_or(MemberRole::Member),
+                    MembershipStatus::parse(&m.status).unwrap_or(MembershipStatus::Left),
+                    activity.get(&m.id).copied().unwrap_or_default(),
+                );
+                out.insert(key, level);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<OutcomeOf> for Loaders {
+    type Value = outcome::Model;
+    type Error = String;
+
+    async fn load(&self, keys: &[OutcomeOf]) -> LoadResult<OutcomeOf, outcome::Model> {
+        let rows = outcome::Entity::find()
+            .filter(outcome::Column::TenantId.eq(self.tenant_id))
+            .filter(outcome::Column::CohortId.is_in(keys.iter().map(|k| k.0)))
+            .all(self.store.reader())
+            .await
+            .map_err(fault)?;
+        Ok(rows.into_iter().map(|r| (OutcomeOf(r.cohort_id), r)).collect())
     }
 }

@@ -2,6 +2,7 @@
 //! thin: reads go through `loaders` (batched, one statement per level) and writes through the
 //! use cases in `crate::app`.
 
+pub mod lifecycle;
 pub mod loaders;
 pub mod mutation;
 pub mod query;

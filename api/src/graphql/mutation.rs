@@ -119,6 +119,34 @@ pub struct DisbandCohortInput {
     pub retrospective: Option<String>,
 }
 
+#[derive(InputObject)]
+pub struct SetCriteriaInput {
+    pub cohort_id: ID,
+    pub criteria: Vec<super::lifecycle::CriterionInput>,
+    /// Whether the sweeper may end the cohort on its own when the evaluation recommends it;
+    /// unchanged when left out (off for a new cohort).
+    pub auto_apply: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct ApplyEvaluationInput {
+    pub cohort_id: ID,
+    pub retrospective: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct GraduateCohortInput {
+    pub cohort_id: ID,
+    pub formal_structure: String,
+    pub retrospective: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct WriteRetrospectiveInput {
+    pub cohort_id: ID,
+    pub retrospective: String,
+}
+
 #[derive(SimpleObject)]
 pub struct CohortPayload {
     pub cohort: Option<Cohort>,
@@ -307,6 +335,34 @@ impl MutationRoot {
         };
         let (check_in, user_errors) = payload(app(ctx)?.log_check_in(id, goal_id, draft).await, CheckIn)?;
         Ok(CheckInPayload { check_in, user_errors })
+    }
+
+    /// Leaders and instructors replace the cohort's criteria; each kind at most once per effect.
+    async fn set_criteria(&self, ctx: &Context<'_>, input: SetCriteriaInput) -> Result<CohortPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let criteria = input.criteria.into_iter().map(Into::into).collect();
+        let result = app(ctx)?.set_criteria(id, criteria, input.auto_apply).await;
+        cohort_payload(ctx, result).await
+    }
+
+    /// Apply the current evaluation: disband or graduate when it recommends so; a user error when it says CONTINUE.
+    async fn apply_evaluation(&self, ctx: &Context<'_>, input: ApplyEvaluationInput) -> Result<CohortPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let result = app(ctx)?.apply_evaluation(id, input.retrospective.as_deref()).await;
+        cohort_payload(ctx, result).await
+    }
+
+    async fn graduate_cohort(&self, ctx: &Context<'_>, input: GraduateCohortInput) -> Result<CohortPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let result = app(ctx)?.graduate_cohort(id, &input.formal_structure, input.retrospective.as_deref()).await;
+        cohort_payload(ctx, result).await
+    }
+
+    /// Leaders may write or improve the retrospective of an ended cohort; the only write an ended cohort accepts.
+    async fn write_retrospective(&self, ctx: &Context<'_>, input: WriteRetrospectiveInput) -> Result<CohortPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let result = app(ctx)?.write_retrospective(id, &input.retrospective).await;
+        cohort_payload(ctx, result).await
     }
 
     async fn disband_cohort(&self, ctx: &Context<'_>, input: DisbandCohortInput) -> Result<CohortPayload> {

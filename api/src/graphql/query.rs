@@ -2,14 +2,15 @@
 
 use afterclass_domain::access::{ReadAccess, ViewerRole};
 use async_graphql::{Context, ID, InputObject, Object, Result};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
+use super::lifecycle::OutcomeConnection;
 use super::types::*;
-use super::{CohortStage, data};
+use super::{CohortStage, Horizon, data};
 use crate::auth::Viewer as AuthViewer;
 use crate::error::ApiError;
 use crate::ids::{self, Kind};
-use crate::store::entities::{check_in, cohort, goal, membership, person};
+use crate::store::entities::{check_in, cohort, goal, membership, outcome, person};
 use crate::store::queries;
 use crate::store::{Store, entities};
 
@@ -78,6 +79,48 @@ impl QueryRoot {
         }
         let page = queries::Page { rows, has_next: page.has_next, has_previous: page.has_previous, total: page.total };
         Ok(CohortConnection { page, hidden: false })
+    }
+
+    /// Outcomes of ended cohorts in the viewer's tenant, newest first: the tenant's library of use cases.
+    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    async fn outcomes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        horizon: Option<Horizon>,
+    ) -> Result<OutcomeConnection> {
+        let viewer = data::<AuthViewer>(ctx)?;
+        let store = data::<Store>(ctx)?;
+        let mut cohorts = cohort::Entity::find().filter(cohort::Column::TenantId.eq(viewer.tenant_id));
+        if viewer.role == ViewerRole::Trainee {
+            cohorts = queries::visible_to_trainee(cohorts, viewer.person_id().unwrap_or(0));
+        }
+        if let Some(h) = horizon {
+            cohorts = cohorts.filter(cohort::Column::Horizon.eq(afterclass_domain::cohort::Horizon::from(h).as_str()));
+        }
+        let ids = cohorts.select_only().column(cohort::Column::Id).into_query();
+        let select = outcome::Entity::find()
+            .filter(outcome::Column::TenantId.eq(viewer.tenant_id))
+            .filter(outcome::Column::CohortId.in_subquery(ids));
+        let page =
+            queries::page_newest_first(store.reader(), select, outcome::Column::Id, first, after.as_deref()).await?;
+        let cohort_ids: Vec<i64> = page.rows.iter().map(|o| o.cohort_id).collect();
+        let models = cohort::Entity::find()
+            .filter(cohort::Column::TenantId.eq(viewer.tenant_id))
+            .filter(cohort::Column::Id.is_in(cohort_ids))
+            .all(store.reader())
+            .await
+            .map_err(ApiError::from)?;
+        let mut rows = Vec::with_capacity(page.rows.len());
+        for row in &page.rows {
+            let Some(model) = models.iter().find(|m| m.id == row.cohort_id) else { continue };
+            let Some(cohort) = Cohort::visible(ctx, model.clone()).await? else { continue };
+            let outcome = super::lifecycle::Outcome::new(row, model.ended_at);
+            rows.push((row.id, super::lifecycle::CohortOutcomeEntry { cohort, outcome }));
+        }
+        let page = queries::Page { rows, has_next: page.has_next, has_previous: page.has_previous, total: page.total };
+        Ok(OutcomeConnection { page, hidden: false })
     }
 }
 

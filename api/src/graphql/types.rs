@@ -151,6 +151,20 @@ impl Cohort {
         Stage::parse(&self.model.stage).unwrap_or(Stage::Forming)
     }
 
+    async fn snapshot(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<afterclass_domain::lifecycle::Snapshot, ApiError> {
+        let as_of = match as_of {
+            Some(t) => t,
+            None => data::<super::RequestTime>(ctx)?.0,
+        };
+        let key = SnapshotKey { cohort_id: self.model.id, as_of: to_micros(as_of) };
+        let snapshot = loader(ctx)?.load_one(key).await.map_err(load_fault)?;
+        snapshot.ok_or_else(|| ApiError::Internal("no snapshot for a visible cohort".into()))
+    }
+
     fn ensure_full(&self, what: &str) -> Result<(), ApiError> {
         if self.access == ReadAccess::Full {
             Ok(())
@@ -256,11 +270,48 @@ impl Cohort {
     async fn created_at(&self) -> DateTime<Utc> {
         from_micros(self.model.created_at)
     }
+    /// Health as of `asOf` (default: now). Members only.
+    async fn health(&self, ctx: &Context<'_>, as_of: Option<DateTime<Utc>>) -> Result<super::lifecycle::CohortHealth> {
+        self.ensure_full("health")?;
+        let snapshot = self.snapshot(ctx, as_of).await?;
+        Ok(super::lifecycle::CohortHealth::new(snapshot.as_of, afterclass_domain::lifecycle::health(&snapshot)))
+    }
+    /// The criteria the cohort is evaluated by: its own, or its horizon's defaults.
+    async fn criteria(&self) -> Vec<super::lifecycle::Criterion> {
+        crate::store::lifecycle::criteria_of(&self.model).into_iter().map(Into::into).collect()
+    }
+    /// Whether the sweeper ends the cohort on its own when the evaluation recommends it.
+    async fn auto_apply(&self) -> bool {
+        self.model.auto_apply
+    }
+    /// The criteria checked as of `asOf` (default: now). Members only; never writes.
+    async fn evaluation(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<super::lifecycle::Evaluation> {
+        self.ensure_full("evaluation")?;
+        let snapshot = self.snapshot(ctx, as_of).await?;
+        let criteria = crate::store::lifecycle::criteria_of(&self.model);
+        Ok(afterclass_domain::lifecycle::evaluate(&criteria, &snapshot).into())
+    }
+    /// What was recorded when the cohort ended.
+    async fn outcome(&self, ctx: &Context<'_>) -> Result<Option<super::lifecycle::Outcome>> {
+        let row = loader(ctx)?.load_one(OutcomeOf(self.model.id)).await.map_err(load_fault)?;
+        Ok(row.map(|r| super::lifecycle::Outcome::new(&r, self.model.ended_at)))
+    }
     async fn activated_at(&self) -> Option<DateTime<Utc>> {
         self.model.activated_at.map(from_micros)
     }
     async fn ended_at(&self) -> Option<DateTime<Utc>> {
         self.model.ended_at.map(from_micros)
+    }
+    /// A link to the cohort's progress chart (an SVG burn-up chart of its goals) that works
+    /// without a token for 15 minutes, e.g. as an image in an LMS page.
+    async fn progress_chart_url(&self, ctx: &Context<'_>) -> Result<String> {
+        let links = data::<std::sync::Arc<crate::chart::Links>>(ctx)?;
+        let now = data::<super::RequestTime>(ctx)?.0;
+        Ok(links.chart_url(self.model.tenant_id, self.model.id, now)?)
     }
 }
 
@@ -294,6 +345,20 @@ impl Membership {
     }
     async fn joined_at(&self) -> Option<DateTime<Utc>> {
         self.0.joined_at.map(from_micros)
+    }
+    /// Core, active, peripheral or inactive, over the window ending at `asOf` (default: now).
+    async fn participation(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<super::lifecycle::ParticipationLevel> {
+        let as_of = match as_of {
+            Some(t) => t,
+            None => data::<super::RequestTime>(ctx)?.0,
+        };
+        let key = ParticipationKey { membership_id: self.0.id, as_of: to_micros(as_of) };
+        let level = loader(ctx)?.load_one(key).await.map_err(load_fault)?;
+        Ok(level.unwrap_or(afterclass_domain::lifecycle::ParticipationLevel::Inactive).into())
     }
 }
 

@@ -68,6 +68,10 @@ pub mod cohort {
         pub created_at: i64,
         pub activated_at: Option<i64>,
         pub ended_at: Option<i64>,
+        /// A JSON list of criteria; `None` means the defaults of the cohort's horizon.
+        pub criteria: Option<String>,
+        /// Whether the sweeper carries out what the evaluation recommends.
+        pub auto_apply: bool,
     }
     no_relations!();
 }
@@ -192,6 +196,60 @@ pub mod outcome {
         pub retrospective: Option<String>,
         pub recorded_by: Option<i64>,
         pub recorded_at: i64,
+        pub formal_structure: Option<String>,
+        /// The evaluation that justified the end, as JSON.
+        pub evaluation: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod cohort_signal {
+    use sea_orm::entity::prelude::*;
+
+    /// The sweeper's last observation of a cohort.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cohort_signals")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub cohort_id: i64,
+        pub tenant_id: i64,
+        pub health_status: String,
+        pub recommendation: String,
+        pub evaluated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod cohort_event {
+    use sea_orm::entity::prelude::*;
+
+    /// Something noticed about a cohort that is not a stage change.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cohort_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub cohort_id: i64,
+        pub kind: String,
+        pub from_value: Option<String>,
+        pub to_value: String,
+        pub detail: String,
+        pub occurred_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod sweeper_lease {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sweeper_leases")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub holder: String,
+        pub expires_at: i64,
     }
     no_relations!();
 }

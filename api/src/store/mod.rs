@@ -7,6 +7,7 @@
 //! on any number of replicas see each other's committed work.
 
 pub mod entities;
+pub mod lifecycle;
 pub mod progress;
 pub mod queries;
 

@@ -24,7 +24,7 @@ pub trait HasId {
 macro_rules! has_id {
     ($($module:ident),*) => { $(impl HasId for super::entities::$module::Model { fn row_id(&self) -> i64 { self.id } })* };
 }
-has_id!(person, cohort, membership, goal, check_in);
+has_id!(person, cohort, membership, goal, check_in, outcome);
 
 /// One page of rows in id order, with what Relay's `PageInfo` needs.
 #[derive(Debug, Clone)]
@@ -73,6 +73,32 @@ where
     let mut rows_query = select.order_by_asc(id);
     if let Some(after) = after {
         rows_query = rows_query.filter(id.gt(after));
+    }
+    let mut rows = if size == 0 { Vec::new() } else { rows_query.limit(size + 1).all(conn).await? };
+    let has_next = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    Ok(Page { rows, has_next, has_previous: after.is_some(), total })
+}
+
+/// Pages `select` newest first by id: `first` rows before the `after` cursor.
+pub async fn page_newest_first<E, C>(
+    conn: &impl ConnectionTrait,
+    select: Select<E>,
+    id: C,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<Page<E::Model>, ApiError>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ColumnTrait,
+{
+    let size = page_size(first)?;
+    let after = after.map(ids::decode_cursor).transpose()?;
+    let total = select.clone().count(conn).await?;
+    let mut rows_query = select.order_by_desc(id);
+    if let Some(after) = after {
+        rows_query = rows_query.filter(id.lt(after));
     }
     let mut rows = if size == 0 { Vec::new() } else { rows_query.limit(size + 1).all(conn).await? };
     let has_next = rows.len() as u64 > size;

@@ -1,0 +1,278 @@
+//! Activity snapshots for evaluation and health, computed with aggregate SQL (counts, maxima,
+//! grouped windows) so that a cohort with a million check-ins costs the same handful of
+//! statements as one with ten; and the JSON forms of criteria and evaluations as stored.
+
+use std::collections::HashMap;
+
+use afterclass_domain::cohort::{Horizon, MemberRole, MembershipStatus};
+use afterclass_domain::goal::GoalStatus;
+use afterclass_domain::lifecycle::{
+    self as dl, Criterion, CriterionKind, CriterionResult, Effect, Evaluation, MICROS_PER_DAY, MICROS_PER_WEEK,
+    MemberActivity, Recommendation, Snapshot, WINDOW_DAYS,
+};
+use chrono::NaiveDate;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use serde_json::{Value, json};
+
+use super::entities::{check_in, cohort, conduct_version, goal, membership, stage_event};
+use super::from_micros;
+
+const WINDOW: i64 = WINDOW_DAYS * MICROS_PER_DAY;
+/// How far back `SUSTAINED_ACTIVITY_WEEKS` looks.
+const STREAK_WEEKS: i64 = 104;
+
+/// The criteria a cohort evaluates with: its own, or its horizon's defaults.
+pub fn criteria_of(c: &cohort::Model) -> Vec<Criterion> {
+    c.criteria
+        .as_deref()
+        .and_then(criteria_from_json)
+        .unwrap_or_else(|| dl::default_criteria(Horizon::parse(&c.horizon).unwrap_or(Horizon::ShortTerm)))
+}
+
+pub fn criteria_to_json(criteria: &[Criterion]) -> String {
+    Value::Array(
+        criteria
+            .iter()
+            .map(|c| json!({ "kind": c.kind.as_str(), "effect": c.effect.as_str(), "threshold": c.threshold }))
+            .collect(),
+    )
+    .to_string()
+}
+
+fn criterion_from(v: &Value) -> Option<Criterion> {
+    Some(Criterion {
+        kind: CriterionKind::parse(v["kind"].as_str()?)?,
+        effect: Effect::parse(v["effect"].as_str()?)?,
+        threshold: v["threshold"].as_f64(),
+    })
+}
+
+fn criteria_from_json(text: &str) -> Option<Vec<Criterion>> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    v.as_array()?.iter().map(criterion_from).collect()
+}
+
+pub fn evaluation_to_json(e: &Evaluation) -> String {
+    json!({
+        "asOf": e.as_of.to_rfc3339(),
+        "recommendation": e.recommendation.as_str(),
+        "summary": e.summary,
+        "results": e.results.iter().map(|r| json!({
+            "kind": r.criterion.kind.as_str(),
+            "effect": r.criterion.effect.as_str(),
+            "threshold": r.criterion.threshold,
+            "holds": r.holds,
+            "observed": r.observed,
+            "explanation": r.explanation,
+        })).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+pub fn evaluation_from_json(text: &str) -> Option<Evaluation> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let results = v["results"]
+        .as_array()?
+        .iter()
+        .map(|r| {
+            Some(CriterionResult {
+                criterion: criterion_from(r)?,
+                holds: r["holds"].as_bool()?,
+                observed: r["observed"].as_f64(),
+                threshold: r["threshold"].as_f64(),
+                explanation: r["explanation"].as_str()?.to_owned(),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Evaluation {
+        as_of: v["asOf"].as_str()?.parse().ok()?,
+        recommendation: Recommendation::parse(v["recommendation"].as_str()?)?,
+        summary: v["summary"].as_str()?.to_owned(),
+        results,
+    })
+}
+
+/// Each member's activity in the window ending at `as_of`, for every membership of the cohorts.
+/// Three statements, whatever the number of members or check-ins.
+pub async fn member_activity(
+    conn: &impl ConnectionTrait,
+    cohort_ids: &[i64],
+    as_of: i64,
+) -> Result<HashMap<i64, MemberActivity>, DbErr> {
+    let from = as_of - WINDOW;
+    let check_ins: Vec<(i64, i64)> = check_in::Entity::find()
+        .select_only()
+        .column(check_in::Column::MembershipId)
+        .column_as(Expr::col(check_in::Column::Id).count(), "n")
+        .filter(check_in::Column::CohortId.is_in(cohort_ids.iter().copied()))
+        .filter(check_in::Column::OccurredAt.gt(from))
+        .filter(check_in::Column::OccurredAt.lte(as_of))
+        .group_by(check_in::Column::MembershipId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let members: Vec<(i64, i64, i64)> = membership::Entity::find()
+        .select_only()
+        .columns([membership::Column::Id, membership::Column::CohortId, membership::Column::PersonId])
+        .filter(membership::Column::CohortId.is_in(cohort_ids.iter().copied()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let leading = leadership_actions(conn, cohort_ids, from, as_of).await?;
+    let mut out: HashMap<i64, MemberActivity> = HashMap::new();
+    for (membership_id, cohort_id, person_id) in members {
+        let entry = out.entry(membership_id).or_default();
+        entry.leadership_actions = leading.get(&(cohort_id, person_id)).map_or(0, |(n, _)| *n);
+    }
+    for (membership_id, n) in check_ins {
+        out.entry(membership_id).or_default().check_ins = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    Ok(out)
+}
+
+/// Leadership actions (stage changes and code-of-conduct versions) per (cohort, person) in
+/// `(from, to]`, with the latest one's time.
+async fn leadership_actions(
+    conn: &impl ConnectionTrait,
+    cohort_ids: &[i64],
+    from: i64,
+    to: i64,
+) -> Result<HashMap<(i64, i64), (u32, i64)>, DbErr> {
+    let events: Vec<(i64, Option<i64>, i64, Option<i64>)> = stage_event::Entity::find()
+        .select_only()
+        .column(stage_event::Column::CohortId)
+        .column(stage_event::Column::ActorPersonId)
+        .column_as(Expr::col(stage_event::Column::Id).count(), "n")
+        .column_as(Expr::col(stage_event::Column::OccurredAt).max(), "latest")
+        .filter(stage_event::Column::CohortId.is_in(cohort_ids.iter().copied()))
+        .filter(stage_event::Column::ActorPersonId.is_not_null())
+        .filter(stage_event::Column::OccurredAt.gt(from))
+        .filter(stage_event::Column::OccurredAt.lte(to))
+        .group_by(stage_event::Column::CohortId)
+        .group_by(stage_event::Column::ActorPersonId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let conduct: Vec<(i64, Option<i64>, i64, Option<i64>)> = conduct_version::Entity::find()
+        .select_only()
+        .column(conduct_version::Column::CohortId)
+        .column(conduct_version::Column::CreatedBy)
+        .column_as(Expr::col(conduct_version::Column::Id).count(), "n")
+        .column_as(Expr::col(conduct_version::Column::CreatedAt).max(), "latest")
+        .filter(conduct_version::Column::CohortId.is_in(cohort_ids.iter().copied()))
+        .filter(conduct_version::Column::CreatedBy.is_not_null())
+        .filter(conduct_version::Column::CreatedAt.gt(from))
+        .filter(conduct_version::Column::CreatedAt.lte(to))
+        .group_by(conduct_version::Column::CohortId)
+        .group_by(conduct_version::Column::CreatedBy)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut out: HashMap<(i64, i64), (u32, i64)> = HashMap::new();
+    for (cohort_id, person, n, latest) in events.into_iter().chain(conduct) {
+        let Some(person) = person else { continue };
+        let entry = out.entry((cohort_id, person)).or_insert((0, i64::MIN));
+        entry.0 += u32::try_from(n).unwrap_or(u32::MAX);
+        entry.1 = std::cmp::max(entry.1, latest.unwrap_or(i64::MIN));
+    }
+    Ok(out)
+}
+
+/// What evaluation and health need to know of one cohort as of `as_of` (microseconds).
+pub async fn snapshot(conn: &impl ConnectionTrait, c: &cohort::Model, as_of: i64) -> Result<Snapshot, DbErr> {
+    let ids = [c.id];
+    let activity = member_activity(conn, &ids, as_of).await?;
+    let members: Vec<(i64, String, String)> = membership::Entity::find()
+        .select_only()
+        .columns([membership::Column::Id, membership::Column::Role, membership::Column::Status])
+        .filter(membership::Column::CohortId.eq(c.id))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let previous: i64 = check_in::Entity::find()
+        .select_only()
+        .column_as(Expr::col(check_in::Column::Id).count(), "n")
+        .filter(check_in::Column::CohortId.eq(c.id))
+        .filter(check_in::Column::OccurredAt.gt(as_of - 2 * WINDOW))
+        .filter(check_in::Column::OccurredAt.lte(as_of - WINDOW))
+        .into_tuple()
+        .one(conn)
+        .await?
+        .unwrap_or(0);
+    let last_check_in: Option<i64> = check_in::Entity::find()
+        .select_only()
+        .column_as(Expr::col(check_in::Column::OccurredAt).max(), "latest")
+        .filter(check_in::Column::CohortId.eq(c.id))
+        .filter(check_in::Column::OccurredAt.lte(as_of))
+        .into_tuple::<Option<i64>>()
+        .one(conn)
+        .await?
+        .flatten();
+    let last_leading = leadership_actions(conn, &ids, i64::MIN, as_of).await?.values().map(|(_, latest)| *latest).max();
+    let goals: Vec<(String, Option<i64>, Option<String>)> = goal::Entity::find()
+        .select_only()
+        .columns([goal::Column::Status, goal::Column::AchievedAt, goal::Column::Deadline])
+        .filter(goal::Column::CohortId.eq(c.id))
+        .filter(goal::Column::Status.ne(GoalStatus::Abandoned.as_str()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let weeks: Vec<(i64, i64)> = check_in::Entity::find()
+        .select_only()
+        .column_as(Expr::val(as_of).sub(Expr::col(check_in::Column::OccurredAt)).div(MICROS_PER_WEEK), "week")
+        .column_as(Expr::col(check_in::Column::Id).count(), "n")
+        .filter(check_in::Column::CohortId.eq(c.id))
+        .filter(check_in::Column::OccurredAt.lte(as_of))
+        .filter(check_in::Column::OccurredAt.gt(as_of - STREAK_WEEKS * MICROS_PER_WEEK))
+        .group_by(Expr::col(Alias("week")))
+        .into_tuple()
+        .all(conn)
+        .await?;
+
+    let mut snap = Snapshot {
+        as_of: from_micros(as_of),
+        created_at: from_micros(c.created_at),
+        activated_at: c.activated_at.map(from_micros),
+        ..Snapshot::default()
+    };
+    for (membership_id, role, status) in &members {
+        if MembershipStatus::parse(status) != Some(MembershipStatus::Active) {
+            continue;
+        }
+        let a = activity.get(membership_id).copied().unwrap_or_default();
+        snap.active_members += 1;
+        snap.check_ins_in_window += a.check_ins;
+        if a.total() > 0 {
+            snap.members_active_in_window += 1;
+        }
+        if MemberRole::parse(role) == Some(MemberRole::Leader) {
+            snap.active_leaders += 1;
+            snap.leader_active_in_window |= a.total() > 0;
+        }
+    }
+    snap.check_ins_in_previous_window = u32::try_from(previous).unwrap_or(u32::MAX);
+    snap.last_activity_at = std::cmp::max(last_check_in, last_leading.filter(|t| *t > i64::MIN)).map(from_micros);
+    snap.goals = goals.len() as u32;
+    snap.goals_achieved = goals
+        .iter()
+        .filter(|(status, at, _)| status == GoalStatus::Achieved.as_str() && at.is_some_and(|t| t <= as_of))
+        .count() as u32;
+    snap.latest_deadline = goals
+        .iter()
+        .filter_map(|(_, _, d)| d.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()))
+        .max();
+    let active_weeks: std::collections::HashSet<i64> =
+        weeks.into_iter().filter(|(_, n)| *n > 0).map(|(w, _)| w).collect();
+    snap.active_weeks_in_a_row = (0..STREAK_WEEKS).take_while(|w| active_weeks.contains(w)).count() as u32;
+    Ok(snap)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Alias(&'static str);
+
+impl sea_orm::sea_query::Iden for Alias {
+    fn unquoted(&self) -> &str {
+        self.0
+    }
+}

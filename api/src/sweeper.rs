@@ -1,0 +1,220 @@
+//! The sweeper: a background task of `serve` that, every interval, evaluates active cohorts and
+//! records an event when a cohort's health status or recommendation changes. It ends a cohort
+//! only when the cohort opted in to auto-apply.
+//!
+//! Any number of replicas may run it at once. A database lease lets one sweeper at a time make a
+//! pass; within a pass each cohort is handled in its own transaction that locks the cohort's row
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so a busy cohort is left for the next pass), and an
+//! event is recorded only when the stored signal differs from what is observed — so even two
+//! passes that overlap record each change once.
+
+use std::time::Duration;
+
+use afterclass_domain::lifecycle::{self as dl, Recommendation};
+use afterclass_domain::stage::Stage;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{LockBehavior, LockType, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+
+use crate::app::{Ending, end_cohort};
+use crate::error::Failure;
+use crate::store::entities::{cohort, cohort_event, cohort_signal, sweeper_lease};
+use crate::store::{self, Store, lifecycle, to_micros};
+
+const LEASE: &str = "sweeper";
+const BATCH: u64 = 100;
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Another sweeper held the lease, so this one did nothing.
+    pub skipped: bool,
+    pub evaluated: u32,
+    pub events: u32,
+    pub ended: u32,
+}
+
+/// A name for this process, for the lease.
+pub fn holder_name() -> String {
+    let mut bytes = [0u8; 4];
+    let _ = getrandom::fill(&mut bytes);
+    format!("pid{}-{:02x}{:02x}{:02x}{:02x}", std::process::id(), bytes[0], bytes[1], bytes[2], bytes[3])
+}
+
+/// Runs a pass every `interval` until the task is dropped.
+pub async fn run(store: Store, interval: Duration) {
+    let holder = holder_name();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match sweep(&store, &holder, store::now(), interval).await {
+            Ok(report) if !report.skipped => {
+                tracing::info!(evaluated = report.evaluated, events = report.events, ended = report.ended, "sweep")
+            }
+            Ok(_) => tracing::debug!("sweep skipped: another replica holds the lease"),
+            Err(err) => tracing::error!(%err, "sweep failed"),
+        }
+    }
+}
+
+/// One pass as of `now`, if this holder gets the lease for `lease_for`.
+pub async fn sweep(store: &Store, holder: &str, now: DateTime<Utc>, lease_for: Duration) -> Result<Report, DbErr> {
+    if !acquire_lease(store, holder, now, lease_for).await? {
+        return Ok(Report { skipped: true, ..Report::default() });
+    }
+    sweep_cohorts(store, now).await
+}
+
+/// Takes the lease if it is free, expired, or already ours.
+pub async fn acquire_lease(
+    store: &Store,
+    holder: &str,
+    now: DateTime<Utc>,
+    lease_for: Duration,
+) -> Result<bool, DbErr> {
+    let now_us = to_micros(now);
+    let insert = sweeper_lease::Entity::insert(sweeper_lease::ActiveModel {
+        name: Set(LEASE.to_owned()),
+        holder: Set(String::new()),
+        expires_at: Set(0),
+    })
+    .on_conflict(OnConflict::column(sweeper_lease::Column::Name).do_nothing().to_owned())
+    .exec_without_returning(store.writer())
+    .await;
+    match insert {
+        Ok(_) | Err(DbErr::RecordNotInserted) => {}
+        Err(err) => return Err(err),
+    }
+    let until = now_us + i64::try_from(lease_for.as_micros()).unwrap_or(i64::MAX / 2);
+    let taken = sweeper_lease::Entity::update_many()
+        .col_expr(sweeper_lease::Column::Holder, holder.into())
+        .col_expr(sweeper_lease::Column::ExpiresAt, until.into())
+        .filter(sweeper_lease::Column::Name.eq(LEASE))
+        .filter(
+            sea_orm::Condition::any()
+                .add(sweeper_lease::Column::ExpiresAt.lte(now_us))
+                .add(sweeper_lease::Column::Holder.eq(holder)),
+        )
+        .exec(store.writer())
+        .await?;
+    Ok(taken.rows_affected == 1)
+}
+
+/// Evaluates every active cohort, without the lease.
+pub async fn sweep_cohorts(store: &Store, now: DateTime<Utc>) -> Result<Report, DbErr> {
+    let mut report = Report::default();
+    let mut after = 0i64;
+    loop {
+        let ids: Vec<i64> = cohort::Entity::find()
+            .select_only()
+            .column(cohort::Column::Id)
+            .filter(cohort::Column::Stage.eq(Stage::Active.as_str()))
+            .filter(cohort::Column::Id.gt(after))
+            .order_by_asc(cohort::Column::Id)
+            .limit(BATCH)
+            .into_tuple()
+            .all(store.reader())
+            .await?;
+        let Some(last) = ids.last().copied() else { break };
+        for id in ids {
+            match sweep_cohort(store, id, now).await {
+                Ok(Some((events, ended))) => {
+                    report.evaluated += 1;
+                    report.events += events;
+                    report.ended += u32::from(ended);
+                }
+                Ok(None) => {}
+                Err(err) => tracing::error!(cohort = id, %err, "sweeping a cohort"),
+            }
+        }
+        after = last;
+    }
+    Ok(report)
+}
+
+/// Evaluates one cohort; `None` when another transaction holds it or it is no longer active.
+async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Option<(u32, bool)>, DbErr> {
+    let txn = store.writer().begin().await?;
+    let Some(c) =
+        cohort::Entity::find_by_id(id).lock_with_behavior(LockType::Update, LockBehavior::SkipLocked).one(&txn).await?
+    else {
+        return Ok(None);
+    };
+    if c.stage != Stage::Active.as_str() {
+        return Ok(None);
+    }
+    let snapshot = lifecycle::snapshot(&txn, &c, to_micros(now)).await?;
+    let health = dl::health(&snapshot);
+    let evaluation = dl::evaluate(&lifecycle::criteria_of(&c), &snapshot);
+    let previous = cohort_signal::Entity::find_by_id(id).one(&txn).await?;
+    let mut events = 0;
+    let changes = [
+        (
+            "HEALTH_CHANGED",
+            previous.as_ref().map(|p| p.health_status.clone()),
+            health.status.as_str(),
+            health.reasons.join(" "),
+        ),
+        (
+            "RECOMMENDATION_CHANGED",
+            previous.as_ref().map(|p| p.recommendation.clone()),
+            evaluation.recommendation.as_str(),
+            evaluation.summary.clone(),
+        ),
+    ];
+    for (kind, from, to, detail) in changes {
+        if from.as_deref() == Some(to) {
+            continue;
+        }
+        cohort_event::ActiveModel {
+            tenant_id: Set(c.tenant_id),
+            cohort_id: Set(c.id),
+            kind: Set(kind.to_owned()),
+            from_value: Set(from),
+            to_value: Set(to.to_owned()),
+            detail: Set(detail),
+            occurred_at: Set(to_micros(now)),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        events += 1;
+    }
+    let signal = cohort_signal::ActiveModel {
+        cohort_id: Set(c.id),
+        tenant_id: Set(c.tenant_id),
+        health_status: Set(health.status.as_str().to_owned()),
+        recommendation: Set(evaluation.recommendation.as_str().to_owned()),
+        evaluated_at: Set(to_micros(now)),
+    };
+    match previous {
+        Some(p) => {
+            let mut am = p.into_active_model();
+            am.health_status = signal.health_status;
+            am.recommendation = signal.recommendation;
+            am.evaluated_at = signal.evaluated_at;
+            am.update(&txn).await?;
+        }
+        None => {
+            signal.insert(&txn).await?;
+        }
+    }
+    let mut ended = false;
+    if c.auto_apply && evaluation.recommendation != Recommendation::Continue {
+        let to =
+            if evaluation.recommendation == Recommendation::Graduate { Stage::Graduated } else { Stage::Disbanded };
+        let reason = evaluation.outcome_reason().unwrap_or(afterclass_domain::cohort::OutcomeReason::LeadersDecision);
+        let ending = Ending { to, reason, retrospective: None, formal_structure: None, evaluation: Some(evaluation) };
+        end_cohort(&txn, c, ending, None, now).await.map_err(|e| match e {
+            Failure::Api(api) => DbErr::Custom(format!("{api:?}")),
+            Failure::Rule(rule) => DbErr::Custom(rule.message),
+        })?;
+        ended = true;
+    }
+    txn.commit().await?;
+    Ok(Some((events, ended)))
+}
