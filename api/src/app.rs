@@ -6,6 +6,8 @@
 //! Order of checks, the same everywhere: unknown or invisible objects are NOT_FOUND, then the
 //! viewer's right to act is FORBIDDEN, then domain rules become `userErrors`.
 
+pub mod meetings;
+
 use afterclass_domain::access::{self, ReadAccess, Standing};
 use afterclass_domain::checkin::{self, CheckInContext, CheckInDraft};
 use afterclass_domain::cohort::{Horizon, MemberRole, MembershipStatus, OutcomeReason, Visibility};
@@ -26,7 +28,7 @@ use crate::store::entities::{check_in, cohort, conduct_version, goal as goal_row
 use crate::store::queries::{self, standing};
 use crate::store::{Store, lifecycle, progress, to_micros};
 
-type Outcome<T> = Result<T, Failure>;
+pub(crate) type Outcome<T> = Result<T, Failure>;
 
 /// A course as given with a new cohort.
 #[derive(Debug, Clone)]
@@ -79,31 +81,31 @@ pub struct App<'a> {
 }
 
 /// A cohort locked for writing, with the viewer's membership in it.
-struct Locked {
-    cohort: cohort::Model,
-    mine: Option<membership::Model>,
+pub(crate) struct Locked {
+    pub(crate) cohort: cohort::Model,
+    pub(crate) mine: Option<membership::Model>,
 }
 
 impl Locked {
-    fn stage(&self) -> Stage {
+    pub(crate) fn stage(&self) -> Stage {
         Stage::parse(&self.cohort.stage).unwrap_or(Stage::Forming)
     }
-    fn standing(&self) -> Standing {
+    pub(crate) fn standing(&self) -> Standing {
         standing(self.mine.as_ref())
     }
 }
 
 impl App<'_> {
-    fn now_micros(&self) -> i64 {
+    pub(crate) fn now_micros(&self) -> i64 {
         to_micros(self.now)
     }
 
-    async fn begin(&self) -> Outcome<DatabaseTransaction> {
+    pub(crate) async fn begin(&self) -> Outcome<DatabaseTransaction> {
         Ok(self.store.writer().begin().await?)
     }
 
     /// Finds and locks a cohort the viewer may know of; NOT_FOUND otherwise.
-    async fn lock(&self, txn: &DatabaseTransaction, cohort_id: i64) -> Outcome<Locked> {
+    pub(crate) async fn lock(&self, txn: &DatabaseTransaction, cohort_id: i64) -> Outcome<Locked> {
         let cohort = queries::lock_cohort(txn, self.viewer.tenant_id, cohort_id)
             .await?
             .ok_or_else(|| ApiError::not_found("cohort"))?;
@@ -117,7 +119,7 @@ impl App<'_> {
     }
 
     /// Locks a cohort the viewer manages, refusing ended cohorts.
-    async fn lock_managed(&self, txn: &DatabaseTransaction, cohort_id: i64) -> Outcome<Locked> {
+    pub(crate) async fn lock_managed(&self, txn: &DatabaseTransaction, cohort_id: i64) -> Outcome<Locked> {
         let locked = self.lock(txn, cohort_id).await?;
         if !access::may_manage(self.viewer.role, locked.standing()) {
             return Err(ApiError::forbidden("only the cohort's leaders and facilitators may do this").into());
@@ -126,13 +128,13 @@ impl App<'_> {
         Ok(locked)
     }
 
-    fn person_id(&self) -> Outcome<i64> {
+    pub(crate) fn person_id(&self) -> Outcome<i64> {
         self.viewer
             .person_id()
             .ok_or_else(|| ApiError::forbidden("the integration account does not act as a person").into())
     }
 
-    async fn record_stage_change(
+    pub(crate) async fn record_stage_change(
         &self,
         txn: &DatabaseTransaction,
         cohort: &cohort::Model,
@@ -236,7 +238,11 @@ impl App<'_> {
             .insert(&txn)
             .await?;
         }
-        self.invite(&txn, &cohort, &roster).await?;
+        let invited = self.invite(&txn, &cohort, &roster).await?;
+        if let Some(course) = &cohort.course_lms_id {
+            let people: Vec<i64> = invited.iter().map(|m| m.person_id).collect();
+            crate::discovery::record_course_roster(&txn, cohort.tenant_id, course, &people, now).await?;
+        }
         txn.commit().await?;
         Ok(cohort)
     }

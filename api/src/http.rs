@@ -32,6 +32,8 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     /// Signs and checks short-lived links (the progress chart).
     pub links: Arc<crate::chart::Links>,
+    /// Signs and checks private calendar-feed URLs.
+    pub feeds: Arc<crate::calendar::Feeds>,
 }
 
 /// Request counters for `/metrics`.
@@ -50,6 +52,7 @@ impl AppState {
             verifier: Arc::new(Verifier::new(&config.auth)?),
             counters: Arc::default(),
             links: Arc::new(crate::chart::Links::new(config)),
+            feeds: Arc::new(crate::calendar::Feeds::new(config)),
         })
     }
 }
@@ -62,6 +65,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/cohorts/{id}/progress.svg", get(crate::chart::progress_svg))
+        // A private calendar feed: `/calendar/{token}.ics`, no bearer token (see `calendar`).
+        .route("/calendar/{file}", get(crate::calendar::feed))
         // The GraphQL extractor reads the body as a stream, past axum's own limit, so the limit
         // is enforced on the whole body: 413 beyond it.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
@@ -151,6 +156,7 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
         .data(loaders.into_data_loader())
         .data(viewer)
         .data(state.links.clone())
+        .data(state.feeds.clone())
         .data(graphql::RequestTime(crate::store::now()));
     let mut response = state.schema.execute(request).await;
     for error in &mut response.errors {

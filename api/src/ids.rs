@@ -13,10 +13,13 @@ pub enum Kind {
     Membership,
     Goal,
     CheckIn,
+    JoinRequest,
+    /// A meeting: named by its cohort and start, see [`encode_meeting`].
+    Meeting,
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [Kind::Person, Kind::Cohort, Kind::Membership, Kind::Goal, Kind::CheckIn];
+    const ALL: &[Kind] = &[Kind::Person, Kind::Cohort, Kind::Membership, Kind::Goal, Kind::CheckIn, Kind::JoinRequest];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -25,6 +28,8 @@ impl Kind {
             Kind::Membership => "Membership",
             Kind::Goal => "Goal",
             Kind::CheckIn => "CheckIn",
+            Kind::JoinRequest => "JoinRequest",
+            Kind::Meeting => "Meeting",
         }
     }
 }
@@ -39,7 +44,7 @@ pub fn decode_any(id: &str) -> Result<(Kind, i64), ApiError> {
     let raw = URL_SAFE_NO_PAD.decode(id.as_bytes()).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (name, num) = text.split_once(':').ok_or_else(bad)?;
-    let kind = Kind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(bad)?;
+    let kind = Kind::ALL.iter().copied().find(|k| k.name() == name).ok_or_else(bad)?;
     let num = num.parse::<i64>().map_err(|_| bad())?;
     if num <= 0 {
         return Err(bad());
@@ -53,6 +58,27 @@ pub fn decode(kind: Kind, id: &str) -> Result<i64, ApiError> {
         (k, num) if k == kind => Ok(num),
         (other, _) => Err(ApiError::BadUserInput(format!("expected a {} ID, got a {} ID", kind.name(), other.name()))),
     }
+}
+
+/// A meeting's ID names its cohort and its start (microseconds since the epoch), not a row:
+/// `base64url("Meeting:42:1793725200000000")`. An occurrence of a cadence has the same ID before
+/// and after something attached to it made it a row, since `(cohort_id, starts_at)` is unique.
+pub fn encode_meeting(cohort_id: i64, starts_at: i64) -> async_graphql::ID {
+    async_graphql::ID(URL_SAFE_NO_PAD.encode(format!("{}:{cohort_id}:{starts_at}", Kind::Meeting.name())))
+}
+
+/// Reads a meeting's ID back into its cohort's row id and its start; `None` for any other kind.
+pub fn meeting_key(id: &str) -> Option<(i64, i64)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(id.as_bytes()).ok()?).ok()?;
+    let rest = text.strip_prefix(Kind::Meeting.name())?.strip_prefix(':')?;
+    let (cohort, starts) = rest.split_once(':')?;
+    let (cohort, starts) = (cohort.parse::<i64>().ok()?, starts.parse::<i64>().ok()?);
+    (cohort > 0).then_some((cohort, starts))
+}
+
+/// Reads an ID that must name a meeting.
+pub fn decode_meeting(id: &str) -> Result<(i64, i64), ApiError> {
+    meeting_key(id).ok_or_else(|| ApiError::BadUserInput(format!("`{id}` is not a valid Meeting ID")))
 }
 
 pub fn cursor(id: i64) -> String {
@@ -77,6 +103,16 @@ mod tests {
         assert!(matches!(decode(Kind::Goal, &id), Err(ApiError::BadUserInput(_))));
         assert!(matches!(decode_any("not-an-id!"), Err(ApiError::BadUserInput(_))));
         assert!(matches!(decode_any(&URL_SAFE_NO_PAD.encode("Cohort:-1")), Err(ApiError::BadUserInput(_))));
+    }
+
+    #[test]
+    fn meeting_ids_name_a_cohort_and_a_start() {
+        let id = encode_meeting(42, 1_793_725_200_000_000);
+        assert_eq!(decode_meeting(&id).ok(), Some((42, 1_793_725_200_000_000)));
+        assert!(meeting_key(&encode(Kind::Cohort, 42)).is_none());
+        assert!(decode_any(&id).is_err(), "a meeting's ID names no single row");
+        assert!(decode_meeting(&URL_SAFE_NO_PAD.encode("Meeting:0:5")).is_err());
+        assert!(decode_meeting(&URL_SAFE_NO_PAD.encode("Meeting:4")).is_err());
     }
 
     #[test]

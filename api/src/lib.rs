@@ -10,10 +10,12 @@
 
 pub mod app;
 pub mod auth;
+pub mod calendar;
 pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod discovery;
 pub mod error;
 pub mod graphql;
 pub mod http;

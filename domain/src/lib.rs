@@ -10,8 +10,11 @@ pub mod checkin;
 pub mod cohort;
 pub mod error;
 pub mod goal;
+pub mod joining;
 pub mod lifecycle;
+pub mod meeting;
 pub mod membership;
+pub mod similarity;
 pub mod stage;
 pub mod text;
 

@@ -196,7 +196,8 @@ pub struct Snapshot {
     pub goals_achieved: u32,
     /// The latest deadline among goals that are not abandoned.
     pub latest_deadline: Option<NaiveDate>,
-    /// Attendance over the last meetings, when there were meetings.
+    /// PRESENT over marked members across the last [`ATTENDANCE_MEETINGS`] meetings with
+    /// attendance recorded; `None` until there is some.
     pub attendance_rate: Option<f64>,
     /// Join requests from people outside the origin course.
     pub outside_interest: u32,

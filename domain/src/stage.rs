@@ -91,6 +91,14 @@ impl Stage {
         }
     }
 
+    /// An instructor declines a trainee's proposal; it ends, kept on record with the reason.
+    pub fn decline(self) -> Result<Stage, DomainError> {
+        match self {
+            Stage::Proposed => Ok(Stage::Disbanded),
+            other => Err(wrong(other, "only a PROPOSED cohort can be declined")),
+        }
+    }
+
     /// Ends a cohort that has outgrown itself.
     pub fn graduate(self) -> Result<Stage, DomainError> {
         self.ensure_writable()?;
@@ -188,7 +196,9 @@ mod tests {
     }
 
     #[test]
-    fn proposals_are_approved_into_forming() {
+    fn proposals_are_approved_into_forming_or_declined() {
+        assert_eq!(Stage::Proposed.decline(), Ok(Stage::Disbanded));
+        assert_eq!(Stage::Forming.decline().unwrap_err().code, ErrorCode::WrongStage);
         assert_eq!(Stage::Proposed.approve(), Ok(Stage::Forming));
         assert_eq!(Stage::Forming.approve().unwrap_err().code, ErrorCode::WrongStage);
     }

@@ -32,6 +32,11 @@ pub const RETROSPECTIVE: Limit = Limit { field: "retrospective", min: 0, max: 20
 pub const RETROSPECTIVE_TEXT: Limit = Limit { field: "retrospective", min: 1, max: 20_000 };
 pub const FORMAL_STRUCTURE: Limit = Limit { field: "formalStructure", min: 1, max: 2_000 };
 pub const ROSTER_SIZE: usize = 1_000;
+pub const LOCATION: Limit = Limit { field: "location", min: 1, max: 500 };
+pub const ONLINE_URL: Limit = Limit { field: "onlineUrl", min: 1, max: 500 };
+pub const CHANNEL_ADDRESS: Limit = Limit { field: "address", min: 1, max: 500 };
+pub const AGENDA: Limit = Limit { field: "agenda", min: 0, max: 2_000 };
+pub const CANCEL_REASON: Limit = Limit { field: "reason", min: 0, max: 500 };
 
 /// Trims `value` and checks it against `limit`.
 pub fn parse(limit: Limit, value: &str) -> Result<String, DomainError> {

@@ -9,6 +9,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_core;
 mod m20261126_000002_lifecycle;
+mod m20261126_000003_meetings;
+mod m20261126_000004_discovery;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -17,6 +19,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_core::Migration), Box::new(m20261126_000002_lifecycle::Migration)]
+        vec![
+            Box::new(m20261126_000001_core::Migration),
+            Box::new(m20261126_000002_lifecycle::Migration),
+            Box::new(m20261126_000003_meetings::Migration),
+            Box::new(m20261126_000004_discovery::Migration),
+        ]
     }
 }

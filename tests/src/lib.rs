@@ -34,6 +34,11 @@ pub const TABLES: &[&str] = &[
     "check_ins",
     "stage_events",
     "outcomes",
+    "meeting_plans",
+    "meetings",
+    "rsvps",
+    "attendance",
+    "calendar_feeds",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +164,10 @@ impl TestApp {
 
     /// A server over `db` with a configuration of the test's making.
     pub async fn spawn_with(backend: Backend, db: TestDatabase, make: impl Fn(&str) -> Config) -> TestApp {
+        // `AFTERCLASS_TEST_LOG=afterclass=debug` shows the server's logs, internal causes included.
+        if let Ok(filter) = std::env::var("AFTERCLASS_TEST_LOG") {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        }
         let cfg = make(&db.url);
         let server =
             afterclass::http::Server::bind(&cfg, "127.0.0.1:0".parse().unwrap()).await.expect("starting the server");

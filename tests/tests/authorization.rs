@@ -119,9 +119,11 @@ use Expect::{Allowed, Forbidden, NotFound, Sees, UserError};
 const NOT_A_MEMBER: Expect = UserError("NOT_A_MEMBER");
 const REQUIREMENTS_NOT_MET: Expect = UserError("REQUIREMENTS_NOT_MET");
 const WRONG_STAGE: Expect = UserError("WRONG_STAGE");
+const ALREADY_EXISTS: Expect = UserError("ALREADY_EXISTS");
 const NO_COHORT: &[&str] = &[];
 const JUST_THE_CIRCLE: &[&str] = &[CIRCLE];
 const BOTH: &[&str] = &[CIRCLE, PROPOSAL];
+const JUST_THE_PROPOSAL: &[&str] = &[PROPOSAL];
 
 impl Expect {
     fn refused(self) -> bool {
@@ -175,6 +177,23 @@ enum Op {
     ApplyEvaluation,
     GraduateCohort,
     WriteRetrospective,
+    SimilarCohorts,
+    SearchCohorts,
+    Proposals,
+    RequestToJoin,
+    DecideJoinRequest,
+    WithdrawJoinRequest,
+    DeclineProposal,
+    /// The fixture's upcoming meeting (an occurrence of its weekly plan, not a row).
+    NodeMeeting,
+    /// The cohort's plan and meetings, with who answered (members only).
+    CohortMeetings,
+    SetMeetingPlan,
+    ScheduleMeeting,
+    CancelMeeting,
+    Rsvp,
+    RecordAttendance,
+    RevokeCalendarFeed,
 }
 
 /// A row: one operation and what each column expects, in the cohort's tenant and in another.
@@ -218,6 +237,23 @@ const READS: &[Row] = &[
     row(Op::NodePerson, [Allowed, Allowed, Allowed, Forbidden, Forbidden, Allowed], [NotFound; 6]),
     // Nothing has ended in the fixture; another tenant's library never shows this one's.
     row(Op::Outcomes, [Sees(NO_COHORT); 6], [Sees(NO_COHORT); 6]),
+    // Only joinable cohorts are suggested: not the proposal.
+    row(Op::SimilarCohorts, [Sees(JUST_THE_CIRCLE); 6], [Sees(NO_COHORT); 6]),
+    // "rust" matches both; trainees find only what they may see.
+    row(
+        Op::SearchCohorts,
+        [Sees(BOTH), Sees(BOTH), Sees(JUST_THE_CIRCLE), Sees(BOTH), Sees(JUST_THE_CIRCLE), Sees(BOTH)],
+        [Sees(NO_COHORT); 6],
+    ),
+    row(
+        Op::Proposals,
+        [Sees(JUST_THE_PROPOSAL), Sees(JUST_THE_PROPOSAL), Forbidden, Forbidden, Forbidden, Sees(JUST_THE_PROPOSAL)],
+        [Sees(NO_COHORT), Sees(NO_COHORT), Forbidden, Forbidden, Forbidden, Sees(NO_COHORT)],
+    ),
+    // A meeting belongs to the plan, which a discoverable cohort's public face shows.
+    row(Op::NodeMeeting, [Allowed; 6], [NotFound; 6]),
+    // Outsiders see the plan and the meetings, not who answered or attended.
+    row(Op::CohortMeetings, [Allowed, Allowed, Allowed, Allowed, Forbidden, Allowed], [NotFound; 6]),
 ];
 
 /// The Mutation fields, in the same columns. Creating and proposing take no object and so
@@ -257,9 +293,54 @@ const MUTATIONS: &[Row] = &[
     row(Op::GraduateCohort, [Allowed, Forbidden, Forbidden, Allowed, Forbidden, Forbidden], [NotFound; 6]),
     // The fixture's cohort has not ended, so there is no retrospective to write yet.
     row(Op::WriteRetrospective, [WRONG_STAGE, Forbidden, Forbidden, WRONG_STAGE, Forbidden, Forbidden], [NotFound; 6]),
+    // To the BY_REQUEST circle: its members already belong; the integration account is no person.
+    row(
+        Op::RequestToJoin,
+        [ALREADY_EXISTS, Allowed, ALREADY_EXISTS, ALREADY_EXISTS, Allowed, Forbidden],
+        [NotFound; 6],
+    ),
+    // nia's pending request to join the circle: its leaders decide, she may withdraw it.
+    row(Op::DecideJoinRequest, [Allowed, Forbidden, Forbidden, Allowed, Forbidden, Forbidden], [NotFound; 6]),
+    row(Op::WithdrawJoinRequest, [Forbidden, Forbidden, Forbidden, Forbidden, Allowed, Forbidden], [NotFound; 6]),
+    // Of lea's proposal: any instructor declines; trainees not in it do not know of it.
+    row(Op::DeclineProposal, [Allowed, Allowed, NotFound, Forbidden, NotFound, Forbidden], [NotFound; 6]),
+    // Meetings: leaders plan, schedule, cancel and take attendance (of the meeting in progress);
+    // active members answer for the upcoming one; only tom revokes his own calendar feed.
+    row(Op::SetMeetingPlan, [Allowed, Forbidden, Forbidden, Allowed, Forbidden, Forbidden], [NotFound; 6]),
+    row(Op::ScheduleMeeting, [Allowed, Forbidden, Forbidden, Allowed, Forbidden, Forbidden], [NotFound; 6]),
+    row(Op::CancelMeeting, [Allowed, Forbidden, Forbidden, Allowed, Forbidden, Forbidden], [NotFound; 6]),
+    row(Op::Rsvp, [Allowed, NOT_A_MEMBER, Allowed, Allowed, NOT_A_MEMBER, Forbidden], [NotFound; 6]),
+    row(Op::RecordAttendance, [Allowed, Forbidden, Forbidden, Allowed, Forbidden, Forbidden], [NotFound; 6]),
+    row(Op::RevokeCalendarFeed, [Forbidden, Forbidden, Allowed, Forbidden, Forbidden, Forbidden], [NotFound; 6]),
 ];
 
 const WHO_AM_I: &str = "{ viewer { role } }";
+const COHORT_MEETINGS: &str = r#"query($id: ID!, $from: DateTime!, $to: DateTime!) { cohort(id: $id) {
+    cadence { frequency } nextMeeting { id } meetings(from: $from, to: $to) { id rsvps { answer } attendance { mark } } } }"#;
+const SET_MEETING_PLAN: &str = r#"mutation($input: SetMeetingPlanInput!) {
+    setMeetingPlan(input: $input) { cohort { id channel { kind } } userErrors { field message code } } }"#;
+const SCHEDULE_MEETING: &str = r#"mutation($input: ScheduleMeetingInput!) {
+    scheduleMeeting(input: $input) { meeting { id } userErrors { field message code } } }"#;
+const CANCEL_MEETING: &str = r#"mutation($input: CancelMeetingInput!) {
+    cancelMeeting(input: $input) { meeting { id status } userErrors { field message code } } }"#;
+const RSVP: &str = r#"mutation($input: RsvpInput!) {
+    rsvp(input: $input) { rsvp { answer } userErrors { field message code } } }"#;
+const RECORD_ATTENDANCE: &str = r#"mutation($input: RecordAttendanceInput!) {
+    recordAttendance(input: $input) { meeting { id status } userErrors { field message code } } }"#;
+const REVOKE_CALENDAR_FEED: &str = r#"mutation($input: RevokeCalendarFeedInput!) {
+    revokeCalendarFeed(input: $input) { membership { id calendarFeedUrl } userErrors { field message code } } }"#;
+const SIMILAR: &str =
+    r#"query($input: SimilarCohortsInput!) { similarCohorts(input: $input) { cohort { name } score } }"#;
+const SEARCH: &str = r#"query($q: String!) { searchCohorts(query: $q, first: 20) { totalCount nodes { name } } }"#;
+const PROPOSALS: &str = "{ proposals(first: 20) { totalCount nodes { name } } }";
+const REQUEST_TO_JOIN: &str = r#"mutation($input: RequestToJoinInput!) {
+    requestToJoin(input: $input) { joinRequest { id status } userErrors { field message code } } }"#;
+const DECIDE_JOIN_REQUEST: &str = r#"mutation($input: DecideJoinRequestInput!) {
+    decideJoinRequest(input: $input) { joinRequest { id status } userErrors { field message code } } }"#;
+const WITHDRAW_JOIN_REQUEST: &str = r#"mutation($input: JoinRequestRefInput!) {
+    withdrawJoinRequest(input: $input) { joinRequest { id status } userErrors { field message code } } }"#;
+const DECLINE_PROPOSAL: &str = r#"mutation($input: DeclineProposalInput!) {
+    declineProposal(input: $input) { cohort { id stage } userErrors { field message code } } }"#;
 const OUTCOMES: &str = "{ outcomes(first: 20) { totalCount nodes { cohort { name } outcome { reason } } } }";
 const SET_CRITERIA: &str = r#"mutation($input: SetCriteriaInput!) {
     setCriteria(input: $input) { cohort { id criteria { kind } } userErrors { field message code } } }"#;
@@ -309,6 +390,21 @@ impl Op {
             Op::ApplyEvaluation => "applyEvaluation",
             Op::GraduateCohort => "graduateCohort",
             Op::WriteRetrospective => "writeRetrospective",
+            Op::SimilarCohorts => "similarCohorts",
+            Op::SearchCohorts => "searchCohorts",
+            Op::Proposals => "proposals",
+            Op::RequestToJoin => "requestToJoin",
+            Op::DecideJoinRequest => "decideJoinRequest",
+            Op::WithdrawJoinRequest => "withdrawJoinRequest",
+            Op::DeclineProposal => "declineProposal",
+            Op::NodeMeeting => "node",
+            Op::CohortMeetings => "cohort",
+            Op::SetMeetingPlan => "setMeetingPlan",
+            Op::ScheduleMeeting => "scheduleMeeting",
+            Op::CancelMeeting => "cancelMeeting",
+            Op::Rsvp => "rsvp",
+            Op::RecordAttendance => "recordAttendance",
+            Op::RevokeCalendarFeed => "revokeCalendarFeed",
         }
     }
 
@@ -328,7 +424,13 @@ impl Op {
             | Op::SetCriteria
             | Op::ApplyEvaluation
             | Op::GraduateCohort
-            | Op::WriteRetrospective => Some("cohort"),
+            | Op::WriteRetrospective
+            | Op::DeclineProposal => Some("cohort"),
+            Op::RequestToJoin | Op::DecideJoinRequest | Op::WithdrawJoinRequest => Some("joinRequest"),
+            Op::SetMeetingPlan => Some("cohort"),
+            Op::ScheduleMeeting | Op::CancelMeeting | Op::RecordAttendance => Some("meeting"),
+            Op::Rsvp => Some("rsvp"),
+            Op::RevokeCalendarFeed => Some("membership"),
             Op::AddMembers => Some("memberships"),
             Op::AcceptCodeOfConduct | Op::ChangeMemberRole | Op::LeaveCohort => Some("membership"),
             Op::AddGoal => Some("goal"),
@@ -338,6 +440,19 @@ impl Op {
     }
 
     /// Whether the row needs the fixture's cohort still FORMING.
+    /// Whether the row needs the fixture's weekly meeting plan.
+    fn needs_meetings(self) -> bool {
+        matches!(
+            self,
+            Op::NodeMeeting
+                | Op::CohortMeetings
+                | Op::CancelMeeting
+                | Op::Rsvp
+                | Op::RecordAttendance
+                | Op::ScheduleMeeting
+        )
+    }
+
     fn needs_forming_cohort(self) -> bool {
         self == Op::ActivateCohort
     }
@@ -405,6 +520,46 @@ impl Op {
             Op::WriteRetrospective => {
                 (RETROSPECTIVE, json!({ "input": { "cohortId": fx.cohort, "retrospective": "How it went." } }))
             }
+            Op::SimilarCohorts => {
+                (SIMILAR, json!({ "input": { "domain": "Rust programming", "purpose": "practice" } }))
+            }
+            Op::SearchCohorts => (SEARCH, json!({ "q": "rust" })),
+            Op::Proposals => (PROPOSALS, json!({})),
+            Op::RequestToJoin => (REQUEST_TO_JOIN, cohort),
+            Op::DecideJoinRequest => {
+                (DECIDE_JOIN_REQUEST, json!({ "input": { "joinRequestId": fx.join_request, "approve": true } }))
+            }
+            Op::WithdrawJoinRequest => {
+                (WITHDRAW_JOIN_REQUEST, json!({ "input": { "joinRequestId": fx.join_request } }))
+            }
+            Op::DeclineProposal => (
+                DECLINE_PROPOSAL,
+                json!({ "input": { "cohortId": fx.proposal, "reason": "Join the circle instead." } }),
+            ),
+            Op::NodeMeeting => (NODE, id(&fx.meetings.upcoming)),
+            Op::CohortMeetings => {
+                let now = chrono::Utc::now();
+                let window = json!({ "id": fx.cohort, "from": now.to_rfc3339(),
+                    "to": (now + chrono::Duration::days(8)).to_rfc3339() });
+                (COHORT_MEETINGS, window)
+            }
+            Op::SetMeetingPlan => (
+                SET_MEETING_PLAN,
+                json!({ "input": { "cohortId": fx.cohort, "channel": { "kind": "FORUM", "address": "https://forum.example/rust" } } }),
+            ),
+            Op::ScheduleMeeting => {
+                let at = (chrono::Utc::now() + chrono::Duration::days(2)).timestamp() / 60 * 60;
+                let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default().to_rfc3339();
+                (SCHEDULE_MEETING, json!({ "input": { "cohortId": fx.cohort, "startsAt": at, "durationMinutes": 60 } }))
+            }
+            Op::CancelMeeting => (CANCEL_MEETING, json!({ "input": { "meetingId": fx.meetings.upcoming } })),
+            Op::Rsvp => (RSVP, json!({ "input": { "meetingId": fx.meetings.upcoming, "answer": "GOING" } })),
+            Op::RecordAttendance => (
+                RECORD_ATTENDANCE,
+                json!({ "input": { "meetingId": fx.meetings.current,
+                    "entries": [{ "membershipId": fx.membership, "mark": "PRESENT" }] } }),
+            ),
+            Op::RevokeCalendarFeed => (REVOKE_CALENDAR_FEED, json!({ "input": { "membershipId": fx.membership } })),
         }
     }
 
@@ -418,6 +573,9 @@ impl Op {
             Op::Viewer => Some(names(&data["viewer"]["memberships"]["nodes"], &["cohort", "name"])),
             Op::Cohorts => Some(names(&data["cohorts"]["nodes"], &["name"])),
             Op::Outcomes => Some(names(&data["outcomes"]["nodes"], &["cohort", "name"])),
+            Op::SimilarCohorts => Some(names(&data["similarCohorts"], &["cohort", "name"])),
+            Op::SearchCohorts => Some(names(&data["searchCohorts"]["nodes"], &["name"])),
+            Op::Proposals => Some(names(&data["proposals"]["nodes"], &["name"])),
             _ => None,
         }
     }
@@ -447,6 +605,8 @@ impl fmt::Display for Op {
             Op::NodeMembership => "node (Membership)",
             Op::NodeCheckIn => "node (CheckIn)",
             Op::NodePerson => "node (Person)",
+            Op::NodeMeeting => "node (Meeting)",
+            Op::CohortMeetings => "cohort (meetings)",
             other => other.field(),
         };
         f.write_str(what)
@@ -498,6 +658,17 @@ struct Fixture {
     person: String,
     /// tom's check-in, when the cohort is active.
     check_in: Option<String>,
+    /// nia's pending request to join the cohort, when the row needs one.
+    join_request: Option<String>,
+    /// The meetings of the cohort's weekly plan, when the row needs them.
+    meetings: Meetings,
+}
+
+/// The meeting in progress and the one a week later, by global ID; empty until planned.
+#[derive(Default)]
+struct Meetings {
+    current: String,
+    upcoming: String,
 }
 
 fn id_of(value: &Value) -> String {
@@ -561,7 +732,40 @@ async fn fixture(app: &TestApp, forming: bool) -> Fixture {
     let proposal = id_of(&data["proposeCohort"]["cohort"]);
     // bob, the other instructor of the tenant, has signed in once.
     app.ok(&Who::OtherInstructor.token(Tenant::Own), WHO_AM_I, json!({})).await;
-    Fixture { cohort, proposal, goal, membership, person, check_in }
+    Fixture { cohort, proposal, goal, membership, person, check_in, join_request: None, meetings: Meetings::default() }
+}
+
+/// ada gives the fixture's cohort a weekly plan on today's weekday whose meeting today began half
+/// an hour ago (in a zone where it is day now, so that was today there) and lasts two hours.
+async fn plan_meetings(app: &TestApp, fx: &Fixture) -> Meetings {
+    use chrono::{Datelike, Timelike};
+    let ada = Who::LeadInstructor.token(Tenant::Own);
+    let now = chrono::Utc::now();
+    let zone = ["Europe/Berlin", "America/New_York"]
+        .into_iter()
+        .map(|z| z.parse::<afterclass_domain::meeting::Tz>().unwrap())
+        .find(|z| (4..22).contains(&now.with_timezone(z).hour()))
+        .unwrap();
+    let local = (now - chrono::Duration::minutes(30)).with_timezone(&zone);
+    let cadence = json!({ "frequency": "WEEKLY", "weekday": local.weekday().number_from_monday(),
+        "localTime": local.format("%H:%M").to_string(), "timeZone": zone.name(), "durationMinutes": 120 });
+    let data = app.ok(&ada, SET_MEETING_PLAN, json!({ "input": { "cohortId": fx.cohort, "cadence": cadence } })).await;
+    assert_eq!(data["setMeetingPlan"]["userErrors"], json!([]), "{data:#}");
+    let window =
+        json!({ "id": fx.cohort, "from": now.to_rfc3339(), "to": (now + chrono::Duration::days(8)).to_rfc3339() });
+    let data = app.ok(&ada, COHORT_MEETINGS, window).await;
+    let ids: Vec<String> =
+        data["cohort"]["meetings"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), 2, "the meeting in progress and next week's: {data:#}");
+    Meetings { current: ids[0].clone(), upcoming: ids[1].clone() }
+}
+
+/// nia asks to join the fixture's BY_REQUEST cohort; gives the pending request's id.
+async fn nia_asks_to_join(app: &TestApp, fx: &Fixture) -> String {
+    let nia = Who::Outsider.token(Tenant::Own);
+    let data = app.ok(&nia, REQUEST_TO_JOIN, json!({ "input": { "cohortId": fx.cohort } })).await;
+    assert_eq!(data["requestToJoin"]["joinRequest"]["status"], "PENDING", "{data:#}");
+    id_of(&data["requestToJoin"]["joinRequest"])
 }
 
 /// Runs one cell on `app` and checks the answer, and that a refused operation or any read wrote
@@ -671,7 +875,13 @@ async fn every_operation_and_role_meets_its_row_in_the_table() {
 async fn run_on_a_fresh_fixture(case: Case) -> Result<(), String> {
     let task = tokio::spawn(async move {
         let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite is always available");
-        let fx = fixture(&app, case.op.needs_forming_cohort()).await;
+        let mut fx = fixture(&app, case.op.needs_forming_cohort()).await;
+        if matches!(case.op, Op::DecideJoinRequest | Op::WithdrawJoinRequest) {
+            fx.join_request = Some(nia_asks_to_join(&app, &fx).await);
+        }
+        if case.op.needs_meetings() {
+            fx.meetings = plan_meetings(&app, &fx).await;
+        }
         let result = run(&app, &fx, case).await;
         app.stop().await;
         result

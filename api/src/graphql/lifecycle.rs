@@ -54,7 +54,7 @@ pub struct CohortHealth {
     pub check_ins_per_member_per_week: f64,
     /// This window's check-in rate over the previous window's; null when the previous had none.
     pub trend: Option<f64>,
-    /// Share of RSVP'd or expected attendance actually recorded over the last meetings; null without meetings.
+    /// PRESENT over marked members across the last 4 meetings with attendance; null until attendance is recorded.
     pub attendance_rate: Option<f64>,
     pub days_since_last_activity: Option<i32>,
     pub leader_active: bool,

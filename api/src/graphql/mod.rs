@@ -2,8 +2,10 @@
 //! thin: reads go through `loaders` (batched, one statement per level) and writes through the
 //! use cases in `crate::app`.
 
+pub mod discovery;
 pub mod lifecycle;
 pub mod loaders;
+pub mod meetings;
 pub mod mutation;
 pub mod query;
 pub mod types;

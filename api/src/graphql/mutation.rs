@@ -151,6 +151,8 @@ pub struct WriteRetrospectiveInput {
 pub struct CohortPayload {
     pub cohort: Option<Cohort>,
     pub user_errors: Vec<UserError>,
+    /// On createCohort and proposeCohort: existing cohorts that look alike, so the caller can suggest joining one instead.
+    pub similar_existing: Vec<super::discovery::CohortMatch>,
 }
 
 #[derive(SimpleObject)]
@@ -211,7 +213,48 @@ async fn cohort_payload(
         Some(m) => Some(Cohort::known(ctx, m).await?),
         None => None,
     };
-    Ok(CohortPayload { cohort, user_errors })
+    Ok(CohortPayload { cohort, user_errors, similar_existing: Vec::new() })
+}
+
+/// A new cohort's payload, with the existing cohorts that look like it.
+async fn created_payload(
+    ctx: &Context<'_>,
+    draft: super::discovery::SimilarCohortsInput,
+    result: Result<crate::store::entities::cohort::Model, crate::error::Failure>,
+) -> Result<CohortPayload> {
+    let created = result.as_ref().ok().map(|c| c.id);
+    let mut payload = cohort_payload(ctx, result).await?;
+    if let Some(id) = created {
+        payload.similar_existing = super::discovery::similar(ctx, &draft, Some(id)).await?;
+    }
+    Ok(payload)
+}
+
+fn similarity_draft(
+    name: &str,
+    domain: &str,
+    purpose: &str,
+    tags: &Option<Vec<String>>,
+) -> super::discovery::SimilarCohortsInput {
+    super::discovery::SimilarCohortsInput {
+        name: Some(name.to_owned()),
+        domain: Some(domain.to_owned()),
+        purpose: Some(purpose.to_owned()),
+        tags: tags.clone(),
+        joinable_only: Some(true),
+        limit: Some(3),
+    }
+}
+
+fn join_payload(
+    result: Result<crate::discovery::Joined, crate::error::Failure>,
+) -> Result<super::discovery::JoinRequestPayload> {
+    let (joined, user_errors) = payload(result, |j| j)?;
+    let (join_request, membership) = match joined {
+        Some(j) => (Some(super::discovery::JoinRequest(j.request)), j.membership.map(Membership)),
+        None => (None, None),
+    };
+    Ok(super::discovery::JoinRequestPayload { join_request, membership, user_errors })
 }
 
 fn membership_payload(
@@ -225,6 +268,7 @@ fn membership_payload(
 impl MutationRoot {
     /// Instructor or integration: a cohort in FORMING; an instructor creator becomes its active LEADER.
     async fn create_cohort(&self, ctx: &Context<'_>, input: CreateCohortInput) -> Result<CohortPayload> {
+        let similar = similarity_draft(&input.name, &input.domain, &input.purpose, &input.tags);
         let draft = app::CohortDraft {
             name: input.name,
             domain: input.domain,
@@ -238,11 +282,12 @@ impl MutationRoot {
             roster: roster(input.roster),
         };
         let result = app(ctx)?.create_cohort(draft).await;
-        cohort_payload(ctx, result).await
+        created_payload(ctx, similar, result).await
     }
 
     /// Trainee: a cohort in PROPOSED with the proposer as LEADER, awaiting an instructor's approval.
     async fn propose_cohort(&self, ctx: &Context<'_>, input: ProposeCohortInput) -> Result<CohortPayload> {
+        let similar = similarity_draft(&input.name, &input.domain, &input.purpose, &input.tags);
         let draft = app::CohortDraft {
             name: input.name,
             domain: input.domain,
@@ -256,7 +301,7 @@ impl MutationRoot {
             roster: Vec::new(),
         };
         let result = app(ctx)?.propose_cohort(draft).await;
-        cohort_payload(ctx, result).await
+        created_payload(ctx, similar, result).await
     }
 
     /// Instructor: PROPOSED to FORMING.
@@ -365,9 +410,100 @@ impl MutationRoot {
         cohort_payload(ctx, result).await
     }
 
+    /// OPEN cohorts admit at once (INVITED until the code of conduct is accepted); BY_REQUEST ones queue the request; INVITE_ONLY ones refuse.
+    async fn request_to_join(
+        &self,
+        ctx: &Context<'_>,
+        input: super::discovery::RequestToJoinInput,
+    ) -> Result<super::discovery::JoinRequestPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        join_payload(app(ctx)?.request_to_join(id, input.message.as_deref()).await)
+    }
+
+    async fn decide_join_request(
+        &self,
+        ctx: &Context<'_>,
+        input: super::discovery::DecideJoinRequestInput,
+    ) -> Result<super::discovery::JoinRequestPayload> {
+        let id = ids::decode(Kind::JoinRequest, &input.join_request_id)?;
+        join_payload(app(ctx)?.decide_join_request(id, input.approve).await)
+    }
+
+    async fn withdraw_join_request(
+        &self,
+        ctx: &Context<'_>,
+        input: super::discovery::JoinRequestRefInput,
+    ) -> Result<super::discovery::JoinRequestPayload> {
+        let id = ids::decode(Kind::JoinRequest, &input.join_request_id)?;
+        join_payload(app(ctx)?.withdraw_join_request(id).await)
+    }
+
+    async fn decline_proposal(
+        &self,
+        ctx: &Context<'_>,
+        input: super::discovery::DeclineProposalInput,
+    ) -> Result<CohortPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let result = app(ctx)?.decline_proposal(id, &input.reason).await;
+        cohort_payload(ctx, result).await
+    }
+
     async fn disband_cohort(&self, ctx: &Context<'_>, input: DisbandCohortInput) -> Result<CohortPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let result = app(ctx)?.disband_cohort(id, input.reason.into(), input.retrospective.as_deref()).await;
         cohort_payload(ctx, result).await
+    }
+
+    /// Leaders set or change the rhythm, the place and the channel.
+    async fn set_meeting_plan(
+        &self,
+        ctx: &Context<'_>,
+        input: super::meetings::SetMeetingPlanInput,
+    ) -> Result<CohortPayload> {
+        let (id, plan) = super::meetings::plan_change(input)?;
+        let mut payload = cohort_payload(ctx, app(ctx)?.set_meeting_plan(id, plan).await).await?;
+        payload.user_errors = super::meetings::nested_paths(payload.user_errors);
+        Ok(payload)
+    }
+
+    /// Leaders add a one-off meeting.
+    async fn schedule_meeting(
+        &self,
+        ctx: &Context<'_>,
+        input: super::meetings::ScheduleMeetingInput,
+    ) -> Result<super::meetings::MeetingPayload> {
+        super::meetings::schedule_meeting(ctx, input).await
+    }
+
+    /// Leaders cancel a meeting that has not ended; it stays listed as CANCELLED.
+    async fn cancel_meeting(
+        &self,
+        ctx: &Context<'_>,
+        input: super::meetings::CancelMeetingInput,
+    ) -> Result<super::meetings::MeetingPayload> {
+        super::meetings::cancel_meeting(ctx, input).await
+    }
+
+    /// Active members answer for themselves; answering again replaces the answer.
+    async fn rsvp(&self, ctx: &Context<'_>, input: super::meetings::RsvpInput) -> Result<super::meetings::RsvpPayload> {
+        super::meetings::rsvp(ctx, input).await
+    }
+
+    /// Leaders and facilitators mark attendance once the meeting has started; marks can be corrected.
+    async fn record_attendance(
+        &self,
+        ctx: &Context<'_>,
+        input: super::meetings::RecordAttendanceInput,
+    ) -> Result<super::meetings::MeetingPayload> {
+        super::meetings::record_attendance(ctx, input).await
+    }
+
+    /// A member replaces their calendar feed's URL; the old one stops working at once.
+    async fn revoke_calendar_feed(
+        &self,
+        ctx: &Context<'_>,
+        input: super::meetings::RevokeCalendarFeedInput,
+    ) -> Result<MembershipPayload> {
+        super::meetings::revoke_calendar_feed(ctx, input).await
     }
 }

@@ -29,6 +29,9 @@ impl QueryRoot {
     /// Any object by its global ID. Objects of other tenants, and cohorts the viewer may not
     /// know of, are NOT_FOUND.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        if let Some((cohort_id, starts_at)) = ids::meeting_key(&id) {
+            return Ok(Some(Node::Meeting(super::meetings::load(ctx, cohort_id, starts_at).await?)));
+        }
         let (kind, row_id) = ids::decode_any(&id)?;
         Ok(Some(load_node(ctx, kind, row_id).await?))
     }
@@ -79,6 +82,38 @@ impl QueryRoot {
         }
         let page = queries::Page { rows, has_next: page.has_next, has_previous: page.has_previous, total: page.total };
         Ok(CohortConnection { page, hidden: false })
+    }
+
+    /// Rank existing cohorts of the tenant against a draft, so people can join one instead of founding another.
+    async fn similar_cohorts(
+        &self,
+        ctx: &Context<'_>,
+        input: super::discovery::SimilarCohortsInput,
+    ) -> Result<Vec<super::discovery::CohortMatch>> {
+        Ok(super::discovery::similar(ctx, &input, None).await?)
+    }
+
+    /// Free-text search over name, domain, purpose and tags of the cohorts the viewer may see.
+    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    async fn search_cohorts(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<CohortConnection> {
+        Ok(super::discovery::search_cohorts(ctx, &query, first, after.as_deref()).await?)
+    }
+
+    /// Proposals awaiting an instructor's decision.
+    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    async fn proposals(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<CohortConnection> {
+        Ok(super::discovery::proposals(ctx, first, after.as_deref()).await?)
     }
 
     /// Outcomes of ended cohorts in the viewer's tenant, newest first: the tenant's library of use cases.
@@ -195,6 +230,9 @@ async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiEr
             visible_cohort(ctx, row.cohort_id).await?;
             Node::Goal(Goal(row))
         }
+        Kind::JoinRequest => Node::JoinRequest(super::discovery::load_join_request(ctx, id).await?),
+        // A meeting's ID names a cohort and a start, not one row: `node` reads it above.
+        Kind::Meeting => return Err(missing()),
         Kind::CheckIn => {
             let row = check_in::Entity::find_by_id(id)
                 .filter(check_in::Column::TenantId.eq(tenant))

@@ -52,6 +52,8 @@ pub enum Node {
     Membership(Membership),
     Goal(Goal),
     CheckIn(CheckIn),
+    JoinRequest(super::discovery::JoinRequest),
+    Meeting(super::meetings::Meeting),
 }
 
 /// The person or account behind the request.
@@ -295,6 +297,24 @@ impl Cohort {
         let criteria = crate::store::lifecycle::criteria_of(&self.model);
         Ok(afterclass_domain::lifecycle::evaluate(&criteria, &snapshot).into())
     }
+    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    async fn join_requests(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<super::discovery::JoinRequestStatus>,
+    ) -> Result<super::discovery::JoinRequestConnection> {
+        Ok(super::discovery::join_requests(ctx, self, first, after.as_deref(), status).await?)
+    }
+    /// Join requests from people outside the origin course, all time: the growth signal of open-ended cohorts.
+    async fn outside_interest(&self, ctx: &Context<'_>) -> Result<i32> {
+        Ok(super::discovery::outside_interest(ctx, &self.model).await?)
+    }
+    /// Why an instructor declined this proposal, when one did.
+    async fn decline_reason(&self) -> Option<&str> {
+        self.model.decline_reason.as_deref()
+    }
     /// What was recorded when the cohort ended.
     async fn outcome(&self, ctx: &Context<'_>) -> Result<Option<super::lifecycle::Outcome>> {
         let row = loader(ctx)?.load_one(OutcomeOf(self.model.id)).await.map_err(load_fault)?;
@@ -312,6 +332,38 @@ impl Cohort {
         let links = data::<std::sync::Arc<crate::chart::Links>>(ctx)?;
         let now = data::<super::RequestTime>(ctx)?.0;
         Ok(links.chart_url(self.model.tenant_id, self.model.id, now)?)
+    }
+    /// The regular rhythm of meetings, if one is set.
+    async fn cadence(&self, ctx: &Context<'_>) -> Result<Option<super::meetings::Cadence>> {
+        Ok(super::meetings::cadence(ctx, self).await?)
+    }
+    /// Where meetings happen, if set.
+    async fn place(&self, ctx: &Context<'_>) -> Result<Option<super::meetings::MeetingPlace>> {
+        Ok(super::meetings::place(ctx, self).await?)
+    }
+    /// The channel for the time between meetings, if set.
+    async fn channel(&self, ctx: &Context<'_>) -> Result<Option<super::meetings::CommunicationChannel>> {
+        Ok(super::meetings::channel(ctx, self).await?)
+    }
+    /// Occurrences in [from, to), scheduled from the cadence plus one-off meetings; at most 200.
+    /// A meeting is in the window when it overlaps it, so one in progress at `from` is included;
+    /// a window holding more than 200 is refused (BAD_USER_INPUT).
+    async fn meetings(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<super::meetings::Meeting>> {
+        Ok(super::meetings::meetings(ctx, self, from, to).await?)
+    }
+    /// The first meeting that is not cancelled and has not ended by `after` (default: now); one
+    /// in progress counts. Looks about a year ahead.
+    async fn next_meeting(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<DateTime<Utc>>,
+    ) -> Result<Option<super::meetings::Meeting>> {
+        Ok(super::meetings::next_meeting(ctx, self, after).await?)
     }
 }
 
@@ -359,6 +411,12 @@ impl Membership {
         let key = ParticipationKey { membership_id: self.0.id, as_of: to_micros(as_of) };
         let level = loader(ctx)?.load_one(key).await.map_err(load_fault)?;
         Ok(level.unwrap_or(afterclass_domain::lifecycle::ParticipationLevel::Inactive).into())
+    }
+    /// A private URL of an iCalendar feed of this cohort's meetings, for calendar apps that
+    /// cannot send a bearer token. Only the member sees it; everyone else gets null.
+    /// `revokeCalendarFeed` replaces it.
+    async fn calendar_feed_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(super::meetings::calendar_feed_url(ctx, &self.0).await?)
     }
 }
 

@@ -72,6 +72,8 @@ pub mod cohort {
         pub criteria: Option<String>,
         /// Whether the sweeper carries out what the evaluation recommends.
         pub auto_apply: bool,
+        /// Why an instructor declined the proposal, for the proposer to read.
+        pub decline_reason: Option<String>,
     }
     no_relations!();
 }
@@ -250,6 +252,44 @@ pub mod sweeper_lease {
         pub name: String,
         pub holder: String,
         pub expires_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod course_roster {
+    use sea_orm::entity::prelude::*;
+
+    /// A person on an origin course's roster, as imported with a cohort.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "course_rosters")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub lms_course_id: String,
+        pub person_id: i64,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod join_request {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "join_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub cohort_id: i64,
+        pub person_id: i64,
+        pub message: Option<String>,
+        pub status: String,
+        pub from_outside_course: bool,
+        pub created_at: i64,
+        pub decided_at: Option<i64>,
+        pub decided_by: Option<i64>,
     }
     no_relations!();
 }

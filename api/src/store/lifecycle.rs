@@ -15,7 +15,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 
-use super::entities::{check_in, cohort, conduct_version, goal, membership, stage_event};
+use super::entities::{check_in, cohort, conduct_version, goal, join_request, membership, stage_event};
 use super::from_micros;
 
 const WINDOW: i64 = WINDOW_DAYS * MICROS_PER_DAY;
@@ -94,7 +94,8 @@ pub fn evaluation_from_json(text: &str) -> Option<Evaluation> {
 }
 
 /// Each member's activity in the window ending at `as_of`, for every membership of the cohorts.
-/// Three statements, whatever the number of members or check-ins.
+/// Four statements (check-ins, memberships, leadership, meetings attended), whatever the number
+/// of members, check-ins or meetings.
 pub async fn member_activity(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
@@ -127,6 +128,9 @@ pub async fn member_activity(
     }
     for (membership_id, n) in check_ins {
         out.entry(membership_id).or_default().check_ins = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    for (membership_id, n) in super::meetings::attended_by_member(conn, cohort_ids, from, as_of).await? {
+        out.entry(membership_id).or_default().meetings_attended = n;
     }
     Ok(out)
 }
@@ -230,6 +234,17 @@ pub async fn snapshot(conn: &impl ConnectionTrait, c: &cohort::Model, as_of: i64
         .all(conn)
         .await?;
 
+    let outside: i64 = join_request::Entity::find()
+        .select_only()
+        .column_as(Expr::col(join_request::Column::Id).count(), "n")
+        .filter(join_request::Column::CohortId.eq(c.id))
+        .filter(join_request::Column::FromOutsideCourse.eq(true))
+        .filter(join_request::Column::CreatedAt.lte(as_of))
+        .into_tuple()
+        .one(conn)
+        .await?
+        .unwrap_or(0);
+
     let mut snap = Snapshot {
         as_of: from_micros(as_of),
         created_at: from_micros(c.created_at),
@@ -252,7 +267,15 @@ pub async fn snapshot(conn: &impl ConnectionTrait, c: &cohort::Model, as_of: i64
         }
     }
     snap.check_ins_in_previous_window = u32::try_from(previous).unwrap_or(u32::MAX);
-    snap.last_activity_at = std::cmp::max(last_check_in, last_leading.filter(|t| *t > i64::MIN)).map(from_micros);
+    snap.outside_interest = u32::try_from(outside).unwrap_or(u32::MAX);
+    // Attendance counts as activity at the meeting's start; the rate is over the last meetings.
+    let last_attended = super::meetings::last_attended(conn, c.id, as_of).await?;
+    snap.attendance_rate = super::meetings::attendance_rate(conn, c.id, as_of).await?;
+    snap.last_activity_at = [last_check_in, last_leading.filter(|t| *t > i64::MIN), last_attended]
+        .into_iter()
+        .flatten()
+        .max()
+        .map(from_micros);
     snap.goals = goals.len() as u32;
     snap.goals_achieved = goals
         .iter()

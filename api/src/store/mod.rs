@@ -8,8 +8,10 @@
 
 pub mod entities;
 pub mod lifecycle;
+pub mod meetings;
 pub mod progress;
 pub mod queries;
+pub mod search;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
