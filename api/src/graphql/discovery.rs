@@ -4,7 +4,7 @@ use afterclass_domain::access::{ReadAccess, ViewerRole as DomainRole};
 use afterclass_domain::joining::JoinRequestStatus as DStatus;
 use afterclass_domain::stage::Stage;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -18,35 +18,7 @@ use crate::store::entities::{cohort, join_request};
 use crate::store::queries::{self, Page};
 use crate::store::{Store, from_micros, search};
 
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JoinRequestStatus {
-    Pending,
-    Approved,
-    Declined,
-    Withdrawn,
-}
-
-impl From<DStatus> for JoinRequestStatus {
-    fn from(s: DStatus) -> Self {
-        match s {
-            DStatus::Pending => JoinRequestStatus::Pending,
-            DStatus::Approved => JoinRequestStatus::Approved,
-            DStatus::Declined => JoinRequestStatus::Declined,
-            DStatus::Withdrawn => JoinRequestStatus::Withdrawn,
-        }
-    }
-}
-
-impl From<JoinRequestStatus> for DStatus {
-    fn from(s: JoinRequestStatus) -> Self {
-        match s {
-            JoinRequestStatus::Pending => DStatus::Pending,
-            JoinRequestStatus::Approved => DStatus::Approved,
-            JoinRequestStatus::Declined => DStatus::Declined,
-            JoinRequestStatus::Withdrawn => DStatus::Withdrawn,
-        }
-    }
-}
+super::mirror_enum!(JoinRequestStatus = DStatus { Pending, Approved, Declined, Withdrawn });
 
 fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<Loaders, HashMapCache>, ApiError> {
     data::<DataLoader<Loaders, HashMapCache>>(ctx)

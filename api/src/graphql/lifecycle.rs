@@ -1,36 +1,17 @@
 //! The lifecycle part of the schema: participation, health, criteria, evaluation and outcomes.
 
 use afterclass_domain::lifecycle as dl;
-use async_graphql::{Enum, InputObject, SimpleObject};
+use async_graphql::{InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::OutcomeReason;
 use super::types::Cohort;
 
-macro_rules! mirror {
-    ($name:ident = $domain:path { $($variant:ident),+ $(,)? }) => {
-        #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
+use super::mirror_enum;
 
-        impl From<$domain> for $name {
-            fn from(v: $domain) -> Self {
-                use $domain as D;
-                match v { $(D::$variant => $name::$variant),+ }
-            }
-        }
-
-        impl From<$name> for $domain {
-            fn from(v: $name) -> Self {
-                use $domain as D;
-                match v { $($name::$variant => D::$variant),+ }
-            }
-        }
-    };
-}
-
-mirror!(ParticipationLevel = dl::ParticipationLevel { Core, Active, Peripheral, Inactive });
-mirror!(HealthStatus = dl::HealthStatus { Thriving, Steady, Flagging, Dormant });
-mirror!(
+mirror_enum!(ParticipationLevel = dl::ParticipationLevel { Core, Active, Peripheral, Inactive });
+mirror_enum!(HealthStatus = dl::HealthStatus { Thriving, Steady, Flagging, Dormant });
+mirror_enum!(
     CriterionKind = dl::CriterionKind {
         AllGoalsAchieved,
         DeadlinePassed,
@@ -42,8 +23,8 @@ mirror!(
         SustainedActivityWeeks,
     }
 );
-mirror!(CriterionEffect = dl::Effect { Disband, Graduate });
-mirror!(Recommendation = dl::Recommendation { Continue, Disband, Graduate });
+mirror_enum!(CriterionEffect = dl::Effect { Disband, Graduate });
+mirror_enum!(Recommendation = dl::Recommendation { Continue, Disband, Graduate });
 
 #[derive(SimpleObject, Clone)]
 pub struct CohortHealth {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use afterclass_domain::access::ReadAccess;
 use afterclass_domain::meeting::{self as dm, Window};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -34,37 +34,17 @@ use crate::store::meetings::{
 };
 use crate::store::{self, Store, from_micros, to_micros};
 
-macro_rules! mirror {
-    ($(#[$meta:meta])* $name:ident = $domain:path { $($variant:ident),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
+use super::mirror_enum;
 
-        impl From<$domain> for $name {
-            fn from(v: $domain) -> Self {
-                use $domain as D;
-                match v { $(D::$variant => $name::$variant),+ }
-            }
-        }
-
-        impl From<$name> for $domain {
-            fn from(v: $name) -> Self {
-                use $domain as D;
-                match v { $($name::$variant => D::$variant),+ }
-            }
-        }
-    };
-}
-
-mirror!(MeetingFormat = dm::MeetingFormat { InPerson, Online, Blended });
-mirror!(Frequency = dm::Frequency { Weekly, Fortnightly, Monthly });
-mirror!(ChannelKind = dm::ChannelKind { MailingList, Forum, Chat, Hashtag, Other });
-mirror!(
+mirror_enum!(MeetingFormat = dm::MeetingFormat { InPerson, Online, Blended });
+mirror_enum!(Frequency = dm::Frequency { Weekly, Fortnightly, Monthly });
+mirror_enum!(ChannelKind = dm::ChannelKind { MailingList, Forum, Chat, Hashtag, Other });
+mirror_enum!(
     /// SCHEDULED until it is CANCELLED or its attendance is recorded (HELD).
     MeetingStatus = dm::MeetingStatus { Scheduled, Held, Cancelled }
 );
-mirror!(RsvpAnswer = dm::RsvpAnswer { Going, Maybe, NotGoing });
-mirror!(AttendanceMark = dm::AttendanceMark { Present, Absent, Excused });
+mirror_enum!(RsvpAnswer = dm::RsvpAnswer { Going, Maybe, NotGoing });
+mirror_enum!(AttendanceMark = dm::AttendanceMark { Present, Absent, Excused });
 
 /// A regular rhythm of meetings. Local time is kept across daylight-saving changes; a local time
 /// that does not exist that day is shifted forward by the gap, and one that exists twice is the

@@ -10,9 +10,7 @@ pub mod mutation;
 pub mod query;
 pub mod types;
 
-use async_graphql::{
-    EmptySubscription, Enum, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value,
-};
+use async_graphql::{EmptySubscription, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
 use chrono::NaiveDate;
 
 use crate::config::Limits;
@@ -66,7 +64,7 @@ impl ScalarType for Date {
 macro_rules! mirror_enum {
     ($(#[$meta:meta])* $name:ident = $domain:path { $($variant:ident),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+        #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
         pub enum $name { $($variant),+ }
 
         impl From<$domain> for $name {
@@ -84,6 +82,8 @@ macro_rules! mirror_enum {
         }
     };
 }
+
+pub(crate) use mirror_enum;
 
 mirror_enum!(ViewerRole = afterclass_domain::access::ViewerRole { Instructor, Trainee, Integration });
 mirror_enum!(Horizon = afterclass_domain::cohort::Horizon { ShortTerm, OpenEnded });

@@ -65,7 +65,11 @@ impl Store {
                 .min_connections(1)
                 .connect_timeout(Duration::from_secs(10))
                 .acquire_timeout(Duration::from_secs(30))
-                .sqlx_logging(false);
+                .sqlx_logging(false)
+                // Aggregates over check-ins are cached as prepared statements; a generic plan
+                // made for a large cohort would scan every check-in for a small one, so each
+                // execution is planned for its own parameters.
+                .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
             let mut pool = Database::connect(opts).await?;
             count_statements(&mut pool, &statements);
             (pool.clone(), pool)

@@ -64,20 +64,10 @@ pub async fn page<E, C>(
 ) -> Result<Page<E::Model>, ApiError>
 where
     E: EntityTrait,
-    E::Model: HasId + Sync,
+    E::Model: Sync,
     C: ColumnTrait,
 {
-    let size = page_size(first)?;
-    let after = after.map(ids::decode_cursor).transpose()?;
-    let total = select.clone().count(conn).await?;
-    let mut rows_query = select.order_by_asc(id);
-    if let Some(after) = after {
-        rows_query = rows_query.filter(id.gt(after));
-    }
-    let mut rows = if size == 0 { Vec::new() } else { rows_query.limit(size + 1).all(conn).await? };
-    let has_next = rows.len() as u64 > size;
-    rows.truncate(size as usize);
-    Ok(Page { rows, has_next, has_previous: after.is_some(), total })
+    page_in_order(conn, select, id, first, after, false).await
 }
 
 /// Pages `select` newest first by id: `first` rows before the `after` cursor.
@@ -93,12 +83,28 @@ where
     E::Model: Sync,
     C: ColumnTrait,
 {
+    page_in_order(conn, select, id, first, after, true).await
+}
+
+async fn page_in_order<E, C>(
+    conn: &impl ConnectionTrait,
+    select: Select<E>,
+    id: C,
+    first: Option<i32>,
+    after: Option<&str>,
+    newest_first: bool,
+) -> Result<Page<E::Model>, ApiError>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ColumnTrait,
+{
     let size = page_size(first)?;
     let after = after.map(ids::decode_cursor).transpose()?;
     let total = select.clone().count(conn).await?;
-    let mut rows_query = select.order_by_desc(id);
+    let mut rows_query = if newest_first { select.order_by_desc(id) } else { select.order_by_asc(id) };
     if let Some(after) = after {
-        rows_query = rows_query.filter(id.lt(after));
+        rows_query = rows_query.filter(if newest_first { id.lt(after) } else { id.gt(after) });
     }
     let mut rows = if size == 0 { Vec::new() } else { rows_query.limit(size + 1).all(conn).await? };
     let has_next = rows.len() as u64 > size;
