@@ -2,8 +2,8 @@
 //! cohort for embedding in an LMS page.
 //!
 //! Each goal's progress (as a fraction of its target, 0..1) is sampled at up to [`SAMPLES`]
-//! moments from the cohort's activation (or creation) to now, or to the end of the last deadline
-//! if that came earlier, and drawn against the linear pace line from activation to the goal's
+//! moments from the cohort's activation (or creation) to now (or to its end, once it ended), or to
+//! the end of the last deadline if that came earlier, and drawn against the linear pace line from activation to the goal's
 //! deadline (goals without a deadline have none). Each sample reads the store's aggregates
 //! (`store::progress::observations`, about four statements), so a chart costs a bounded number of
 //! statements however many check-ins there are.
@@ -309,6 +309,8 @@ async fn chart_data(store: &Store, cohort: &cohort::Model, now: DateTime<Utc>) -
         .collect();
     let activated_at = cohort.activated_at.map(from_micros);
     let start = activated_at.unwrap_or_else(|| from_micros(cohort.created_at));
+    // An ended cohort's chart stops where the cohort did.
+    let now = cohort.ended_at.map_or(now, |ended| from_micros(ended).min(now));
     let end = match specs.iter().filter_map(GoalSpec::deadline_end).max() {
         Some(last) if last > start => last.min(now),
         _ => now,

@@ -37,11 +37,14 @@ pub async fn search(
         values.push(v);
         if backend == DbBackend::Postgres { format!("${}", values.len()) } else { "?".to_owned() }
     };
-    let (from, matches, rank) = match backend {
+    // `prefix` runs the full-text match once, before the join; otherwise SQLite may walk the
+    // tenant's cohorts and probe the index for each of them.
+    let (prefix, from, matches, rank) = match backend {
         DbBackend::Postgres => {
             let tsquery = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ");
             let q = bind(tsquery.into(), &mut values);
             (
+                String::new(),
                 "cohorts c".to_owned(),
                 format!("c.search @@ to_tsquery('english', {q})"),
                 format!("ts_rank(c.search, to_tsquery('english', {q})) DESC"),
@@ -50,13 +53,12 @@ pub async fn search(
         _ => {
             let fts = terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ");
             let q = bind(fts.into(), &mut values);
-            // The full-text match runs first, once, and is joined to the cohorts it found;
-            // otherwise SQLite may walk the tenant's cohorts and probe the index for each.
             (
                 format!(
-                    "(SELECT rowid AS id, bm25(cohort_search, 4.0, 4.0, 1.0, 2.0) AS score FROM cohort_search \
-                     WHERE cohort_search MATCH {q}) s JOIN cohorts c ON c.id = s.id"
+                    "WITH s AS MATERIALIZED (SELECT rowid AS id, bm25(cohort_search, 4.0, 4.0, 1.0, 2.0) AS score \
+                     FROM cohort_search WHERE cohort_search MATCH {q}) "
                 ),
+                "s JOIN cohorts c ON c.id = s.id".to_owned(),
                 "1 = 1".to_owned(),
                 "s.score".to_owned(),
             )
@@ -71,7 +73,7 @@ pub async fn search(
              (SELECT cohort_id FROM memberships WHERE person_id = {person} AND status IN ('INVITED', 'ACTIVE')))"
         ));
     }
-    let count_sql = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
+    let count_sql = format!("{prefix}SELECT COUNT(*) FROM {from} WHERE {filter}");
     let total: i64 = conn
         .query_one_raw(Statement::from_sql_and_values(backend, count_sql, values.clone()))
         .await?
@@ -80,8 +82,9 @@ pub async fn search(
         .unwrap_or(0);
     let limit_slot = bind(i64::try_from(limit).unwrap_or(i64::MAX).into(), &mut values);
     let offset_slot = bind(i64::try_from(offset).unwrap_or(i64::MAX).into(), &mut values);
-    let page_sql =
-        format!("SELECT c.id FROM {from} WHERE {filter} ORDER BY {rank}, c.id LIMIT {limit_slot} OFFSET {offset_slot}");
+    let page_sql = format!(
+        "{prefix}SELECT c.id FROM {from} WHERE {filter} ORDER BY {rank}, c.id LIMIT {limit_slot} OFFSET {offset_slot}"
+    );
     let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, page_sql, values)).await?;
     let ids = rows.iter().map(|r| r.try_get_by_index::<i64>(0)).collect::<Result<Vec<_>, _>>()?;
     Ok((ids, u64::try_from(total).unwrap_or(0)))
