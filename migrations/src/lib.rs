@@ -7,6 +7,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod builders;
 mod m20261126_000001_core;
 mod m20261126_000002_lifecycle;
 mod m20261126_000003_meetings;
