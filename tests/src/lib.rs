@@ -180,6 +180,18 @@ impl TestApp {
         TestApp { addr, backend, store, client: reqwest::Client::new(), shutdown: Some(tx), handle: Some(handle), db }
     }
 
+    /// A server over a fresh SQLite file whose configuration `adjust` changes from the test
+    /// default (HS256 with [`SECRET`]).
+    pub async fn sqlite_with(adjust: impl Fn(&mut Config)) -> TestApp {
+        let db = fresh_database(Backend::Sqlite).await.expect("SQLite is always available");
+        Self::spawn_with(Backend::Sqlite, db, |url| {
+            let mut cfg = config(url);
+            adjust(&mut cfg);
+            cfg
+        })
+        .await
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

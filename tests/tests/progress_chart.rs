@@ -7,9 +7,7 @@ use afterclass::config::{Config, KeyConfig};
 use afterclass::ids::{self, Kind};
 use afterclass::store::entities::cohort;
 use afterclass_tests::serde_json::{Value, json};
-use afterclass_tests::{
-    ActiveCohort, Backend, SECRET, TestApp, active_cohort, error_codes, fresh_database, instructor, ops, trainee,
-};
+use afterclass_tests::{ActiveCohort, Backend, SECRET, TestApp, active_cohort, error_codes, instructor, ops, trainee};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sea_orm::EntityTrait;
 
@@ -128,13 +126,7 @@ async fn rows_of(app: &TestApp, cohort_id: &str) -> (i64, i64) {
 }
 
 async fn spawn_with(adjust: impl Fn(&mut Config)) -> TestApp {
-    let db = fresh_database(Backend::Sqlite).await.expect("SQLite is always available");
-    TestApp::spawn_with(Backend::Sqlite, db, |url| {
-        let mut cfg = afterclass_tests::config(url);
-        adjust(&mut cfg);
-        cfg
-    })
-    .await
+    TestApp::sqlite_with(adjust).await
 }
 
 async fn spawn() -> TestApp {

@@ -5,7 +5,7 @@
 
 use afterclass::config::{Config, KeyConfig};
 use afterclass_tests::serde_json::{Value, json};
-use afterclass_tests::{Backend, SECRET, TestApp, error_codes, fresh_database};
+use afterclass_tests::{SECRET, TestApp, error_codes};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -33,15 +33,8 @@ fn rs256(claims: &Value) -> String {
     sign(Algorithm::RS256, claims, &EncodingKey::from_rsa_pem(RS256_PRIVATE).expect("the RS256 fixture key"))
 }
 
-/// A server whose configuration `adjust` changes from the test default (HS256 with `SECRET`).
 async fn spawn_with(adjust: impl Fn(&mut Config)) -> TestApp {
-    let db = fresh_database(Backend::Sqlite).await.expect("SQLite is always available");
-    TestApp::spawn_with(Backend::Sqlite, db, |url| {
-        let mut cfg = afterclass_tests::config(url);
-        adjust(&mut cfg);
-        cfg
-    })
-    .await
+    TestApp::sqlite_with(adjust).await
 }
 
 async fn spawn() -> TestApp {

@@ -21,7 +21,7 @@ use sea_orm::{
 use super::{App, Locked, Outcome};
 use crate::error::ApiError;
 use crate::store::entities::{cohort, membership};
-use crate::store::meetings::{Slot, attendance, calendar_feed, meeting, meeting_at, meeting_plan, rsvp};
+use crate::store::meetings::{Slot, attendance, calendar_feed, meeting, meeting_at, meeting_plan, rsvp, slot_at};
 use crate::store::{from_micros, queries, to_micros};
 
 /// What a field of `setMeetingPlan` asks for: left out keeps it, null clears it.
@@ -76,17 +76,9 @@ impl App<'_> {
     async fn find_meeting(&self, txn: &DatabaseTransaction, cohort_id: i64, starts_at: i64) -> Outcome<Found> {
         let locked = self.lock(txn, cohort_id).await?;
         let plan = plan_of(txn, &locked.cohort).await?;
-        let slot = match meeting_at(txn, locked.cohort.tenant_id, locked.cohort.id, starts_at).await? {
-            Some(row) => Slot::from_row(row),
-            None => {
-                let occurrence = plan
-                    .as_ref()
-                    .and_then(meeting_plan::Model::cadence)
-                    .and_then(|c| c.occurrence_at(from_micros(starts_at)))
-                    .ok_or_else(|| ApiError::not_found("meeting"))?;
-                Slot::from_occurrence(locked.cohort.id, &occurrence)
-            }
-        };
+        let slot = slot_at(txn, &locked.cohort, plan.as_ref(), starts_at)
+            .await?
+            .ok_or_else(|| ApiError::not_found("meeting"))?;
         Ok(Found { locked, plan, slot })
     }
 

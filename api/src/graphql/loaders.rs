@@ -76,6 +76,18 @@ pub struct OutcomeOf(pub i64);
 
 type LoadResult<K, V> = Result<HashMap<K, V>, String>;
 
+/// Groups rows under their keys; every key asked for gets a list, empty when no row matched.
+pub fn grouped<K, V>(keys: &[K], rows: Vec<V>, key_of: impl Fn(&V) -> K) -> HashMap<K, Vec<V>>
+where
+    K: Copy + Eq + std::hash::Hash,
+{
+    let mut out: HashMap<K, Vec<V>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+    for row in rows {
+        out.entry(key_of(&row)).or_default().push(row);
+    }
+    out
+}
+
 fn fault(err: sea_orm::DbErr) -> String {
     format!("database: {err}")
 }
@@ -152,11 +164,7 @@ impl Loader<GoalsOf> for Loaders {
             .all(self.store.reader())
             .await
             .map_err(fault)?;
-        let mut out: HashMap<GoalsOf, Vec<goal::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            out.entry(GoalsOf(row.cohort_id)).or_default().push(row);
-        }
-        Ok(out)
+        Ok(grouped(keys, rows, |row| GoalsOf(row.cohort_id)))
     }
 }
 

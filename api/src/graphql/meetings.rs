@@ -18,7 +18,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::loaders::{CohortKey, Loaders, MembershipKey};
+use super::loaders::{CohortKey, Loaders, MembershipKey, grouped};
 use super::mutation::MembershipPayload;
 use super::types::{Cohort, Membership};
 use super::{Date, RequestTime, UserError, data, payload};
@@ -423,11 +423,7 @@ impl Loader<RsvpsOf> for Loaders {
             .all(self.store.reader())
             .await
             .map_err(fault)?;
-        let mut out: HashMap<RsvpsOf, Vec<rsvp::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            out.entry(RsvpsOf(row.meeting_id)).or_default().push(row);
-        }
-        Ok(out)
+        Ok(grouped(keys, rows, |row| RsvpsOf(row.meeting_id)))
     }
 }
 
@@ -443,11 +439,7 @@ impl Loader<AttendanceOf> for Loaders {
             .all(self.store.reader())
             .await
             .map_err(fault)?;
-        let mut out: HashMap<AttendanceOf, Vec<attendance::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            out.entry(AttendanceOf(row.meeting_id)).or_default().push(row);
-        }
-        Ok(out)
+        Ok(grouped(keys, rows, |row| AttendanceOf(row.meeting_id)))
     }
 }
 
@@ -555,17 +547,9 @@ pub async fn load(ctx: &Context<'_>, cohort_id: i64, starts_at: i64) -> Result<M
     let cohort = super::query::visible_cohort(ctx, cohort_id).await?;
     let plan = plan_of(ctx, cohort_id).await?;
     let store = data::<Store>(ctx)?;
-    let slot = match sm::meeting_at(store.reader(), cohort.model.tenant_id, cohort_id, starts_at).await? {
-        Some(row) => Slot::from_row(row),
-        None => {
-            let occurrence = plan
-                .as_ref()
-                .and_then(meeting_plan::Model::cadence)
-                .and_then(|c| c.occurrence_at(from_micros(starts_at)))
-                .ok_or_else(|| ApiError::not_found("meeting"))?;
-            Slot::from_occurrence(cohort_id, &occurrence)
-        }
-    };
+    let slot = sm::slot_at(store.reader(), &cohort.model, plan.as_ref(), starts_at)
+        .await?
+        .ok_or_else(|| ApiError::not_found("meeting"))?;
     let plan_place = plan.as_ref().and_then(meeting_plan::Model::place);
     Ok(Meeting { slot, plan_place, access: cohort.access })
 }

@@ -207,6 +207,22 @@ pub async fn meeting_at(
         .await
 }
 
+/// The meeting a cohort has at `starts_at`: its row if something is attached to it, otherwise the
+/// occurrence its cadence computes then; `None` when the cohort does not meet at that moment.
+pub async fn slot_at(
+    conn: &impl ConnectionTrait,
+    cohort: &super::entities::cohort::Model,
+    plan: Option<&meeting_plan::Model>,
+    starts_at: i64,
+) -> Result<Option<Slot>, DbErr> {
+    if let Some(row) = meeting_at(conn, cohort.tenant_id, cohort.id, starts_at).await? {
+        return Ok(Some(Slot::from_row(row)));
+    }
+    let occurrence =
+        plan.and_then(meeting_plan::Model::cadence).and_then(|c| c.occurrence_at(super::from_micros(starts_at)));
+    Ok(occurrence.map(|o| Slot::from_occurrence(cohort.id, &o)))
+}
+
 /// How many meeting rows of each cohort start in `[from, to)`.
 pub async fn count_starting_between(
     conn: &impl ConnectionTrait,
