@@ -6,9 +6,10 @@
 //! Order of checks, the same everywhere: unknown or invisible objects are NOT_FOUND, then the
 //! viewer's right to act is FORBIDDEN, then domain rules become `userErrors`.
 
+pub mod access;
 pub mod meetings;
 
-use afterclass_domain::access::{self, ReadAccess, Standing};
+use afterclass_domain::access::{self as policy, Action, Standing, ViewerRole};
 use afterclass_domain::checkin::{self, CheckInContext, CheckInDraft};
 use afterclass_domain::cohort::{Horizon, MemberRole, MembershipStatus, OutcomeReason, Visibility};
 use afterclass_domain::goal::{self, Aggregation, GoalSpec, GoalStatus};
@@ -25,7 +26,9 @@ use sea_orm::{
 use crate::auth::{Viewer, ensure_person_on};
 use crate::error::{ApiError, Failure};
 use crate::store::entities::{check_in, cohort, conduct_version, goal as goal_row, membership, outcome, stage_event};
-use crate::store::queries::{self, standing};
+use crate::store::queries;
+
+use self::access::{Access, standing};
 use crate::store::{Store, lifecycle, progress, to_micros};
 
 pub(crate) type Outcome<T> = Result<T, Failure>;
@@ -93,6 +96,9 @@ impl Locked {
     pub(crate) fn standing(&self) -> Standing {
         standing(self.mine.as_ref())
     }
+    pub(crate) fn access(&self, role: ViewerRole) -> Access {
+        Access::of(role, &self.cohort, self.mine.as_ref())
+    }
 }
 
 impl App<'_> {
@@ -110,20 +116,16 @@ impl App<'_> {
             .await?
             .ok_or_else(|| ApiError::not_found("cohort"))?;
         let mine = queries::membership_of(txn, cohort.id, self.viewer.person_id()).await?;
-        let visibility = Visibility::parse(&cohort.visibility).unwrap_or(Visibility::InviteOnly);
-        let stage = Stage::parse(&cohort.stage).unwrap_or(Stage::Forming);
-        if access::read_access(self.viewer.role, visibility, stage, standing(mine.as_ref())) == ReadAccess::Hidden {
+        if !Access::of(self.viewer.role, &cohort, mine.as_ref()).knows() {
             return Err(ApiError::not_found("cohort").into());
         }
         Ok(Locked { cohort, mine })
     }
 
-    /// Locks a cohort the viewer manages, refusing ended cohorts.
-    pub(crate) async fn lock_managed(&self, txn: &DatabaseTransaction, cohort_id: i64) -> Outcome<Locked> {
+    /// Locks a cohort for a write the policy must allow the viewer, refusing ended cohorts.
+    pub(crate) async fn lock_for(&self, txn: &DatabaseTransaction, cohort_id: i64, action: Action) -> Outcome<Locked> {
         let locked = self.lock(txn, cohort_id).await?;
-        if !access::may_manage(self.viewer.role, locked.standing()) {
-            return Err(ApiError::forbidden("only the cohort's leaders and facilitators may do this").into());
-        }
+        locked.access(self.viewer.role).ensure_may(action)?;
         locked.stage().ensure_writable()?;
         Ok(locked)
     }
@@ -159,7 +161,7 @@ impl App<'_> {
 
     /// Instructor or integration: a cohort in `FORMING`, with its roster invited.
     pub async fn create_cohort(&self, draft: CohortDraft) -> Outcome<cohort::Model> {
-        if !access::may_create_cohort(self.viewer.role) {
+        if !policy::may_create_cohort(self.viewer.role) {
             return Err(ApiError::forbidden("only instructors and the integration account create cohorts").into());
         }
         self.insert_cohort(draft, Stage::Forming).await
@@ -167,7 +169,7 @@ impl App<'_> {
 
     /// Trainee: a cohort in `PROPOSED`, with the proposer as its leader.
     pub async fn propose_cohort(&self, draft: CohortDraft) -> Outcome<cohort::Model> {
-        if !access::may_propose_cohort(self.viewer.role) {
+        if !policy::may_propose_cohort(self.viewer.role) {
             return Err(ApiError::forbidden("only trainees propose cohorts; instructors create them").into());
         }
         self.insert_cohort(draft, Stage::Proposed).await
@@ -321,7 +323,7 @@ impl App<'_> {
     pub async fn approve_cohort(&self, cohort_id: i64) -> Outcome<cohort::Model> {
         let txn = self.begin().await?;
         let locked = self.lock(&txn, cohort_id).await?;
-        if !access::may_approve_proposals(self.viewer.role) {
+        if !policy::may_approve_proposals(self.viewer.role) {
             return Err(ApiError::forbidden("only instructors approve proposals").into());
         }
         let from = locked.stage();
@@ -345,18 +347,11 @@ impl App<'_> {
         Ok(am.update(txn).await?)
     }
 
-    /// Leaders, facilitators and the integration account: invite people, idempotent per person.
+    /// Leaders and the integration account: invite people, idempotent per person.
     pub async fn add_members(&self, cohort_id: i64, roster: Vec<RosterEntry>) -> Outcome<Vec<membership::Model>> {
         let roster = parse_roster(&roster).map_err(|e| e.on_field("members"))?;
         let txn = self.begin().await?;
-        let locked = self.lock(&txn, cohort_id).await?;
-        if !access::may_add_members(self.viewer.role, locked.standing()) {
-            return Err(ApiError::forbidden(
-                "only the cohort's leaders, facilitators and the integration account add members",
-            )
-            .into());
-        }
-        locked.stage().ensure_writable()?;
+        let locked = self.lock_for(&txn, cohort_id, Action::AddMembers).await?;
         let rows = self.invite(&txn, &locked.cohort, &roster).await?;
         txn.commit().await?;
         Ok(rows)
@@ -365,9 +360,7 @@ impl App<'_> {
     /// A member accepts the current code of conduct; an invited member becomes active.
     pub async fn accept_code_of_conduct(&self, cohort_id: i64, version: i32) -> Outcome<membership::Model> {
         let txn = self.begin().await?;
-        let locked = self.lock(&txn, cohort_id).await?;
-        self.person_id()?;
-        locked.stage().ensure_writable()?;
+        let locked = self.lock_for(&txn, cohort_id, Action::Membership).await?;
         let status = dmembership::accept_conduct(locked.standing().status, locked.cohort.conduct_version, version)?;
         let Some(mine) = locked.mine else {
             return Err(ApiError::Internal("accepted without a membership".into()).into());
@@ -390,7 +383,7 @@ impl App<'_> {
     pub async fn set_code_of_conduct(&self, cohort_id: i64, text_in: &str) -> Outcome<cohort::Model> {
         let text = text::parse(CODE_OF_CONDUCT, text_in)?;
         let txn = self.begin().await?;
-        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::Steer).await?;
         let version = locked.cohort.conduct_version.unwrap_or(0) + 1;
         self.insert_conduct_version(&txn, &locked.cohort, version, &text).await?;
         let mut am = locked.cohort.into_active_model();
@@ -414,7 +407,14 @@ impl App<'_> {
             .one(&txn)
             .await?
             .ok_or_else(|| ApiError::not_found("membership"))?;
-        let _locked = self.lock_managed(&txn, target.cohort_id).await?;
+        let locked = self.lock_for(&txn, target.cohort_id, Action::ChangeRoles).await?;
+        let leaders = membership::Entity::find()
+            .filter(membership::Column::CohortId.eq(locked.cohort.id))
+            .filter(membership::Column::Role.eq(MemberRole::Leader.as_str()))
+            .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
+            .count(&txn)
+            .await?;
+        policy::change_role(locked.stage(), standing(Some(&target)), role, leaders)?;
         let mut am = target.into_active_model();
         am.role = Set(role.as_str().to_owned());
         let row = am.update(&txn).await?;
@@ -425,9 +425,7 @@ impl App<'_> {
     /// A member leaves; the membership is kept as `LEFT`.
     pub async fn leave_cohort(&self, cohort_id: i64) -> Outcome<membership::Model> {
         let txn = self.begin().await?;
-        let locked = self.lock(&txn, cohort_id).await?;
-        self.person_id()?;
-        locked.stage().ensure_writable()?;
+        let locked = self.lock_for(&txn, cohort_id, Action::Membership).await?;
         let status = dmembership::leave(locked.standing().status)?;
         let Some(mine) = locked.mine else { return Err(ApiError::Internal("left without a membership".into()).into()) };
         let mut am = mine.into_active_model();
@@ -449,7 +447,7 @@ impl App<'_> {
             draft.deadline,
         )?;
         let txn = self.begin().await?;
-        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::Steer).await?;
         let row = goal_row::ActiveModel {
             tenant_id: Set(locked.cohort.tenant_id),
             cohort_id: Set(locked.cohort.id),
@@ -472,7 +470,7 @@ impl App<'_> {
     /// Leaders: `FORMING` → `ACTIVE`, once the cohort has what it needs.
     pub async fn activate_cohort(&self, cohort_id: i64) -> Outcome<cohort::Model> {
         let txn = self.begin().await?;
-        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::Steer).await?;
         let id = locked.cohort.id;
         let leaders = membership::Entity::find()
             .filter(membership::Column::CohortId.eq(id))
@@ -510,7 +508,7 @@ impl App<'_> {
     ) -> Outcome<check_in::Model> {
         let txn = self.begin().await?;
         let locked = self.lock(&txn, cohort_id).await?;
-        self.person_id()?;
+        locked.access(self.viewer.role).ensure_may(Action::Participate)?;
         if let (Some(key), Some(mine)) = (draft.idempotency_key.as_deref(), locked.mine.as_ref())
             && let Some(first) = find_by_key(&txn, locked.cohort.id, mine.id, key.trim()).await?
         {
@@ -593,7 +591,7 @@ impl App<'_> {
     ) -> Outcome<cohort::Model> {
         let retrospective = text::parse_optional(text::RETROSPECTIVE, retrospective)?;
         let txn = self.begin().await?;
-        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::Steer).await?;
         let to = locked.stage().disband()?;
         let ending = Ending { to, reason, retrospective, formal_structure: None, evaluation: None };
         let cohort = end_cohort(&txn, locked.cohort, ending, self.viewer.person_id(), self.now).await?;
@@ -611,7 +609,7 @@ impl App<'_> {
         let formal_structure = text::parse(text::FORMAL_STRUCTURE, formal_structure)?;
         let retrospective = text::parse_optional(text::RETROSPECTIVE, retrospective)?;
         let txn = self.begin().await?;
-        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::Steer).await?;
         let to = locked.stage().graduate()?;
         let ending = Ending {
             to,
@@ -634,7 +632,7 @@ impl App<'_> {
     ) -> Outcome<cohort::Model> {
         dl::validate_criteria(&criteria)?;
         let txn = self.begin().await?;
-        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::Steer).await?;
         let mut am = locked.cohort.into_active_model();
         am.criteria = Set(Some(lifecycle::criteria_to_json(&criteria)));
         if let Some(auto_apply) = auto_apply {
@@ -650,7 +648,7 @@ impl App<'_> {
     pub async fn apply_evaluation(&self, cohort_id: i64, retrospective: Option<&str>) -> Outcome<cohort::Model> {
         let retrospective = text::parse_optional(text::RETROSPECTIVE, retrospective)?;
         let txn = self.begin().await?;
-        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::Steer).await?;
         let evaluation = evaluate_now(&txn, &locked.cohort, self.now).await?;
         let to = evaluation.ending()?;
         match to {
@@ -669,9 +667,7 @@ impl App<'_> {
         let retrospective = text::parse(text::RETROSPECTIVE_TEXT, retrospective)?;
         let txn = self.begin().await?;
         let locked = self.lock(&txn, cohort_id).await?;
-        if !access::may_manage(self.viewer.role, locked.standing()) {
-            return Err(ApiError::forbidden("only the cohort's leaders and facilitators may do this").into());
-        }
+        locked.access(self.viewer.role).ensure_may(Action::Steer)?;
         locked.stage().ensure_ended()?;
         let row = outcome::Entity::find()
             .filter(outcome::Column::CohortId.eq(locked.cohort.id))

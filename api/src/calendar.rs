@@ -17,7 +17,9 @@
 
 use std::sync::atomic::Ordering;
 
-use afterclass_domain::access::Standing;
+use afterclass_domain::access;
+
+use crate::app::access::standing;
 use afterclass_domain::meeting::{self as dm, MeetingFormat, MeetingStatus, Window};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -35,7 +37,7 @@ use crate::http::AppState;
 use crate::ids;
 use crate::store::entities::{cohort, membership};
 use crate::store::meetings::{self as sm, Slot, calendar_feed, meeting_plan};
-use crate::store::{self, Store, from_micros, queries, to_micros};
+use crate::store::{self, Store, from_micros, to_micros};
 
 /// How far back the feed reaches, in days.
 pub const DAYS_BACK: i64 = 30;
@@ -187,7 +189,8 @@ async fn feed_data(store: &Store, feeds: &Feeds, file: &str, now: DateTime<Utc>)
         .map_err(fault)?
         .map(|f| f.nonce)
         .unwrap_or_default();
-    if !feeds.verify(member.tenant_id, member.id, &nonce, &sig) || !queries::standing(Some(&member)).belongs() {
+    if !feeds.verify(member.tenant_id, member.id, &nonce, &sig) || !access::calendar_feed_works(standing(Some(&member)))
+    {
         return Ok(None);
     }
     let cohort = cohort::Entity::find_by_id(member.cohort_id)
@@ -348,8 +351,7 @@ pub fn url_for(
     member: &membership::Model,
     nonce: Option<&str>,
 ) -> Result<Option<String>, ApiError> {
-    let standing: Standing = queries::standing(Some(member));
-    if viewer_person != Some(member.person_id) || !standing.belongs() {
+    if viewer_person != Some(member.person_id) || !access::calendar_feed_works(standing(Some(member))) {
         return Ok(None);
     }
     feeds.url(member.tenant_id, member.id, nonce.unwrap_or_default()).map(Some)

@@ -21,10 +21,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use afterclass_domain::access::{self, ReadAccess};
-use afterclass_domain::cohort::Visibility;
+use afterclass_domain::access::Facet;
 use afterclass_domain::goal::{self as dgoal, Aggregation, GoalSpec};
-use afterclass_domain::stage::Stage;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +31,7 @@ use hmac::{Hmac, Mac};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::Sha256;
 
+use crate::app::access::Access;
 use crate::auth;
 use crate::config::{Config, KeyConfig};
 use crate::error::ApiError;
@@ -162,6 +161,8 @@ enum Refusal {
     BadToken,
     BadLink,
     NotFound,
+    /// The viewer may know of the cohort but not read its members' progress.
+    Forbidden,
     Internal(String),
 }
 
@@ -190,6 +191,7 @@ impl Refusal {
             Refusal::BadToken => (StatusCode::UNAUTHORIZED, "invalid or expired bearer token"),
             Refusal::BadLink => (StatusCode::UNAUTHORIZED, "this link is invalid or has expired"),
             Refusal::NotFound => (StatusCode::NOT_FOUND, "cohort not found"),
+            Refusal::Forbidden => (StatusCode::FORBIDDEN, "only the cohort's active members see its progress"),
             Refusal::Internal(cause) => {
                 tracing::error!(%cause, "drawing a progress chart");
                 state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
@@ -261,11 +263,10 @@ async fn authorize(
             let row_id = ids::decode(Kind::Cohort, id).map_err(|_| Refusal::NotFound)?;
             let cohort = queries::find_cohort(conn, viewer.tenant_id, row_id).await?.ok_or(Refusal::NotFound)?;
             let mine = queries::membership_of(conn, cohort.id, viewer.person_id()).await?;
-            let visibility = Visibility::parse(&cohort.visibility).unwrap_or(Visibility::InviteOnly);
-            let stage = Stage::parse(&cohort.stage).unwrap_or(Stage::Forming);
-            match access::read_access(viewer.role, visibility, stage, queries::standing(mine.as_ref())) {
-                ReadAccess::Hidden => Err(Refusal::NotFound),
-                ReadAccess::PublicFace | ReadAccess::Full => Ok(cohort),
+            match Access::of(viewer.role, &cohort, mine.as_ref()).ensure(Facet::Activity) {
+                Ok(()) => Ok(cohort),
+                Err(ApiError::Forbidden(_)) => Err(Refusal::Forbidden),
+                Err(_) => Err(Refusal::NotFound),
             }
         }
         (None, None) => Err(Refusal::NoCredentials),

@@ -2,7 +2,7 @@
 //! declining proposals, and the candidates similar-cohort ranking reads. Same order of checks as
 //! `crate::app`: NOT_FOUND, then FORBIDDEN, then domain rules as `userErrors`.
 
-use afterclass_domain::access::{self, ReadAccess};
+use afterclass_domain::access::{self, Action};
 use afterclass_domain::cohort::{MemberRole, MembershipStatus, Visibility};
 use afterclass_domain::joining::{self, Admission, JoinRequestStatus};
 use afterclass_domain::text;
@@ -81,6 +81,7 @@ impl App<'_> {
         let message = text::parse_optional(MESSAGE, message)?;
         let txn = self.begin().await?;
         let locked = self.lock(&txn, cohort_id).await?;
+        locked.access(self.viewer.role).ensure_may(Action::RequestToJoin)?;
         let person_id = self.person_id()?;
         let pending = join_request::Entity::find()
             .filter(join_request::Column::CohortId.eq(locked.cohort.id))
@@ -121,11 +122,7 @@ impl App<'_> {
     pub async fn decide_join_request(&self, request_id: i64, approve: bool) -> Outcome<Joined> {
         let txn = self.begin().await?;
         let request = self.find_request(&txn, request_id).await?;
-        let locked = self.lock(&txn, request.cohort_id).await?;
-        if !access::may_manage(self.viewer.role, locked.standing()) {
-            return Err(ApiError::forbidden("only the cohort's leaders and facilitators decide join requests").into());
-        }
-        locked.stage().ensure_writable()?;
+        let locked = self.lock_for(&txn, request.cohort_id, Action::DecideJoinRequests).await?;
         let status =
             joining::decide(JoinRequestStatus::parse(&request.status).unwrap_or(JoinRequestStatus::Declined), approve)?;
         let now = self.now_micros();
@@ -136,10 +133,14 @@ impl App<'_> {
         am.decided_by = Set(self.viewer.person_id());
         let request = am.update(&txn).await?;
         let existing = queries::membership_of(&txn, locked.cohort.id, Some(person_id)).await?;
-        let to = if approve { MembershipStatus::Invited } else { MembershipStatus::Removed };
-        let membership = set_membership(&txn, &locked.cohort, person_id, existing, to, now).await?;
+        let membership = if approve {
+            Some(set_membership(&txn, &locked.cohort, person_id, existing, MembershipStatus::Invited, now).await?)
+        } else {
+            drop_pending_membership(&txn, existing).await?;
+            None
+        };
         txn.commit().await?;
-        Ok(Joined { request, membership: approve.then_some(membership) })
+        Ok(Joined { request, membership })
     }
 
     /// The requester withdraws their pending request; it stays on record.
@@ -158,12 +159,7 @@ impl App<'_> {
         am.status = Set(status.as_str().to_owned());
         am.decided_at = Set(Some(now));
         let request = am.update(&txn).await?;
-        if let Some(mine) = locked.mine.filter(|m| m.status == MembershipStatus::Requested.as_str()) {
-            let mut am = mine.into_active_model();
-            am.status = Set(MembershipStatus::Left.as_str().to_owned());
-            am.left_at = Set(Some(now));
-            am.update(&txn).await?;
-        }
+        drop_pending_membership(&txn, locked.mine).await?;
         txn.commit().await?;
         Ok(Joined { request, membership: None })
     }
@@ -196,6 +192,18 @@ impl App<'_> {
             .await?
             .ok_or_else(|| ApiError::not_found("join request"))?;
         Ok(request)
+    }
+}
+
+/// A declined or withdrawn request leaves the person where they stood before they asked: an
+/// outsider, who may ask again. The request itself stays on record.
+async fn drop_pending_membership(txn: &DatabaseTransaction, m: Option<membership::Model>) -> Result<(), DbErr> {
+    match m {
+        Some(m) if m.status == MembershipStatus::Requested.as_str() => {
+            membership::Entity::delete_by_id(m.id).exec(txn).await?;
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 
@@ -232,10 +240,4 @@ async fn set_membership(
             .await
         }
     }
-}
-
-/// Whether the viewer may read a join request: its requester, and whoever may read the whole
-/// cohort except its plain members (leaders, facilitators, instructors, the integration account).
-pub fn may_read_requests(viewer: &crate::auth::Viewer, access: ReadAccess, standing: access::Standing) -> bool {
-    access == ReadAccess::Full && (viewer.role != access::ViewerRole::Trainee || standing.manages())
 }

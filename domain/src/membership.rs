@@ -36,9 +36,11 @@ pub fn accept_conduct(
 /// Leaving a cohort: invited and active members may leave; the membership is kept as `LEFT`.
 pub fn leave(status: Option<MembershipStatus>) -> Result<MembershipStatus, DomainError> {
     match status {
-        Some(MembershipStatus::Invited | MembershipStatus::Active | MembershipStatus::Requested) => {
-            Ok(MembershipStatus::Left)
-        }
+        Some(MembershipStatus::Invited | MembershipStatus::Active) => Ok(MembershipStatus::Left),
+        Some(MembershipStatus::Requested) => Err(DomainError::new(
+            ErrorCode::NotAMember,
+            "you have only asked to join; withdraw your join request instead",
+        )),
         _ => Err(DomainError::new(ErrorCode::NotAMember, "you are not a member of this cohort")),
     }
 }

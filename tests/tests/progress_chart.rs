@@ -156,13 +156,16 @@ async fn a_member_with_a_bearer_token_sees_one_line_per_goal_with_the_titles_esc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trainee_outside_the_cohort_sees_the_chart_of_a_discoverable_cohort_but_not_of_an_invite_only_one() {
+async fn a_trainee_outside_the_cohort_is_refused_the_chart_of_a_discoverable_cohort_and_not_told_of_an_invite_only_one()
+{
     let app = spawn().await;
     let open = cohort_with_two_goals(&app, "uni-a").await;
     let outsider = trainee("stranger", "uni-a");
-    let got = fetch(&app, &chart_path(&open.id), Some(&outsider)).await;
-    assert_chart(&got);
-    assert_eq!(polylines(&got.body, "actual"), 2);
+    // Progress is the members' activity, which the public face does not show.
+    assert_refused(&fetch(&app, &chart_path(&open.id), Some(&outsider)).await, 403);
+    let member = fetch(&app, &chart_path(&open.id), Some(&open.trainees[0])).await;
+    assert_chart(&member);
+    assert_eq!(polylines(&member.body, "actual"), 2);
 
     let data = app
         .ok(

@@ -7,7 +7,7 @@
 //! cadence becomes a row the first time something is attached to it: an RSVP, attendance or a
 //! cancellation; a one-off is a row from the start. The cohort's row lock serialises all of it.
 
-use afterclass_domain::access::{self, Standing};
+use afterclass_domain::access::{Action, Standing};
 use afterclass_domain::meeting::{
     self as dm, AttendanceMark, Cadence, CadenceDraft, Channel, ChannelKind, MeetingStatus, Place, PlaceDraft,
     RsvpAnswer,
@@ -18,11 +18,12 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
 };
 
+use super::access::standing;
 use super::{App, Locked, Outcome};
 use crate::error::ApiError;
 use crate::store::entities::{cohort, membership};
 use crate::store::meetings::{Slot, attendance, calendar_feed, meeting, meeting_at, meeting_plan, rsvp, slot_at};
-use crate::store::{from_micros, queries, to_micros};
+use crate::store::{from_micros, to_micros};
 
 /// What a field of `setMeetingPlan` asks for: left out keeps it, null clears it.
 #[derive(Debug, Clone)]
@@ -83,11 +84,7 @@ impl App<'_> {
     }
 
     fn ensure_manages(&self, locked: &Locked) -> Outcome<()> {
-        if access::may_manage(self.viewer.role, locked.standing()) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("only the cohort's leaders and facilitators may do this").into())
-        }
+        locked.access(self.viewer.role).ensure_may(Action::RunMeetings)
     }
 
     /// The meeting's row, made now if the meeting was an occurrence only, with `status`.
@@ -127,7 +124,7 @@ impl App<'_> {
     /// in any stage before the cohort ends (so while it is still forming, too).
     pub async fn set_meeting_plan(&self, cohort_id: i64, change: PlanChange) -> Outcome<cohort::Model> {
         let txn = self.begin().await?;
-        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::RunMeetings).await?;
         dm::ensure_plannable(locked.stage())?;
         let existing = plan_of(&txn, &locked.cohort).await?;
         let previous = existing.as_ref().and_then(meeting_plan::Model::cadence);
@@ -239,7 +236,7 @@ impl App<'_> {
     ) -> Outcome<MeetingDone> {
         let starts_at = from_micros(to_micros(starts_at));
         let txn = self.begin().await?;
-        let locked = self.lock_managed(&txn, cohort_id).await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::RunMeetings).await?;
         let (occurrence, agenda) = dm::one_off(locked.stage(), starts_at, duration_minutes, agenda, self.now)?;
         let place = place.as_ref().map(Place::parse).transpose().map_err(within("place"))?;
         let plan = plan_of(&txn, &locked.cohort).await?;
@@ -297,7 +294,7 @@ impl App<'_> {
     pub async fn rsvp(&self, cohort_id: i64, starts_at: i64, answer: RsvpAnswer) -> Outcome<rsvp::Model> {
         let txn = self.begin().await?;
         let found = self.find_meeting(&txn, cohort_id, starts_at).await?;
-        self.person_id()?;
+        found.locked.access(self.viewer.role).ensure_may(Action::Participate)?;
         dm::ensure_may_rsvp(found.locked.stage(), found.locked.standing(), &found.slot.facts(), self.now)?;
         let Some(mine) = found.locked.mine.clone() else {
             return Err(ApiError::Internal("answered without a membership".into()).into());
@@ -353,8 +350,7 @@ impl App<'_> {
             .all(&txn)
             .await?;
         for id in &ids {
-            let status =
-                members.iter().find(|m| m.id == *id).map(|m| queries::standing(Some(m))).unwrap_or(Standing::NONE);
+            let status = members.iter().find(|m| m.id == *id).map(|m| standing(Some(m))).unwrap_or(Standing::NONE);
             dm::ensure_markable(status.status)?;
         }
 
@@ -402,10 +398,11 @@ impl App<'_> {
             .one(&txn)
             .await?
             .ok_or_else(|| ApiError::not_found("membership"))?;
-        let _cohort = self.lock(&txn, target.cohort_id).await?;
+        let locked = self.lock(&txn, target.cohort_id).await?;
         if self.viewer.person_id() != Some(target.person_id) {
             return Err(ApiError::forbidden("only the member themself revokes their calendar feed").into());
         }
+        locked.access(self.viewer.role).ensure_may(Action::Participate)?;
         let nonce = crate::calendar::new_nonce().map_err(ApiError::Internal)?;
         let existing =
             calendar_feed::Entity::find().filter(calendar_feed::Column::MembershipId.eq(target.id)).one(&txn).await?;

@@ -1,14 +1,14 @@
 //! The discovery part of the schema: similar cohorts, search, proposals and join requests.
 
-use afterclass_domain::access::{ReadAccess, ViewerRole as DomainRole};
+use afterclass_domain::access::Facet;
 use afterclass_domain::joining::JoinRequestStatus as DStatus;
 use afterclass_domain::stage::Stage;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::loaders::{Loaders, PersonKey, ViewerStanding};
+use super::loaders::{Loaders, PersonKey};
 use super::types::{Cohort, CohortConnection, Membership, Person, with_ids};
 use super::{UserError, connection, data};
 use crate::auth::Viewer;
@@ -134,7 +134,7 @@ pub async fn similar(
     if let Some(id) = exclude {
         select = select.filter(cohort::Column::Id.ne(id));
     }
-    if viewer.role == DomainRole::Trainee {
+    if !viewer.role.reads_everything() {
         select = queries::visible_to_trainee(select, viewer.person_id().unwrap_or(0));
     }
     let rows = select.order_by_desc(cohort::Column::Id).limit(SIMILARITY_CANDIDATES).all(store.reader()).await?;
@@ -185,7 +185,7 @@ pub async fn search_cohorts(
     };
     let scope = search::Scope {
         tenant_id: viewer.tenant_id,
-        trainee: (viewer.role == DomainRole::Trainee).then(|| viewer.person_id().unwrap_or(0)),
+        trainee: (!viewer.role.reads_everything()).then(|| viewer.person_id().unwrap_or(0)),
     };
     let (ids_found, total) = search::search(store.reader(), scope, query, offset, size).await?;
     let models = cohort::Entity::find()
@@ -212,14 +212,19 @@ pub async fn proposals(
 ) -> Result<CohortConnection, ApiError> {
     let viewer = data::<Viewer>(ctx)?;
     let store = data::<Store>(ctx)?;
-    if viewer.role == DomainRole::Trainee {
+    if !viewer.role.reads_everything() {
         return Err(ApiError::forbidden("instructors and the integration account list proposals"));
     }
     let select = cohort::Entity::find()
         .filter(cohort::Column::TenantId.eq(viewer.tenant_id))
         .filter(cohort::Column::Stage.eq(Stage::Proposed.as_str()));
     let page = queries::page(store.reader(), select, cohort::Column::Id, first, after).await?;
-    Ok(CohortConnection { page: with_ids(page, |model| Cohort { model, access: ReadAccess::Full }), hidden: false })
+    let mut rows = Vec::with_capacity(page.rows.len());
+    for model in page.rows {
+        rows.push((model.id, Cohort::known(ctx, model).await?));
+    }
+    let page = Page { rows, has_next: page.has_next, has_previous: page.has_previous, total: page.total };
+    Ok(CohortConnection { page, hidden: false })
 }
 
 /// A cohort's join requests, for its leaders, instructors and the integration account.
@@ -232,15 +237,7 @@ pub async fn join_requests(
 ) -> Result<JoinRequestConnection, ApiError> {
     let viewer = data::<Viewer>(ctx)?;
     let store = data::<Store>(ctx)?;
-    let standing = if viewer.role == DomainRole::Trainee {
-        let mine = loader(ctx)?.load_one(ViewerStanding(c.model.id)).await.map_err(ApiError::Internal)?;
-        queries::standing(mine.as_ref())
-    } else {
-        afterclass_domain::access::Standing::NONE
-    };
-    if !crate::discovery::may_read_requests(viewer, c.access, standing) {
-        return Err(ApiError::forbidden("only the cohort's leaders and facilitators see its join requests"));
-    }
+    c.ensure(Facet::JoinRequests)?;
     let mut select = join_request::Entity::find()
         .filter(join_request::Column::TenantId.eq(viewer.tenant_id))
         .filter(join_request::Column::CohortId.eq(c.model.id));
@@ -254,11 +251,8 @@ pub async fn join_requests(
 /// Join requests from outside the origin course, all time.
 pub async fn outside_interest(ctx: &Context<'_>, c: &cohort::Model) -> Result<i32, ApiError> {
     let store = data::<Store>(ctx)?;
-    let n = join_request::Entity::find()
-        .filter(join_request::Column::CohortId.eq(c.id))
-        .filter(join_request::Column::FromOutsideCourse.eq(true))
-        .count(store.reader())
-        .await?;
+    let now = data::<super::RequestTime>(ctx)?.0;
+    let n = crate::store::lifecycle::outside_interest(store.reader(), c.id, crate::store::to_micros(now)).await?;
     Ok(i32::try_from(n).unwrap_or(i32::MAX))
 }
 
@@ -279,17 +273,6 @@ pub async fn load_join_request(ctx: &Context<'_>, id: i64) -> Result<JoinRequest
     Ok(JoinRequest(row))
 }
 
-async fn join_requests_allowed(ctx: &Context<'_>, c: &Cohort) -> Result<(), ApiError> {
-    let viewer = data::<Viewer>(ctx)?;
-    let standing = if viewer.role == DomainRole::Trainee {
-        let mine = loader(ctx)?.load_one(ViewerStanding(c.model.id)).await.map_err(ApiError::Internal)?;
-        queries::standing(mine.as_ref())
-    } else {
-        afterclass_domain::access::Standing::NONE
-    };
-    if crate::discovery::may_read_requests(viewer, c.access, standing) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("only the requester and the cohort's leaders see a join request"))
-    }
+async fn join_requests_allowed(_ctx: &Context<'_>, c: &Cohort) -> Result<(), ApiError> {
+    c.ensure(Facet::JoinRequests)
 }

@@ -11,7 +11,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use afterclass_domain::access::ReadAccess;
+use afterclass_domain::access::Facet;
+
+use crate::app::access::Access;
 use afterclass_domain::meeting::{self as dm, Window};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
@@ -32,7 +34,7 @@ use crate::store::entities::membership;
 use crate::store::meetings::{
     self as sm, LONGEST_MEETING_MICROS, Slot, attendance, calendar_feed, meeting, meeting_plan, rsvp,
 };
-use crate::store::{self, Store, from_micros, to_micros};
+use crate::store::{Store, from_micros, to_micros};
 
 use super::mirror_enum;
 
@@ -214,16 +216,13 @@ pub struct RsvpPayload {
 pub struct Meeting {
     pub slot: Slot,
     pub plan_place: Option<dm::Place>,
-    pub access: ReadAccess,
+    pub access: Access,
 }
 
 impl Meeting {
-    fn ensure_full(&self, what: &str) -> Result<(), ApiError> {
-        if self.access == ReadAccess::Full {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!("only the cohort's members see a meeting's {what}")))
-        }
+    /// Who answered and who attended are the cohort's activity.
+    fn ensure_activity(&self) -> Result<(), ApiError> {
+        self.access.ensure(Facet::Activity)
     }
 
     async fn marks(&self, ctx: &Context<'_>) -> Result<Vec<attendance::Model>, ApiError> {
@@ -269,19 +268,19 @@ impl Meeting {
     }
     /// Members only.
     async fn rsvps(&self, ctx: &Context<'_>) -> Result<Vec<Rsvp>> {
-        self.ensure_full("RSVPs")?;
+        self.ensure_activity()?;
         let Some(row) = &self.slot.row else { return Ok(Vec::new()) };
         let rows = loader(ctx)?.load_one(RsvpsOf(row.id)).await.map_err(ApiError::Internal)?.unwrap_or_default();
         Ok(rows.into_iter().map(Rsvp).collect())
     }
     /// Members only.
     async fn attendance(&self, ctx: &Context<'_>) -> Result<Vec<Attendance>> {
-        self.ensure_full("attendance")?;
+        self.ensure_activity()?;
         Ok(self.marks(ctx).await?.into_iter().map(Attendance).collect())
     }
     /// PRESENT over marked members; null until attendance is recorded. Members only.
     async fn attendance_rate(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        self.ensure_full("attendance")?;
+        self.ensure_activity()?;
         let marks = self.marks(ctx).await?;
         let present = marks.iter().filter(|m| m.mark == dm::AttendanceMark::Present.as_str()).count();
         Ok(dm::attendance_rate(present as u64, marks.len() as u64))
@@ -569,7 +568,7 @@ pub async fn calendar_feed_url(ctx: &Context<'_>, member: &membership::Model) ->
 // Mutations
 
 fn app<'a>(ctx: &Context<'a>) -> Result<App<'a>, ApiError> {
-    Ok(App { store: data::<Store>(ctx)?, viewer: data::<Viewer>(ctx)?, now: store::now() })
+    Ok(App { store: data::<Store>(ctx)?, viewer: data::<Viewer>(ctx)?, now: data::<super::RequestTime>(ctx)?.0 })
 }
 
 /// A broken rule in a nested input names its path, e.g. ["input", "cadence", "weekday"].

@@ -11,7 +11,7 @@ use crate::app::{self, App};
 use crate::auth::Viewer;
 use crate::error::ApiError;
 use crate::ids::{self, Kind};
-use crate::store::{self, Store};
+use crate::store::Store;
 
 pub struct MutationRoot;
 
@@ -180,7 +180,7 @@ pub struct CheckInPayload {
 }
 
 fn app<'a>(ctx: &Context<'a>) -> Result<App<'a>, ApiError> {
-    Ok(App { store: data::<Store>(ctx)?, viewer: data::<Viewer>(ctx)?, now: store::now() })
+    Ok(App { store: data::<Store>(ctx)?, viewer: data::<Viewer>(ctx)?, now: data::<super::RequestTime>(ctx)?.0 })
 }
 
 fn roster(entries: Option<Vec<RosterEntryInput>>) -> Vec<app::RosterEntry> {

@@ -1,6 +1,6 @@
 //! The query root.
 
-use afterclass_domain::access::{ReadAccess, ViewerRole};
+use afterclass_domain::access::Facet;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
@@ -58,7 +58,7 @@ impl QueryRoot {
         let store = data::<Store>(ctx)?;
         let filter = filter.unwrap_or_default();
         let mut select = cohort::Entity::find().filter(cohort::Column::TenantId.eq(viewer.tenant_id));
-        if viewer.role == ViewerRole::Trainee {
+        if !viewer.role.reads_everything() {
             select = queries::visible_to_trainee(select, viewer.person_id().unwrap_or(0));
         }
         if let Some(stages) = filter.stage {
@@ -128,7 +128,7 @@ impl QueryRoot {
         let viewer = data::<AuthViewer>(ctx)?;
         let store = data::<Store>(ctx)?;
         let mut cohorts = cohort::Entity::find().filter(cohort::Column::TenantId.eq(viewer.tenant_id));
-        if viewer.role == ViewerRole::Trainee {
+        if !viewer.role.reads_everything() {
             cohorts = queries::visible_to_trainee(cohorts, viewer.person_id().unwrap_or(0));
         }
         if let Some(h) = horizon {
@@ -181,16 +181,6 @@ pub async fn visible_cohort(ctx: &Context<'_>, id: i64) -> Result<Cohort, ApiErr
     Cohort::visible(ctx, model).await?.ok_or_else(|| ApiError::not_found("cohort"))
 }
 
-/// A cohort whose members and check-ins the viewer may read.
-async fn cohort_with_full_access(ctx: &Context<'_>, id: i64) -> Result<Cohort, ApiError> {
-    let cohort = visible_cohort(ctx, id).await?;
-    if cohort.access == ReadAccess::Full {
-        Ok(cohort)
-    } else {
-        Err(ApiError::forbidden("only the cohort's members see its members and check-ins"))
-    }
-}
-
 async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiError> {
     let viewer = data::<AuthViewer>(ctx)?;
     let store = data::<Store>(ctx)?;
@@ -205,7 +195,8 @@ async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiEr
                 .one(conn)
                 .await?
                 .ok_or_else(missing)?;
-            if viewer.role == ViewerRole::Trainee && viewer.person_id() != Some(row.id) {
+            let own = viewer.person_id() == Some(row.id);
+            if !afterclass_domain::access::may_see_person(viewer.role, own, false) {
                 return Err(ApiError::forbidden("trainees see other people through the cohorts they share"));
             }
             Node::Person(Person(row))
@@ -216,9 +207,8 @@ async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiEr
                 .one(conn)
                 .await?
                 .ok_or_else(missing)?;
-            if viewer.person_id() != Some(row.person_id) {
-                cohort_with_full_access(ctx, row.cohort_id).await?;
-            }
+            let own = viewer.person_id() == Some(row.person_id);
+            access_to(ctx, row.cohort_id).await?.ensure_member_data(own)?;
             Node::Membership(Membership(row))
         }
         Kind::Goal => {
@@ -227,7 +217,7 @@ async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiEr
                 .one(conn)
                 .await?
                 .ok_or_else(missing)?;
-            visible_cohort(ctx, row.cohort_id).await?;
+            access_to(ctx, row.cohort_id).await?.ensure(Facet::Setup)?;
             Node::Goal(Goal(row))
         }
         Kind::JoinRequest => Node::JoinRequest(super::discovery::load_join_request(ctx, id).await?),
@@ -239,7 +229,9 @@ async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiEr
                 .one(conn)
                 .await?
                 .ok_or_else(missing)?;
-            cohort_with_full_access(ctx, row.cohort_id).await?;
+            let author = membership::Entity::find_by_id(row.membership_id).one(conn).await?;
+            let own = author.is_some_and(|m| viewer.person_id() == Some(m.person_id));
+            access_to(ctx, row.cohort_id).await?.ensure_member_data(own)?;
             Node::CheckIn(CheckIn(row))
         }
     })

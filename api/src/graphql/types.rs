@@ -1,7 +1,7 @@
 //! The GraphQL object types. Each wraps a stored row; a `Cohort` also carries how much of it the
 //! viewer may read, decided once when it is loaded.
 
-use afterclass_domain::access::{self, ReadAccess, ViewerRole as DomainRole};
+use afterclass_domain::access::Facet;
 use afterclass_domain::cohort::{
     Horizon as DHorizon, MemberRole as DRole, MembershipStatus as DStatus, Visibility as DVisibility,
 };
@@ -17,6 +17,7 @@ use super::{
     CohortStage, Date, GoalAggregation, GoalStatus, Horizon, MemberRole, MembershipStatus, Pace, ViewerRole,
     Visibility, connection, data,
 };
+use crate::app::access::Access;
 use crate::auth::Viewer as AuthViewer;
 use crate::error::ApiError;
 use crate::ids::{self, Kind};
@@ -128,29 +129,30 @@ pub struct CodeOfConduct {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A cohort as this viewer may read it.
+/// A cohort as this viewer may read it: every field asks `access` (the policy) before it answers
+/// anything beyond the public face.
 #[derive(Clone)]
 pub struct Cohort {
     pub model: cohort::Model,
-    pub access: ReadAccess,
+    pub access: Access,
 }
 
 impl Cohort {
     /// Wraps a cohort row for the viewer; `None` when they may not know of it.
     pub async fn visible(ctx: &Context<'_>, model: cohort::Model) -> Result<Option<Cohort>, ApiError> {
         let access = cohort_access(ctx, &model).await?;
-        Ok((access != ReadAccess::Hidden).then_some(Cohort { model, access }))
+        Ok(access.knows().then_some(Cohort { model, access }))
     }
 
-    /// Wraps a cohort the viewer already knows of (one they wrote to or hold a membership in):
-    /// at least its public face.
+    /// Wraps a cohort the viewer just wrote to: its public face at least, even when the write
+    /// (leaving an invite-only cohort, say) means they may no longer find it.
     pub async fn known(ctx: &Context<'_>, model: cohort::Model) -> Result<Cohort, ApiError> {
         let access = cohort_access(ctx, &model).await?;
-        Ok(Cohort { model, access: access.max(ReadAccess::PublicFace) })
+        Ok(Cohort { model, access })
     }
 
     pub fn stage_value(&self) -> Stage {
-        Stage::parse(&self.model.stage).unwrap_or(Stage::Forming)
+        self.access.cohort.stage
     }
 
     async fn snapshot(
@@ -167,27 +169,32 @@ impl Cohort {
         snapshot.ok_or_else(|| ApiError::Internal("no snapshot for a visible cohort".into()))
     }
 
-    fn ensure_full(&self, what: &str) -> Result<(), ApiError> {
-        if self.access == ReadAccess::Full {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!("only the cohort's members see its {what}")))
-        }
+    /// Refuses a part of the cohort the viewer may not read.
+    pub fn ensure(&self, facet: Facet) -> Result<(), ApiError> {
+        self.access.ensure(facet)
     }
 }
 
-/// How much of `model` the request's viewer may read.
-pub async fn cohort_access(ctx: &Context<'_>, model: &cohort::Model) -> Result<ReadAccess, ApiError> {
+/// How much of `model` the request's viewer may read: the policy, asked with their standing in
+/// it (one batched statement for all the cohorts of a level).
+pub async fn cohort_access(ctx: &Context<'_>, model: &cohort::Model) -> Result<Access, ApiError> {
     let viewer = data::<AuthViewer>(ctx)?;
-    let visibility = DVisibility::parse(&model.visibility).unwrap_or(DVisibility::InviteOnly);
-    let stage = Stage::parse(&model.stage).unwrap_or(Stage::Forming);
-    let standing = if viewer.role == DomainRole::Trainee {
-        let mine = loader(ctx)?.load_one(ViewerStanding(model.id)).await.map_err(load_fault)?;
-        queries::standing(mine.as_ref())
-    } else {
-        access::Standing::NONE
+    let mine = match viewer.person_id() {
+        Some(_) => loader(ctx)?.load_one(ViewerStanding(model.id)).await.map_err(load_fault)?,
+        None => None,
     };
-    Ok(access::read_access(viewer.role, visibility, stage, standing))
+    Ok(Access::of(viewer.role, model, mine.as_ref()))
+}
+
+/// The viewer's access to a cohort known by its id only (a goal's, a membership's, a
+/// check-in's), through the request's loaders.
+pub async fn access_to(ctx: &Context<'_>, cohort_id: i64) -> Result<Access, ApiError> {
+    let model = loader(ctx)?
+        .load_one(CohortKey(cohort_id))
+        .await
+        .map_err(load_fault)?
+        .ok_or_else(|| ApiError::not_found("cohort"))?;
+    cohort_access(ctx, &model).await
 }
 
 #[Object]
@@ -227,6 +234,7 @@ impl Cohort {
         DVisibility::parse(&self.model.visibility).unwrap_or(DVisibility::InviteOnly).into()
     }
     async fn code_of_conduct(&self, ctx: &Context<'_>) -> Result<Option<CodeOfConduct>> {
+        self.ensure(Facet::Setup)?;
         let Some(version) = self.model.conduct_version else { return Ok(None) };
         let row = loader(ctx)?.load_one(ConductKey { cohort_id: self.model.id, version }).await.map_err(load_fault)?;
         Ok(row.map(|r| CodeOfConduct { version: r.version, text: r.text, updated_at: from_micros(r.created_at) }))
@@ -243,13 +251,14 @@ impl Cohort {
         let select = membership::Entity::find()
             .filter(membership::Column::TenantId.eq(self.model.tenant_id))
             .filter(membership::Column::CohortId.eq(self.model.id));
-        let hidden = self.access != ReadAccess::Full;
+        let hidden = !self.access.allows(Facet::Activity);
         // Outsiders get the count only, so no rows are read for them.
         let first = if hidden { Some(0) } else { first };
         let page = queries::page(store.reader(), select, membership::Column::Id, first, after.as_deref()).await?;
         Ok(MembershipConnection { page: with_ids(page, Membership), hidden })
     }
     async fn goals(&self, ctx: &Context<'_>) -> Result<Vec<Goal>> {
+        self.ensure(Facet::Setup)?;
         let rows = loader(ctx)?.load_one(GoalsOf(self.model.id)).await.map_err(load_fault)?.unwrap_or_default();
         Ok(rows.into_iter().map(Goal).collect())
     }
@@ -261,7 +270,7 @@ impl Cohort {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<CheckInConnection> {
-        self.ensure_full("check-ins")?;
+        self.ensure(Facet::Activity)?;
         let store = data::<Store>(ctx)?;
         let select = check_in::Entity::find()
             .filter(check_in::Column::TenantId.eq(self.model.tenant_id))
@@ -274,17 +283,19 @@ impl Cohort {
     }
     /// Health as of `asOf` (default: now). Members only.
     async fn health(&self, ctx: &Context<'_>, as_of: Option<DateTime<Utc>>) -> Result<super::lifecycle::CohortHealth> {
-        self.ensure_full("health")?;
+        self.ensure(Facet::Activity)?;
         let snapshot = self.snapshot(ctx, as_of).await?;
         Ok(super::lifecycle::CohortHealth::new(snapshot.as_of, afterclass_domain::lifecycle::health(&snapshot)))
     }
     /// The criteria the cohort is evaluated by: its own, or its horizon's defaults.
-    async fn criteria(&self) -> Vec<super::lifecycle::Criterion> {
-        crate::store::lifecycle::criteria_of(&self.model).into_iter().map(Into::into).collect()
+    async fn criteria(&self) -> Result<Vec<super::lifecycle::Criterion>> {
+        self.ensure(Facet::Activity)?;
+        Ok(crate::store::lifecycle::criteria_of(&self.model).into_iter().map(Into::into).collect())
     }
     /// Whether the sweeper ends the cohort on its own when the evaluation recommends it.
-    async fn auto_apply(&self) -> bool {
-        self.model.auto_apply
+    async fn auto_apply(&self) -> Result<bool> {
+        self.ensure(Facet::Activity)?;
+        Ok(self.model.auto_apply)
     }
     /// The criteria checked as of `asOf` (default: now). Members only; never writes.
     async fn evaluation(
@@ -292,7 +303,7 @@ impl Cohort {
         ctx: &Context<'_>,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<super::lifecycle::Evaluation> {
-        self.ensure_full("evaluation")?;
+        self.ensure(Facet::Activity)?;
         let snapshot = self.snapshot(ctx, as_of).await?;
         let criteria = crate::store::lifecycle::criteria_of(&self.model);
         Ok(afterclass_domain::lifecycle::evaluate(&criteria, &snapshot).into())
@@ -309,6 +320,7 @@ impl Cohort {
     }
     /// Join requests from people outside the origin course, all time: the growth signal of open-ended cohorts.
     async fn outside_interest(&self, ctx: &Context<'_>) -> Result<i32> {
+        self.ensure(Facet::Activity)?;
         Ok(super::discovery::outside_interest(ctx, &self.model).await?)
     }
     /// Why an instructor declined this proposal, when one did.
@@ -329,6 +341,7 @@ impl Cohort {
     /// A link to the cohort's progress chart (an SVG burn-up chart of its goals) that works
     /// without a token for 15 minutes, e.g. as an image in an LMS page.
     async fn progress_chart_url(&self, ctx: &Context<'_>) -> Result<String> {
+        self.ensure(Facet::Activity)?;
         let links = data::<std::sync::Arc<crate::chart::Links>>(ctx)?;
         let now = data::<super::RequestTime>(ctx)?.0;
         Ok(links.chart_url(self.model.tenant_id, self.model.id, now)?)
@@ -404,6 +417,8 @@ impl Membership {
         ctx: &Context<'_>,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<super::lifecycle::ParticipationLevel> {
+        let own = data::<AuthViewer>(ctx)?.person_id() == Some(self.0.person_id);
+        access_to(ctx, self.0.cohort_id).await?.ensure_member_data(own)?;
         let as_of = match as_of {
             Some(t) => t,
             None => data::<super::RequestTime>(ctx)?.0,
@@ -480,6 +495,7 @@ impl Goal {
     }
     /// Progress from the check-ins that occurred up to `asOf` (default: now).
     async fn progress(&self, ctx: &Context<'_>, as_of: Option<DateTime<Utc>>) -> Result<GoalProgress> {
+        access_to(ctx, self.0.cohort_id).await?.ensure(Facet::Activity)?;
         let as_of = match as_of {
             Some(t) => t,
             None => data::<super::RequestTime>(ctx)?.0,

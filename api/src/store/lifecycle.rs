@@ -234,16 +234,7 @@ pub async fn snapshot(conn: &impl ConnectionTrait, c: &cohort::Model, as_of: i64
         .all(conn)
         .await?;
 
-    let outside: i64 = join_request::Entity::find()
-        .select_only()
-        .column_as(Expr::col(join_request::Column::Id).count(), "n")
-        .filter(join_request::Column::CohortId.eq(c.id))
-        .filter(join_request::Column::FromOutsideCourse.eq(true))
-        .filter(join_request::Column::CreatedAt.lte(as_of))
-        .into_tuple()
-        .one(conn)
-        .await?
-        .unwrap_or(0);
+    let outside = outside_interest(conn, c.id, as_of).await?;
 
     let mut snap = Snapshot {
         as_of: from_micros(as_of),
@@ -267,7 +258,7 @@ pub async fn snapshot(conn: &impl ConnectionTrait, c: &cohort::Model, as_of: i64
         }
     }
     snap.check_ins_in_previous_window = u32::try_from(previous).unwrap_or(u32::MAX);
-    snap.outside_interest = u32::try_from(outside).unwrap_or(u32::MAX);
+    snap.outside_interest = outside;
     // Attendance counts as activity at the meeting's start; the rate is over the last meetings.
     let last_attended = super::meetings::last_attended(conn, c.id, as_of).await?;
     snap.attendance_rate = super::meetings::attendance_rate(conn, c.id, as_of).await?;
@@ -298,4 +289,23 @@ impl sea_orm::sea_query::Iden for Alias {
     fn unquoted(&self) -> &str {
         self.0
     }
+}
+
+/// Outside interest as of `as_of`: distinct people, not on the origin course's roster, whose
+/// request to join is pending or was accepted. Withdrawn and declined requests stay on record
+/// but do not count, and one person counts once however often they asked.
+pub async fn outside_interest(conn: &impl ConnectionTrait, cohort_id: i64, as_of: i64) -> Result<u32, DbErr> {
+    use afterclass_domain::joining::JoinRequestStatus;
+    let counted = [JoinRequestStatus::Pending.as_str(), JoinRequestStatus::Approved.as_str()];
+    let n: Option<i64> = join_request::Entity::find()
+        .select_only()
+        .column_as(Expr::col(join_request::Column::PersonId).count_distinct(), "n")
+        .filter(join_request::Column::CohortId.eq(cohort_id))
+        .filter(join_request::Column::FromOutsideCourse.eq(true))
+        .filter(join_request::Column::Status.is_in(counted))
+        .filter(join_request::Column::CreatedAt.lte(as_of))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(u32::try_from(n.unwrap_or(0)).unwrap_or(u32::MAX))
 }

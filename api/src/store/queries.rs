@@ -1,8 +1,8 @@
 //! Reads shared by the GraphQL resolvers and the use cases: tenant-scoped lookups, the viewer's
 //! standing in a cohort, and cursor pages. Every query here filters by tenant.
 
-use afterclass_domain::access::Standing;
-use afterclass_domain::cohort::{MemberRole, MembershipStatus};
+use afterclass_domain::access;
+use afterclass_domain::stage::Stage;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
@@ -145,35 +145,44 @@ pub async fn membership_of(
         .await?)
 }
 
-/// A stored membership as the domain sees it.
-pub fn standing(m: Option<&membership::Model>) -> Standing {
-    match m {
-        None => Standing::NONE,
-        Some(m) => Standing { role: MemberRole::parse(&m.role), status: MembershipStatus::parse(&m.status) },
-    }
-}
-
-/// Cohorts a trainee may see: discoverable ones past the proposal stage, and every cohort they
-/// have a membership in.
+/// Cohorts a trainee may know of, as the policy (`afterclass_domain::access`) decides it row by
+/// row: discoverable ones past the proposal stage, and every cohort they hold a revealing
+/// membership in. The statuses and visibilities come from the policy itself.
 pub fn visible_to_trainee(select: Select<cohort::Entity>, person_id: i64) -> Select<cohort::Entity> {
     use sea_orm::Condition;
+    let discoverable: Vec<&str> = access::discoverable_visibilities().iter().map(|v| v.as_str()).collect();
     select.filter(
         Condition::any()
             .add(
                 Condition::all()
-                    .add(cohort::Column::Visibility.is_in(["OPEN", "BY_REQUEST"]))
-                    .add(cohort::Column::Stage.ne("PROPOSED")),
+                    .add(cohort::Column::Visibility.is_in(discoverable))
+                    .add(cohort::Column::Stage.ne(Stage::Proposed.as_str())),
             )
             .add(cohort::Column::Id.in_subquery(member_of(person_id))),
     )
 }
 
-/// The ids of cohorts a person belongs to (invited or active; see `Standing::belongs`).
+/// [`visible_to_trainee`] as raw SQL over the cohorts aliased `cohorts`, for the person bound at
+/// `person` (the policy's names are fixed upper-case words, so they are inlined).
+pub fn visible_to_trainee_sql(cohorts: &str, person: &str) -> String {
+    let quoted = |names: Vec<&str>| names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+    let visibilities = quoted(access::discoverable_visibilities().iter().map(|v| v.as_str()).collect());
+    let statuses = quoted(access::revealing_statuses().iter().map(|s| s.as_str()).collect());
+    let proposed = Stage::Proposed.as_str();
+    format!(
+        "(({cohorts}.visibility IN ({visibilities}) AND {cohorts}.stage <> '{proposed}') OR {cohorts}.id IN \
+         (SELECT cohort_id FROM memberships WHERE person_id = {person} AND status IN ({statuses})))"
+    )
+}
+
+/// The ids of cohorts a person holds a revealing membership in (see
+/// `afterclass_domain::access::revealing_statuses`).
 pub fn member_of(person_id: i64) -> sea_orm::sea_query::SelectStatement {
+    let statuses: Vec<&str> = access::revealing_statuses().iter().map(|s| s.as_str()).collect();
     Query::select()
         .column(membership::Column::CohortId)
         .from(membership::Entity)
         .and_where(Expr::col(membership::Column::PersonId).eq(person_id))
-        .and_where(Expr::col(membership::Column::Status).is_in(["INVITED", "ACTIVE"]))
+        .and_where(Expr::col(membership::Column::Status).is_in(statuses))
         .to_owned()
 }

@@ -68,10 +68,7 @@ pub async fn search(
     let mut filter = format!("{matches} AND c.tenant_id = {tenant}");
     if let Some(person) = scope.trainee {
         let person = bind(person.into(), &mut values);
-        filter.push_str(&format!(
-            " AND ((c.visibility IN ('OPEN', 'BY_REQUEST') AND c.stage <> 'PROPOSED') OR c.id IN \
-             (SELECT cohort_id FROM memberships WHERE person_id = {person} AND status IN ('INVITED', 'ACTIVE')))"
-        ));
+        filter.push_str(&format!(" AND {}", super::queries::visible_to_trainee_sql("c", &person)));
     }
     let count_sql = format!("{prefix}SELECT COUNT(*) FROM {from} WHERE {filter}");
     let total: i64 = conn
