@@ -762,7 +762,7 @@ impl fmt::Display for Read {
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Write {
+enum Mutation {
     CreateCohort,
     ProposeCohort,
     ApproveCohort,
@@ -803,34 +803,34 @@ enum Write {
     RevokeOwnCalendarFeed,
 }
 
-const WRITES: [Write; 27] = [
-    Write::CreateCohort,
-    Write::ProposeCohort,
-    Write::ApproveCohort,
-    Write::DeclineProposal,
-    Write::AddMembers,
-    Write::AcceptCodeOfConduct,
-    Write::SetCodeOfConduct,
-    Write::ChangeMemberRole,
-    Write::LeaveCohort,
-    Write::AddGoal,
-    Write::ActivateCohort,
-    Write::LogCheckIn,
-    Write::DisbandCohort,
-    Write::SetCriteria,
-    Write::ApplyEvaluation,
-    Write::GraduateCohort,
-    Write::WriteRetrospective,
-    Write::RequestToJoin,
-    Write::DecideJoinRequest,
-    Write::WithdrawJoinRequest,
-    Write::SetMeetingPlan,
-    Write::ScheduleMeeting,
-    Write::CancelMeeting,
-    Write::Rsvp,
-    Write::RecordAttendance,
-    Write::RevokeCalendarFeed,
-    Write::RevokeOwnCalendarFeed,
+const WRITES: [Mutation; 27] = [
+    Mutation::CreateCohort,
+    Mutation::ProposeCohort,
+    Mutation::ApproveCohort,
+    Mutation::DeclineProposal,
+    Mutation::AddMembers,
+    Mutation::AcceptCodeOfConduct,
+    Mutation::SetCodeOfConduct,
+    Mutation::ChangeMemberRole,
+    Mutation::LeaveCohort,
+    Mutation::AddGoal,
+    Mutation::ActivateCohort,
+    Mutation::LogCheckIn,
+    Mutation::DisbandCohort,
+    Mutation::SetCriteria,
+    Mutation::ApplyEvaluation,
+    Mutation::GraduateCohort,
+    Mutation::WriteRetrospective,
+    Mutation::RequestToJoin,
+    Mutation::DecideJoinRequest,
+    Mutation::WithdrawJoinRequest,
+    Mutation::SetMeetingPlan,
+    Mutation::ScheduleMeeting,
+    Mutation::CancelMeeting,
+    Mutation::Rsvp,
+    Mutation::RecordAttendance,
+    Mutation::RevokeCalendarFeed,
+    Mutation::RevokeOwnCalendarFeed,
 ];
 
 /// The state a mutation's fixture cohort must be in.
@@ -841,42 +841,42 @@ enum Stage {
     Ended,
 }
 
-impl Write {
+impl Mutation {
     fn field(self) -> &'static str {
         match self {
-            Write::CreateCohort => "createCohort",
-            Write::ProposeCohort => "proposeCohort",
-            Write::ApproveCohort => "approveCohort",
-            Write::DeclineProposal => "declineProposal",
-            Write::AddMembers => "addMembers",
-            Write::AcceptCodeOfConduct => "acceptCodeOfConduct",
-            Write::SetCodeOfConduct => "setCodeOfConduct",
-            Write::ChangeMemberRole => "changeMemberRole",
-            Write::LeaveCohort => "leaveCohort",
-            Write::AddGoal => "addGoal",
-            Write::ActivateCohort => "activateCohort",
-            Write::LogCheckIn => "logCheckIn",
-            Write::DisbandCohort => "disbandCohort",
-            Write::SetCriteria => "setCriteria",
-            Write::ApplyEvaluation => "applyEvaluation",
-            Write::GraduateCohort => "graduateCohort",
-            Write::WriteRetrospective => "writeRetrospective",
-            Write::RequestToJoin => "requestToJoin",
-            Write::DecideJoinRequest => "decideJoinRequest",
-            Write::WithdrawJoinRequest => "withdrawJoinRequest",
-            Write::SetMeetingPlan => "setMeetingPlan",
-            Write::ScheduleMeeting => "scheduleMeeting",
-            Write::CancelMeeting => "cancelMeeting",
-            Write::Rsvp => "rsvp",
-            Write::RecordAttendance => "recordAttendance",
-            Write::RevokeCalendarFeed | Write::RevokeOwnCalendarFeed => "revokeCalendarFeed",
+            Mutation::CreateCohort => "createCohort",
+            Mutation::ProposeCohort => "proposeCohort",
+            Mutation::ApproveCohort => "approveCohort",
+            Mutation::DeclineProposal => "declineProposal",
+            Mutation::AddMembers => "addMembers",
+            Mutation::AcceptCodeOfConduct => "acceptCodeOfConduct",
+            Mutation::SetCodeOfConduct => "setCodeOfConduct",
+            Mutation::ChangeMemberRole => "changeMemberRole",
+            Mutation::LeaveCohort => "leaveCohort",
+            Mutation::AddGoal => "addGoal",
+            Mutation::ActivateCohort => "activateCohort",
+            Mutation::LogCheckIn => "logCheckIn",
+            Mutation::DisbandCohort => "disbandCohort",
+            Mutation::SetCriteria => "setCriteria",
+            Mutation::ApplyEvaluation => "applyEvaluation",
+            Mutation::GraduateCohort => "graduateCohort",
+            Mutation::WriteRetrospective => "writeRetrospective",
+            Mutation::RequestToJoin => "requestToJoin",
+            Mutation::DecideJoinRequest => "decideJoinRequest",
+            Mutation::WithdrawJoinRequest => "withdrawJoinRequest",
+            Mutation::SetMeetingPlan => "setMeetingPlan",
+            Mutation::ScheduleMeeting => "scheduleMeeting",
+            Mutation::CancelMeeting => "cancelMeeting",
+            Mutation::Rsvp => "rsvp",
+            Mutation::RecordAttendance => "recordAttendance",
+            Mutation::RevokeCalendarFeed | Mutation::RevokeOwnCalendarFeed => "revokeCalendarFeed",
         }
     }
 
     fn stage(self) -> Stage {
         match self {
-            Write::ActivateCohort => Stage::Forming,
-            Write::WriteRetrospective => Stage::Ended,
+            Mutation::ActivateCohort => Stage::Forming,
+            Mutation::WriteRetrospective => Stage::Ended,
             _ => Stage::Active,
         }
     }
@@ -884,35 +884,38 @@ impl Write {
     /// The payload's object an allowed mutation answers with.
     fn payload_object(self) -> &'static str {
         match self {
-            Write::CreateCohort
-            | Write::ProposeCohort
-            | Write::ApproveCohort
-            | Write::DeclineProposal
-            | Write::SetCodeOfConduct
-            | Write::ActivateCohort
-            | Write::DisbandCohort
-            | Write::SetCriteria
-            | Write::ApplyEvaluation
-            | Write::GraduateCohort
-            | Write::WriteRetrospective
-            | Write::SetMeetingPlan => "cohort",
-            Write::AddMembers => "memberships",
-            Write::AcceptCodeOfConduct
-            | Write::ChangeMemberRole
-            | Write::LeaveCohort
-            | Write::RevokeCalendarFeed
-            | Write::RevokeOwnCalendarFeed => "membership",
-            Write::AddGoal => "goal",
-            Write::LogCheckIn => "checkIn",
-            Write::RequestToJoin | Write::DecideJoinRequest | Write::WithdrawJoinRequest => "joinRequest",
-            Write::ScheduleMeeting | Write::CancelMeeting | Write::RecordAttendance => "meeting",
-            Write::Rsvp => "rsvp",
+            Mutation::CreateCohort
+            | Mutation::ProposeCohort
+            | Mutation::ApproveCohort
+            | Mutation::DeclineProposal
+            | Mutation::SetCodeOfConduct
+            | Mutation::ActivateCohort
+            | Mutation::DisbandCohort
+            | Mutation::SetCriteria
+            | Mutation::ApplyEvaluation
+            | Mutation::GraduateCohort
+            | Mutation::WriteRetrospective
+            | Mutation::SetMeetingPlan => "cohort",
+            Mutation::AddMembers => "memberships",
+            Mutation::AcceptCodeOfConduct
+            | Mutation::ChangeMemberRole
+            | Mutation::LeaveCohort
+            | Mutation::RevokeCalendarFeed
+            | Mutation::RevokeOwnCalendarFeed => "membership",
+            Mutation::AddGoal => "goal",
+            Mutation::LogCheckIn => "checkIn",
+            Mutation::RequestToJoin | Mutation::DecideJoinRequest | Mutation::WithdrawJoinRequest => "joinRequest",
+            Mutation::ScheduleMeeting | Mutation::CancelMeeting | Mutation::RecordAttendance => "meeting",
+            Mutation::Rsvp => "rsvp",
         }
     }
 
     /// Whether the mutation names the fixture's cohort (or something in it).
     fn names_the_cohort(self) -> bool {
-        !matches!(self, Write::CreateCohort | Write::ProposeCohort | Write::ApproveCohort | Write::DeclineProposal)
+        !matches!(
+            self,
+            Mutation::CreateCohort | Mutation::ProposeCohort | Mutation::ApproveCohort | Mutation::DeclineProposal
+        )
     }
 
     /// What the cell of `who` in `tenant` expects, on the BY_REQUEST circle.
@@ -928,55 +931,55 @@ impl Write {
             _ => NOT_A_MEMBER,
         };
         match self {
-            Write::CreateCohort => allowed_if(staff),
-            Write::ProposeCohort => allowed_if(trainee),
+            Mutation::CreateCohort => allowed_if(staff),
+            Mutation::ProposeCohort => allowed_if(trainee),
             _ if tenant == Tenant::Other => {
-                if self == Write::RevokeOwnCalendarFeed && self.expect(who, Tenant::Own) == Undecided {
+                if self == Mutation::RevokeOwnCalendarFeed && self.expect(who, Tenant::Own) == Undecided {
                     Undecided
                 } else {
                     NotFound
                 }
             }
             // Of lea's proposal: any instructor decides; trainees not in it do not know of it.
-            Write::ApproveCohort | Write::DeclineProposal => match who {
+            Mutation::ApproveCohort | Mutation::DeclineProposal => match who {
                 Who::LeadInstructor | Who::OtherInstructor => Allowed,
                 Who::Integration | Who::Leader => Forbidden,
                 _ => NotFound,
             },
-            Write::AddMembers => allowed_if(who.leads() || who == Who::Integration),
-            Write::AcceptCodeOfConduct => match who {
+            Mutation::AddMembers => allowed_if(who.leads() || who == Who::Integration),
+            Mutation::AcceptCodeOfConduct => match who {
                 Who::Invited => Allowed,
                 w => as_a_person_or_accept(w),
             },
-            Write::LeaveCohort => match who {
+            Mutation::LeaveCohort => match who {
                 Who::Invited => Allowed,
                 _ => as_a_person(),
             },
-            Write::LogCheckIn | Write::Rsvp => as_a_person(),
-            Write::SetCodeOfConduct
-            | Write::ChangeMemberRole
-            | Write::AddGoal
-            | Write::ActivateCohort
-            | Write::DisbandCohort
-            | Write::SetCriteria
-            | Write::GraduateCohort
-            | Write::WriteRetrospective => allowed_if(who.leads()),
-            Write::ApplyEvaluation if who.leads() => REQUIREMENTS_NOT_MET,
-            Write::ApplyEvaluation => Forbidden,
-            Write::SetMeetingPlan
-            | Write::ScheduleMeeting
-            | Write::CancelMeeting
-            | Write::RecordAttendance
-            | Write::DecideJoinRequest => allowed_if(who.keeps_momentum()),
-            Write::RequestToJoin => match who {
+            Mutation::LogCheckIn | Mutation::Rsvp => as_a_person(),
+            Mutation::SetCodeOfConduct
+            | Mutation::ChangeMemberRole
+            | Mutation::AddGoal
+            | Mutation::ActivateCohort
+            | Mutation::DisbandCohort
+            | Mutation::SetCriteria
+            | Mutation::GraduateCohort
+            | Mutation::WriteRetrospective => allowed_if(who.leads()),
+            Mutation::ApplyEvaluation if who.leads() => REQUIREMENTS_NOT_MET,
+            Mutation::ApplyEvaluation => Forbidden,
+            Mutation::SetMeetingPlan
+            | Mutation::ScheduleMeeting
+            | Mutation::CancelMeeting
+            | Mutation::RecordAttendance
+            | Mutation::DecideJoinRequest => allowed_if(who.keeps_momentum()),
+            Mutation::RequestToJoin => match who {
                 Who::Outsider | Who::Declined | Who::Withdrawn | Who::OtherInstructor => Allowed,
                 Who::Left | Who::Removed | Who::Integration => Forbidden,
                 // One pending request at a time; members already belong.
                 _ => ALREADY_EXISTS,
             },
-            Write::WithdrawJoinRequest => allowed_if(who == Who::Requested),
-            Write::RevokeCalendarFeed => allowed_if(who == Who::Member),
-            Write::RevokeOwnCalendarFeed => match who {
+            Mutation::WithdrawJoinRequest => allowed_if(who == Who::Requested),
+            Mutation::RevokeCalendarFeed => allowed_if(who == Who::Member),
+            Mutation::RevokeOwnCalendarFeed => match who {
                 w if w.is_active_member() => Allowed,
                 Who::Left | Who::Removed => Forbidden,
                 // INVITED: the table lists only accepting and leaving; the rest hold no
@@ -994,8 +997,8 @@ impl Write {
         match self {
             // Their own membership or request: whether it is NOT_FOUND or FORBIDDEN, the table
             // does not say.
-            Write::RevokeOwnCalendarFeed => Undecided,
-            Write::WithdrawJoinRequest if who == Who::Requested => Undecided,
+            Mutation::RevokeOwnCalendarFeed => Undecided,
+            Mutation::WithdrawJoinRequest if who == Who::Requested => Undecided,
             _ => NotFound,
         }
     }
@@ -1005,80 +1008,80 @@ impl Write {
         let cohort = json!({ "input": { "cohortId": c.id } });
         let q = |s: &str| s.to_owned();
         match self {
-            Write::CreateCohort => (
+            Mutation::CreateCohort => (
                 q(ops::CREATE),
                 json!({ "input": { "name": "Another circle", "domain": "Rust", "purpose": "Practise", "horizon": "SHORT_TERM" } }),
             ),
-            Write::ProposeCohort => (
+            Mutation::ProposeCohort => (
                 q(PROPOSE),
                 json!({ "input": { "name": "Another proposal", "domain": "Rust", "purpose": "Practise", "horizon": "OPEN_ENDED" } }),
             ),
-            Write::ApproveCohort => (q(APPROVE), json!({ "input": { "cohortId": fx.proposal } })),
-            Write::DeclineProposal => {
+            Mutation::ApproveCohort => (q(APPROVE), json!({ "input": { "cohortId": fx.proposal } })),
+            Mutation::DeclineProposal => {
                 (q(DECLINE_PROPOSAL), json!({ "input": { "cohortId": fx.proposal, "reason": "Join the circle." } }))
             }
-            Write::AddMembers => (
+            Mutation::AddMembers => (
                 q(ops::ADD_MEMBERS),
                 json!({ "input": { "cohortId": c.id, "members": [{ "externalId": "zoe", "displayName": "Zoe" }] } }),
             ),
-            Write::AcceptCodeOfConduct => (q(ops::ACCEPT), json!({ "input": { "cohortId": c.id, "version": 1 } })),
-            Write::SetCodeOfConduct => {
+            Mutation::AcceptCodeOfConduct => (q(ops::ACCEPT), json!({ "input": { "cohortId": c.id, "version": 1 } })),
+            Mutation::SetCodeOfConduct => {
                 (q(ops::SET_CONDUCT), json!({ "input": { "cohortId": c.id, "text": "Be kind; be on time." } }))
             }
-            Write::ChangeMemberRole => (
+            Mutation::ChangeMemberRole => (
                 q(CHANGE_ROLE),
                 json!({ "input": { "membershipId": c.of(Who::Member).membership, "role": "FACILITATOR" } }),
             ),
-            Write::LeaveCohort => (q(ops::LEAVE), cohort),
-            Write::AddGoal => (
+            Mutation::LeaveCohort => (q(ops::LEAVE), cohort),
+            Mutation::AddGoal => (
                 q(ops::ADD_GOAL),
                 json!({ "input": { "cohortId": c.id, "title": "Chapters", "unit": "chapters", "target": 12.0, "aggregation": "SUM" } }),
             ),
-            Write::ActivateCohort => (q(ops::ACTIVATE), cohort),
-            Write::LogCheckIn => {
+            Mutation::ActivateCohort => (q(ops::ACTIVATE), cohort),
+            Mutation::LogCheckIn => {
                 (q(ops::CHECK_IN), json!({ "input": { "cohortId": c.id, "goalId": c.goal, "value": 1.0 } }))
             }
-            Write::DisbandCohort => {
+            Mutation::DisbandCohort => {
                 (q(ops::DISBAND), json!({ "input": { "cohortId": c.id, "reason": "LEADERS_DECISION" } }))
             }
-            Write::SetCriteria => (
+            Mutation::SetCriteria => (
                 q(SET_CRITERIA),
                 json!({ "input": { "cohortId": c.id, "criteria": [{ "kind": "INACTIVE_FOR_DAYS", "effect": "DISBAND", "threshold": 30 }] } }),
             ),
-            Write::ApplyEvaluation => (q(APPLY_EVALUATION), cohort),
-            Write::GraduateCohort => {
+            Mutation::ApplyEvaluation => (q(APPLY_EVALUATION), cohort),
+            Mutation::GraduateCohort => {
                 (q(GRADUATE), json!({ "input": { "cohortId": c.id, "formalStructure": "The Rust Guild" } }))
             }
-            Write::WriteRetrospective => {
+            Mutation::WriteRetrospective => {
                 (q(RETROSPECTIVE), json!({ "input": { "cohortId": c.id, "retrospective": "How it went." } }))
             }
-            Write::RequestToJoin => (q(REQUEST_TO_JOIN), cohort),
-            Write::DecideJoinRequest => {
+            Mutation::RequestToJoin => (q(REQUEST_TO_JOIN), cohort),
+            Mutation::DecideJoinRequest => {
                 (q(DECIDE_JOIN_REQUEST), json!({ "input": { "joinRequestId": c.pending_request, "approve": true } }))
             }
-            Write::WithdrawJoinRequest => {
+            Mutation::WithdrawJoinRequest => {
                 (q(WITHDRAW_JOIN_REQUEST), json!({ "input": { "joinRequestId": c.pending_request } }))
             }
-            Write::SetMeetingPlan => (
+            Mutation::SetMeetingPlan => (
                 q(SET_MEETING_PLAN),
                 json!({ "input": { "cohortId": c.id, "channel": { "kind": "FORUM", "address": "https://forum.example/rust" } } }),
             ),
-            Write::ScheduleMeeting => {
+            Mutation::ScheduleMeeting => {
                 let at = (chrono::Utc::now() + chrono::Duration::days(2)).timestamp() / 60 * 60;
                 let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default().to_rfc3339();
                 (q(SCHEDULE_MEETING), json!({ "input": { "cohortId": c.id, "startsAt": at, "durationMinutes": 60 } }))
             }
-            Write::CancelMeeting => (q(CANCEL_MEETING), json!({ "input": { "meetingId": c.upcoming } })),
-            Write::Rsvp => (q(RSVP), json!({ "input": { "meetingId": c.upcoming, "answer": "GOING" } })),
-            Write::RecordAttendance => (
+            Mutation::CancelMeeting => (q(CANCEL_MEETING), json!({ "input": { "meetingId": c.upcoming } })),
+            Mutation::Rsvp => (q(RSVP), json!({ "input": { "meetingId": c.upcoming, "answer": "GOING" } })),
+            Mutation::RecordAttendance => (
                 q(RECORD_ATTENDANCE),
                 json!({ "input": { "meetingId": c.current,
                     "entries": [{ "membershipId": c.of(Who::Member).membership, "mark": "PRESENT" }] } }),
             ),
-            Write::RevokeCalendarFeed => {
+            Mutation::RevokeCalendarFeed => {
                 (q(REVOKE_CALENDAR_FEED), json!({ "input": { "membershipId": c.of(Who::Member).membership } }))
             }
-            Write::RevokeOwnCalendarFeed => {
+            Mutation::RevokeOwnCalendarFeed => {
                 (q(REVOKE_CALENDAR_FEED), json!({ "input": { "membershipId": c.of(who).membership } }))
             }
         }
@@ -1094,11 +1097,11 @@ fn as_a_person_or_accept(who: Who) -> Expect {
     }
 }
 
-impl fmt::Display for Write {
+impl fmt::Display for Mutation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Write::RevokeOwnCalendarFeed => f.write_str("revokeCalendarFeed (own membership)"),
-            Write::RevokeCalendarFeed => f.write_str("revokeCalendarFeed (tom's membership)"),
+            Mutation::RevokeOwnCalendarFeed => f.write_str("revokeCalendarFeed (own membership)"),
+            Mutation::RevokeCalendarFeed => f.write_str("revokeCalendarFeed (tom's membership)"),
             other => f.write_str(other.field()),
         }
     }
@@ -1505,7 +1508,7 @@ fn meets(expect: &Expect, got: &Got, outcome: &str, listed: Option<Vec<String>>)
 #[derive(Clone, Copy)]
 enum Op {
     Read(Read),
-    Write(Write),
+    Write(Mutation),
 }
 
 #[derive(Clone)]
@@ -1672,7 +1675,7 @@ async fn every_mutation_by_every_standing_meets_its_cell(app: TestApp) {
     let backend = app.backend;
     app.stop().await;
     // Cells grouped by mutation and cohort: each group runs on one server, in order.
-    let mut groups: BTreeMap<(Write, Target), Vec<Case>> = BTreeMap::new();
+    let mut groups: BTreeMap<(Mutation, Target), Vec<Case>> = BTreeMap::new();
     let cases = write_cases();
     for case in &cases {
         if let Op::Write(write) = case.op {
@@ -1706,7 +1709,7 @@ async fn every_mutation_by_every_standing_meets_its_cell(app: TestApp) {
 
 /// Runs the cells of one mutation on fresh cohorts: one is reused for the next cell only after a
 /// cell was refused as expected (and so wrote nothing).
-async fn run_group(app: &TestApp, write: Write, target: Target, cases: &[Case], n: &mut usize) -> Vec<String> {
+async fn run_group(app: &TestApp, write: Mutation, target: Target, cases: &[Case], n: &mut usize) -> Vec<String> {
     let mut missed = Vec::new();
     let mut fx: Option<Fixture> = None;
     for case in cases {
@@ -1727,7 +1730,7 @@ async fn run_group(app: &TestApp, write: Write, target: Target, cases: &[Case], 
 }
 
 /// A fresh cohort for a mutation's cells, as the mutation needs it.
-async fn write_fixture(app: &TestApp, write: Write, target: Target, n: usize) -> Fixture {
+async fn write_fixture(app: &TestApp, write: Mutation, target: Target, n: usize) -> Fixture {
     let visibility = if target == Target::Private { "INVITE_ONLY" } else { "BY_REQUEST" };
     let name = format!("{CIRCLE} {n}");
     let c = if !write.names_the_cohort() {
@@ -1735,7 +1738,7 @@ async fn write_fixture(app: &TestApp, write: Write, target: Target, n: usize) ->
     } else {
         standing_cohort(app, &name, visibility, write.stage()).await
     };
-    let proposal = if matches!(write, Write::ApproveCohort | Write::DeclineProposal) {
+    let proposal = if matches!(write, Mutation::ApproveCohort | Mutation::DeclineProposal) {
         proposal(app).await
     } else {
         String::new()
