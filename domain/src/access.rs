@@ -208,6 +208,12 @@ pub fn read_member_data(viewer: ViewerRole, cohort: CohortFacts, standing: Stand
 /// The membership statuses whose holders may know of a cohort whatever its visibility and stage:
 /// what list and search queries let through besides discoverable cohorts. Derived from [`read`].
 pub fn revealing_statuses() -> Vec<MembershipStatus> {
+    statuses_granting(Facet::PublicFace)
+}
+
+/// The membership statuses that grant a trainee `facet` of any cohort, whatever their role, its
+/// visibility and its stage: what SQL filters by a person's memberships use. Derived from [`read`].
+pub fn statuses_granting(facet: Facet) -> Vec<MembershipStatus> {
     let hidden = CohortFacts { visibility: Visibility::InviteOnly, stage: Stage::Proposed };
     MembershipStatus::ALL
         .iter()
@@ -215,7 +221,7 @@ pub fn revealing_statuses() -> Vec<MembershipStatus> {
         .filter(|status| {
             MemberRole::ALL.iter().all(|role| {
                 let standing = Standing { role: Some(*role), status: Some(*status) };
-                read(ViewerRole::Trainee, hidden, standing, Facet::PublicFace) != Verdict::NotFound
+                read(ViewerRole::Trainee, hidden, standing, facet) == Verdict::Allowed
             })
         })
         .collect()
@@ -241,8 +247,10 @@ pub enum Action {
     RequestToJoin,
     /// Accept the code of conduct, or leave.
     Membership,
-    /// Check in for oneself, RSVP, revoke one's own calendar feed.
+    /// Check in for oneself, RSVP.
     Participate,
+    /// Revoke one's own calendar feed's URL.
+    RevokeOwnFeed,
     /// Keep momentum: the meeting plan, one-off and cancelled meetings, attendance.
     RunMeetings,
     /// Decide join requests.
@@ -257,10 +265,11 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::RequestToJoin,
         Action::Membership,
         Action::Participate,
+        Action::RevokeOwnFeed,
         Action::RunMeetings,
         Action::DecideJoinRequests,
         Action::Steer,
@@ -297,6 +306,8 @@ pub fn may(viewer: ViewerRole, standing: Standing, action: Action) -> Result<(),
             }
             _ => Ok(()),
         },
+        Action::RevokeOwnFeed if calendar_feed_works(standing) => Ok(()),
+        Action::RevokeOwnFeed => Err(Forbidden("your membership has ended, and its calendar feed with it")),
         Action::RunMeetings | Action::DecideJoinRequests if level >= Level::Facilitator => Ok(()),
         Action::RunMeetings | Action::DecideJoinRequests => {
             Err(Forbidden("only the cohort's leaders and facilitators may do this"))
@@ -329,7 +340,8 @@ pub fn acts_as_person(viewer: ViewerRole) -> bool {
 }
 
 /// Whether a trainee may see another person of the tenant: themself, or someone in a cohort
-/// whose activity they may read. Instructors and the integration account see everyone.
+/// whose activity they may read (see [`statuses_granting`]). Instructors and the integration
+/// account see everyone.
 pub fn may_see_person(viewer: ViewerRole, own: bool, shares_a_cohort_in_full: bool) -> bool {
     viewer.reads_everything() || own || shares_a_cohort_in_full
 }
@@ -439,6 +451,7 @@ mod tests {
     #[test]
     fn list_filters_are_derived_from_the_policy() {
         assert_eq!(revealing_statuses(), vec![Invited, Active]);
+        assert_eq!(statuses_granting(Facet::Activity), vec![Active]);
         assert_eq!(discoverable_visibilities(), vec![Visibility::Open, Visibility::ByRequest]);
     }
 
@@ -455,8 +468,10 @@ mod tests {
         for a in Action::ALL {
             assert!(ok(leader, a), "{a:?}");
             assert_eq!(ok(facilitator, a), !matches!(a, Action::Steer | Action::ChangeRoles | Action::AddMembers));
-            assert_eq!(ok(member, a), matches!(a, Action::RequestToJoin | Action::Membership | Action::Participate));
-            assert_eq!(ok(invited, a), matches!(a, Action::RequestToJoin | Action::Membership | Action::Participate));
+            let personal =
+                matches!(a, Action::RequestToJoin | Action::Membership | Action::Participate | Action::RevokeOwnFeed);
+            assert_eq!(ok(member, a), personal, "{a:?}");
+            assert_eq!(ok(invited, a), personal, "{a:?}");
             assert!(!ok(left, a), "{a:?}");
             assert_eq!(ok(pending, a), a == Action::RequestToJoin);
             assert_eq!(ok(Standing::NONE, a), a == Action::RequestToJoin);

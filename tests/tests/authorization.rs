@@ -234,8 +234,8 @@ const READS: &[Row] = &[
     row(Op::NodeMembership, [Allowed, Allowed, Allowed, Allowed, Forbidden, Allowed], [NotFound; 6]),
     // tom's check-in.
     row(Op::NodeCheckIn, [Allowed, Allowed, Allowed, Allowed, Forbidden, Allowed], [NotFound; 6]),
-    // tom himself: trainees see other people only through the cohorts they share.
-    row(Op::NodePerson, [Allowed, Allowed, Allowed, Forbidden, Forbidden, Allowed], [NotFound; 6]),
+    // tom himself: trainees see other people through the cohorts they share (lea leads his).
+    row(Op::NodePerson, [Allowed, Allowed, Allowed, Allowed, Forbidden, Allowed], [NotFound; 6]),
     // Nothing has ended in the fixture; another tenant's library never shows this one's.
     row(Op::Outcomes, [Sees(NO_COHORT); 6], [Sees(NO_COHORT); 6]),
     // Only joinable cohorts are suggested: not the proposal.

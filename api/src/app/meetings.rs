@@ -402,7 +402,7 @@ impl App<'_> {
         if self.viewer.person_id() != Some(target.person_id) {
             return Err(ApiError::forbidden("only the member themself revokes their calendar feed").into());
         }
-        locked.access(self.viewer.role).ensure_may(Action::Participate)?;
+        locked.access(self.viewer.role).ensure_may(Action::RevokeOwnFeed)?;
         let nonce = crate::calendar::new_nonce().map_err(ApiError::Internal)?;
         let existing =
             calendar_feed::Entity::find().filter(calendar_feed::Column::MembershipId.eq(target.id)).one(&txn).await?;

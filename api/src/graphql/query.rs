@@ -196,7 +196,11 @@ async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiEr
                 .await?
                 .ok_or_else(missing)?;
             let own = viewer.person_id() == Some(row.id);
-            if !afterclass_domain::access::may_see_person(viewer.role, own, false) {
+            let shares = match viewer.person_id() {
+                Some(me) if !own => queries::shares_a_cohort(conn, tenant, me, row.id).await?,
+                _ => false,
+            };
+            if !afterclass_domain::access::may_see_person(viewer.role, own, shares) {
                 return Err(ApiError::forbidden("trainees see other people through the cohorts they share"));
             }
             Node::Person(Person(row))

@@ -175,6 +175,30 @@ pub fn visible_to_trainee_sql(cohorts: &str, person: &str) -> String {
     )
 }
 
+/// Whether `viewer` holds a membership that grants a cohort's activity (see
+/// `afterclass_domain::access::statuses_granting`) in a cohort where `other` has a membership.
+pub async fn shares_a_cohort(
+    conn: &impl ConnectionTrait,
+    tenant_id: i64,
+    viewer: i64,
+    other: i64,
+) -> Result<bool, ApiError> {
+    let statuses: Vec<&str> = access::statuses_granting(access::Facet::Activity).iter().map(|s| s.as_str()).collect();
+    let mine = Query::select()
+        .column(membership::Column::CohortId)
+        .from(membership::Entity)
+        .and_where(Expr::col(membership::Column::PersonId).eq(viewer))
+        .and_where(Expr::col(membership::Column::Status).is_in(statuses))
+        .to_owned();
+    let n = membership::Entity::find()
+        .filter(membership::Column::TenantId.eq(tenant_id))
+        .filter(membership::Column::PersonId.eq(other))
+        .filter(membership::Column::CohortId.in_subquery(mine))
+        .count(conn)
+        .await?;
+    Ok(n > 0)
+}
+
 /// The ids of cohorts a person holds a revealing membership in (see
 /// `afterclass_domain::access::revealing_statuses`).
 pub fn member_of(person_id: i64) -> sea_orm::sea_query::SelectStatement {
