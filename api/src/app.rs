@@ -506,11 +506,13 @@ impl App<'_> {
         goal_id: Option<i64>,
         draft: CheckInDraft,
     ) -> Outcome<check_in::Model> {
+        // The key is looked up before the rest is validated, so it is checked first.
+        let key = checkin::idempotency_key(draft.idempotency_key.as_deref())?;
         let txn = self.begin().await?;
         let locked = self.lock(&txn, cohort_id).await?;
         locked.access(self.viewer.role).ensure_may(Action::Participate)?;
-        if let (Some(key), Some(mine)) = (draft.idempotency_key.as_deref(), locked.mine.as_ref())
-            && let Some(first) = find_by_key(&txn, locked.cohort.id, mine.id, key.trim()).await?
+        if let (Some(key), Some(mine)) = (key.as_deref(), locked.mine.as_ref())
+            && let Some(first) = find_by_key(&txn, locked.cohort.id, mine.id, key).await?
         {
             return Ok(first);
         }
@@ -668,7 +670,7 @@ impl App<'_> {
         let txn = self.begin().await?;
         let locked = self.lock(&txn, cohort_id).await?;
         locked.access(self.viewer.role).ensure_may(Action::Steer)?;
-        locked.stage().ensure_ended()?;
+        locked.stage().ensure_takes_retrospective(locked.cohort.decline_reason.is_some())?;
         let row = outcome::Entity::find()
             .filter(outcome::Column::CohortId.eq(locked.cohort.id))
             .one(&txn)

@@ -28,6 +28,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
+use icalendar::{Calendar, Component, Event, EventLike, EventStatus, Property};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use sha2::Sha256;
 
@@ -101,7 +102,7 @@ impl Feeds {
 pub fn new_nonce() -> Result<String, String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a calendar feed: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(bytes))
 }
 
 /// Reads a token into the membership row id and the signature.
@@ -238,34 +239,36 @@ fn feed_meeting(slot: Slot, plan_place: Option<&dm::Place>) -> FeedMeeting {
     }
 }
 
-/// The feed as an RFC 5545 calendar: CRLF line ends, lines folded at 75 octets, TEXT escaped.
+/// The feed as an RFC 5545 calendar, written by `icalendar` (CRLF line ends, lines folded at 75
+/// octets without splitting a character, TEXT escaped). Stored text keeps CR LF and CR line
+/// breaks, which `icalendar` would pass through raw, so they are read as LF first.
 pub fn render(data: &FeedData) -> String {
-    let mut out = String::new();
-    let stamp = utc(data.generated_at);
-    line(&mut out, "BEGIN:VCALENDAR");
-    line(&mut out, "VERSION:2.0");
-    line(&mut out, "PRODID:-//Afterclass//Meetings//EN");
-    line(&mut out, "CALSCALE:GREGORIAN");
-    line(&mut out, "METHOD:PUBLISH");
-    line(&mut out, &format!("X-WR-CALNAME:{}", escape(&data.cohort_name)));
+    let mut calendar = Calendar::empty();
+    calendar
+        .append_property(Property::new("VERSION", "2.0"))
+        .append_property(Property::new("PRODID", "-//Afterclass//Meetings//EN"))
+        .append_property(Property::new("CALSCALE", "GREGORIAN"))
+        .append_property(Property::new("METHOD", "PUBLISH"))
+        .append_property(Property::new("X-WR-CALNAME", line_breaks(&data.cohort_name)));
     for m in &data.meetings {
-        line(&mut out, "BEGIN:VEVENT");
-        line(&mut out, &format!("UID:{}", m.uid));
-        line(&mut out, &format!("DTSTAMP:{stamp}"));
-        line(&mut out, &format!("DTSTART:{}", utc(m.starts_at)));
-        line(&mut out, &format!("DTEND:{}", utc(m.ends_at)));
-        line(&mut out, &format!("SUMMARY:{}", escape(&data.cohort_name)));
         let cancelled = m.status == MeetingStatus::Cancelled;
-        line(&mut out, if cancelled { "STATUS:CANCELLED" } else { "STATUS:CONFIRMED" });
-        // A cancellation is a revision of the event, which calendar apps notice by its sequence.
-        line(&mut out, if cancelled { "SEQUENCE:1" } else { "SEQUENCE:0" });
+        let mut event = Event::new();
+        event
+            .uid(&m.uid)
+            .timestamp(data.generated_at)
+            .starts(m.starts_at)
+            .ends(m.ends_at)
+            .summary(&line_breaks(&data.cohort_name))
+            .status(if cancelled { EventStatus::Cancelled } else { EventStatus::Confirmed })
+            // A cancellation is a revision of the event, which calendar apps notice by its sequence.
+            .sequence(u32::from(cancelled));
         if let Some(place) = &m.place {
             let location = match place.format {
                 MeetingFormat::Online => place.online_url.as_deref(),
                 MeetingFormat::InPerson | MeetingFormat::Blended => place.location.as_deref(),
             };
             if let Some(location) = location {
-                line(&mut out, &format!("LOCATION:{}", escape(location)));
+                event.location(&line_breaks(location));
             }
         }
         let mut description = Vec::new();
@@ -288,59 +291,20 @@ pub fn render(data: &FeedData) -> String {
             ));
         }
         if !description.is_empty() {
-            line(&mut out, &format!("DESCRIPTION:{}", escape(&description.join("\n\n"))));
+            event.description(&line_breaks(&description.join("\n\n")));
         }
-        line(&mut out, "END:VEVENT");
+        calendar.push(event.done());
     }
-    line(&mut out, "END:VCALENDAR");
-    out
+    calendar.done().to_string()
 }
 
-/// A UTC date-time in the basic format, e.g. `20261110T180000Z`.
-fn utc(t: DateTime<Utc>) -> String {
-    t.format("%Y%m%dT%H%M%SZ").to_string()
-}
-
-/// Escapes a TEXT value: backslash, semicolon, comma, and line breaks as `\n` (RFC 5545 3.3.11).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                out.push_str("\\n");
-            }
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() && c != '\t' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Appends one content line, folded so that no line is longer than 75 octets (RFC 5545 3.1):
-/// a fold is CRLF and one space, and never splits a UTF-8 character.
-fn line(out: &mut String, content: &str) {
-    let mut budget = 75;
-    let mut used = 0;
-    for c in content.chars() {
-        let len = c.len_utf8();
-        if used + len > budget {
-            out.push_str("\r\n ");
-            // The leading space counts toward the continuation line's 75 octets.
-            budget = 74;
-            used = 0;
-        }
-        out.push(c);
-        used += len;
-    }
-    out.push_str("\r\n");
+/// Text with every line break as LF, and without control characters other than tab and LF.
+fn line_breaks(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n'))
+        .collect()
 }
 
 /// For `Membership.calendarFeedUrl`: the member's own URL, or `None` for anyone else and for a
@@ -364,22 +328,38 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        assert_eq!(escape("a,b;c\\d\ne\r\nf\u{7}g\th"), "a\\,b\\;c\\\\d\\ne\\nfg\th");
+        let at = Utc.with_ymd_and_hms(2026, 11, 10, 18, 0, 0).single().unwrap();
+        let data = FeedData {
+            cohort_name: "a,b;c\\d\ne\r\nf\u{7}g\th".into(),
+            channel: None,
+            generated_at: at,
+            meetings: vec![],
+        };
+        assert!(render(&data).contains("\r\nX-WR-CALNAME:a\\,b\\;c\\\\d\\ne\\nfg\th\r\n"), "{}", render(&data));
+        assert_eq!(line_breaks("a\r\nb\rc\u{0}"), "a\nb\nc");
     }
 
     #[test]
     fn lines_fold_at_75_octets_without_splitting_characters() {
-        let mut out = String::new();
-        let content = format!("DESCRIPTION:{}", "é".repeat(100));
-        line(&mut out, &content);
+        let at = Utc.with_ymd_and_hms(2026, 11, 10, 18, 0, 0).single().unwrap();
+        let meeting = FeedMeeting {
+            uid: "x@afterclass".into(),
+            starts_at: at,
+            ends_at: at + Duration::minutes(90),
+            status: MeetingStatus::Scheduled,
+            agenda: Some("é".repeat(100)),
+            cancel_reason: None,
+            place: None,
+        };
+        let data = FeedData { cohort_name: "é".repeat(50), channel: None, generated_at: at, meetings: vec![meeting] };
+        let out = render(&data);
+        assert!(out.ends_with("END:VCALENDAR\r\n"), "{out}");
         for physical in out.split_terminator("\r\n") {
             assert!(physical.len() <= 75, "{} octets: {physical}", physical.len());
         }
-        let unfolded = out.trim_end_matches("\r\n").replace("\r\n ", "");
-        assert_eq!(unfolded, content);
-        let mut short = String::new();
-        line(&mut short, "VERSION:2.0");
-        assert_eq!(short, "VERSION:2.0\r\n");
+        let unfolded = out.replace("\r\n ", "");
+        assert!(unfolded.contains(&format!("\r\nDESCRIPTION:{}\r\n", "é".repeat(100))), "{unfolded}");
+        assert!(out.contains("\r\nVERSION:2.0\r\n"), "{out}");
     }
 
     #[test]
@@ -418,5 +398,8 @@ mod tests {
         assert!(text.contains("\r\nSTATUS:CANCELLED\r\n"), "{text}");
         assert!(text.contains("\r\nDTSTART:20261110T180000Z\r\n"), "{text}");
         assert!(text.contains("SUMMARY:Rust\\, practice\\; circle\r\n"), "{text}");
+        assert!(text.contains("X-WR-CALNAME:Rust\\, practice\\; circle\r\n"), "{text}");
+        assert!(text.contains("\r\nSEQUENCE:1\r\n") && text.contains("\r\nUID:x@afterclass\r\n"), "{text}");
+        assert!(text.contains("\r\nDTSTAMP:20261110T180000Z\r\n"), "{text}");
     }
 }

@@ -129,14 +129,11 @@ fn link_message(tenant_id: i64, cohort_id: i64, exp: i64) -> String {
 pub fn link_signature(key: &[u8], tenant_id: i64, cohort_id: i64, exp: i64) -> Option<String> {
     let mut mac = HmacSha256::new_from_slice(key).ok()?;
     mac.update(link_message(tenant_id, cohort_id, exp).as_bytes());
-    Some(mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect())
+    Some(hex::encode(mac.finalize().into_bytes()))
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+    hex::decode(text).ok()
 }
 
 /// `exp` and `sig` from a query string (the first of each).

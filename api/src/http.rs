@@ -96,7 +96,7 @@ fn request_id() -> String {
     if getrandom::fill(&mut bytes).is_err() {
         bytes = (crate::store::now().timestamp_micros() as u64).to_be_bytes();
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 async fn graphiql(RawQuery(query): RawQuery) -> Response {

@@ -1,5 +1,7 @@
 //! Opaque, stable, type-tagged global IDs (`base64url("Cohort:42")`) and page cursors.
 
+use std::ops::RangeInclusive;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -67,13 +69,18 @@ pub fn encode_meeting(cohort_id: i64, starts_at: i64) -> async_graphql::ID {
     async_graphql::ID(URL_SAFE_NO_PAD.encode(format!("{}:{cohort_id}:{starts_at}", Kind::Meeting.name())))
 }
 
-/// Reads a meeting's ID back into its cohort's row id and its start; `None` for any other kind.
+/// The starts a meeting's ID may name, in microseconds: from 0001-01-01 to the end of 9999, the
+/// years an RFC 3339 time (the API's `DateTime`) can write. Anything else names no meeting.
+pub const MEETING_STARTS: RangeInclusive<i64> = -62_135_596_800_000_000..=253_402_300_799_999_999;
+
+/// Reads a meeting's ID back into its cohort's row id and its start; `None` for any other kind
+/// and for a start outside [`MEETING_STARTS`].
 pub fn meeting_key(id: &str) -> Option<(i64, i64)> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(id.as_bytes()).ok()?).ok()?;
     let rest = text.strip_prefix(Kind::Meeting.name())?.strip_prefix(':')?;
     let (cohort, starts) = rest.split_once(':')?;
     let (cohort, starts) = (cohort.parse::<i64>().ok()?, starts.parse::<i64>().ok()?);
-    (cohort > 0).then_some((cohort, starts))
+    (cohort > 0 && MEETING_STARTS.contains(&starts)).then_some((cohort, starts))
 }
 
 /// Reads an ID that must name a meeting.
@@ -113,6 +120,49 @@ mod tests {
         assert!(decode_any(&id).is_err(), "a meeting's ID names no single row");
         assert!(decode_meeting(&URL_SAFE_NO_PAD.encode("Meeting:0:5")).is_err());
         assert!(decode_meeting(&URL_SAFE_NO_PAD.encode("Meeting:4")).is_err());
+    }
+
+    #[test]
+    fn meeting_ids_name_a_start_in_the_years_the_api_can_write() {
+        let (first, last) = (*MEETING_STARTS.start(), *MEETING_STARTS.end());
+        for start in [first, last, 0, -1] {
+            assert_eq!(meeting_key(&encode_meeting(7, start)), Some((7, start)), "{start}");
+        }
+        for start in [first - 1, last + 1, i64::MIN, i64::MAX] {
+            assert!(decode_meeting(&encode_meeting(7, start)).is_err(), "{start}");
+        }
+        assert!(chrono::DateTime::from_timestamp_micros(first).is_some_and(|t| t.to_rfc3339().starts_with("0001-")));
+        assert!(chrono::DateTime::from_timestamp_micros(last).is_some_and(|t| t.to_rfc3339().starts_with("9999-")));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn decoding_any_text_never_panics(text in "\\PC{0,40}", raw in ".{0,40}") {
+                for id in [text.clone(), URL_SAFE_NO_PAD.encode(&raw), URL_SAFE_NO_PAD.encode(format!("Meeting:{raw}"))] {
+                    let _ = decode_any(&id);
+                    let _ = meeting_key(&id);
+                    let _ = decode_meeting(&id);
+                    let _ = decode_cursor(&id);
+                    for kind in Kind::ALL {
+                        let _ = decode(*kind, &id);
+                    }
+                }
+            }
+
+            #[test]
+            fn ids_round_trip(kind in 0usize..6, id in any::<i64>(), cohort in any::<i64>(), start in any::<i64>()) {
+                let kind = Kind::ALL[kind];
+                let decoded = decode(kind, &encode(kind, id)).ok();
+                prop_assert_eq!(decoded, (id > 0).then_some(id));
+                let meeting = meeting_key(&encode_meeting(cohort, start));
+                prop_assert_eq!(meeting, (cohort > 0 && MEETING_STARTS.contains(&start)).then_some((cohort, start)));
+                prop_assert_eq!(decode_cursor(&cursor(id)).ok(), Some(id));
+            }
+        }
     }
 
     #[test]

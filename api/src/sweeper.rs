@@ -41,7 +41,7 @@ pub struct Report {
 pub fn holder_name() -> String {
     let mut bytes = [0u8; 4];
     let _ = getrandom::fill(&mut bytes);
-    format!("pid{}-{:02x}{:02x}{:02x}{:02x}", std::process::id(), bytes[0], bytes[1], bytes[2], bytes[3])
+    format!("pid{}-{}", std::process::id(), hex::encode(bytes))
 }
 
 /// Runs a pass every `interval` until the task is dropped.

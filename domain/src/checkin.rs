@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::access::Standing;
 use crate::cohort::MembershipStatus;
+use crate::goal;
 use crate::stage::Stage;
 use crate::text::{self, BLOCKERS, IDEMPOTENCY_KEY, NOTE};
 use crate::{DomainError, ErrorCode};
@@ -83,12 +84,16 @@ pub fn ensure_may_check_in(ctx: &CheckInContext) -> Result<(), DomainError> {
     }
 }
 
-/// Validates a draft as of `now`: the value is finite, the confidence 1–5, texts within limits,
-/// and `occurredAt` neither in the future nor before the cohort was created.
+/// Reads a check-in's idempotency key: text within its limit. Checked before the key is looked up.
+pub fn idempotency_key(key: Option<&str>) -> Result<Option<String>, DomainError> {
+    key.map(|k| text::parse(IDEMPOTENCY_KEY, k)).transpose()
+}
+
+/// Validates a draft as of `now`: the value is finite and within [`goal::MAX_MAGNITUDE`], the
+/// confidence 1–5, texts within limits, and `occurredAt` neither in the future nor before the
+/// cohort was created.
 pub fn validate(draft: CheckInDraft, ctx: &CheckInContext, now: DateTime<Utc>) -> Result<ValidCheckIn, DomainError> {
-    if draft.value.is_some_and(|v| !v.is_finite()) {
-        return Err(DomainError::invalid("value", "value must be a finite number"));
-    }
+    let value = draft.value.map(|v| goal::parse_value("value", v)).transpose()?;
     let occurred_at = draft.occurred_at.unwrap_or(now);
     if occurred_at > now {
         return Err(DomainError::invalid("occurredAt", "occurredAt must not be in the future"));
@@ -97,12 +102,12 @@ pub fn validate(draft: CheckInDraft, ctx: &CheckInContext, now: DateTime<Utc>) -
         return Err(DomainError::invalid("occurredAt", "occurredAt must not be before the cohort was created"));
     }
     Ok(ValidCheckIn {
-        value: draft.value,
+        value,
         note: text::parse_optional(NOTE, draft.note.as_deref())?,
         confidence: draft.confidence.map(Confidence::parse).transpose()?,
         blockers: text::parse_optional(BLOCKERS, draft.blockers.as_deref())?,
         occurred_at,
-        idempotency_key: draft.idempotency_key.as_deref().map(|k| text::parse(IDEMPOTENCY_KEY, k)).transpose()?,
+        idempotency_key: idempotency_key(draft.idempotency_key.as_deref())?,
     })
 }
 
@@ -162,11 +167,22 @@ mod tests {
     }
 
     #[test]
-    fn values_must_be_finite() {
-        for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+    fn values_must_be_finite_and_bounded() {
+        for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.7e308, -1.0e12 - 1.0, 1.000_001e12] {
             let draft = CheckInDraft { value: Some(value), ..Default::default() };
             assert_eq!(validate(draft, &ctx(), t(10)).unwrap_err().field.as_deref(), Some("value"));
         }
+        for value in [1e12, -1e12, 0.0, 2.5] {
+            let draft = CheckInDraft { value: Some(value), ..Default::default() };
+            assert_eq!(validate(draft, &ctx(), t(10)).map(|c| c.value), Ok(Some(value)));
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_plain_text() {
+        assert_eq!(idempotency_key(Some(" k1 ")), Ok(Some("k1".into())));
+        assert_eq!(idempotency_key(None), Ok(None));
+        assert_eq!(idempotency_key(Some("k\u{0}")).unwrap_err().field.as_deref(), Some("idempotencyKey"));
     }
 
     #[test]

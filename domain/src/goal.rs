@@ -6,6 +6,11 @@
 //! - `pace` is `AHEAD` when progress leads the expected fraction by more than
 //!   [`PACE_TOLERANCE`], `BEHIND` when it trails by more than that, `ON_TRACK` in between, and
 //!   `NO_DEADLINE` for a goal without a deadline.
+//! - Every number a goal or a check-in brings is finite and at most [`MAX_MAGNITUDE`] either
+//!   side of zero, so a sum of any number of check-ins a store can hold stays finite (2^53
+//!   check-ins of 10^12 are about 10^28). Progress is computed safely anyway: a result that is
+//!   not finite (from values stored before the bound) is clamped to the largest finite number,
+//!   and a fraction that is not a number is 0.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
@@ -15,6 +20,29 @@ use crate::text::{self, GOAL_TITLE, GOAL_UNIT};
 
 /// How far progress may lead or trail the linear pace and still be `ON_TRACK`.
 pub const PACE_TOLERANCE: f64 = 0.05;
+
+/// The largest magnitude of a goal's target or start value and of a check-in's value: 10^12.
+pub const MAX_MAGNITUDE: f64 = 1e12;
+
+/// Checks one number of a goal or a check-in: finite and within [`MAX_MAGNITUDE`] of zero.
+pub fn parse_value(field: &'static str, value: f64) -> Result<f64, DomainError> {
+    if !value.is_finite() {
+        return Err(DomainError::invalid(field, format!("{field} must be a finite number")));
+    }
+    if value.abs() > MAX_MAGNITUDE {
+        return Err(DomainError::invalid(
+            field,
+            format!("{field} must be between -{MAX_MAGNITUDE:e} and {MAX_MAGNITUDE:e} (got {value:e})"),
+        ));
+    }
+    Ok(value)
+}
+
+/// A finite stand-in for a result: NaN becomes 0, an infinity the largest finite number of its
+/// sign.
+fn finite(value: f64) -> f64 {
+    if value.is_nan() { 0.0 } else { value.clamp(f64::MIN, f64::MAX) }
+}
 
 named_enum!(
     /// How check-ins become progress.
@@ -43,8 +71,8 @@ pub struct GoalSpec {
 }
 
 impl GoalSpec {
-    /// Validates a new goal: texts within limits, finite numbers, a target that differs from the
-    /// start value.
+    /// Validates a new goal: texts within limits, finite numbers within [`MAX_MAGNITUDE`], a
+    /// target that differs from the start value.
     pub fn parse(
         title: &str,
         unit: &str,
@@ -55,12 +83,8 @@ impl GoalSpec {
     ) -> Result<Self, DomainError> {
         let title = text::parse(GOAL_TITLE, title)?;
         let unit = text::parse(GOAL_UNIT, unit)?;
-        if !target.is_finite() {
-            return Err(DomainError::invalid("target", "target must be a finite number"));
-        }
-        if start_value.is_some_and(|v| !v.is_finite()) {
-            return Err(DomainError::invalid("startValue", "startValue must be a finite number"));
-        }
+        let target = parse_value("target", target)?;
+        let start_value = start_value.map(|v| parse_value("startValue", v)).transpose()?;
         if target == start_value.unwrap_or(0.0) {
             return Err(DomainError::invalid("target", "target must differ from the start value"));
         }
@@ -107,7 +131,8 @@ impl GoalSpec {
         if span == 0.0 {
             return 0.0;
         }
-        ((value - self.start()) / span).clamp(0.0, 1.0)
+        let share = (value - self.start()) / span;
+        if share.is_nan() { 0.0 } else { share.clamp(0.0, 1.0) }
     }
 
     /// The moment the deadline passes: the end of the deadline day, in UTC.
@@ -173,6 +198,8 @@ pub fn progress(
             (reached, members, fraction)
         }
     };
+    let (current, target) = (finite(current), finite(target));
+    let fraction = if fraction.is_nan() { 0.0 } else { fraction.clamp(0.0, 1.0) };
     let expected_fraction = expected_fraction(goal, activated_at, as_of);
     let pace = match expected_fraction {
         None => Pace::NoDeadline,
@@ -290,6 +317,15 @@ mod tests {
             Some("startValue")
         );
         assert_eq!(
+            GoalSpec::parse("t", "u", 1.0e13, None, Aggregation::Sum, None).unwrap_err().field.as_deref(),
+            Some("target")
+        );
+        assert_eq!(
+            GoalSpec::parse("t", "u", 1.0, Some(-1.5e12), Aggregation::Sum, None).unwrap_err().field.as_deref(),
+            Some("startValue")
+        );
+        assert!(GoalSpec::parse("t", "u", MAX_MAGNITUDE, Some(-MAX_MAGNITUDE), Aggregation::Sum, None).is_ok());
+        assert_eq!(
             GoalSpec::parse("t", "u", 5.0, Some(5.0), Aggregation::Sum, None).unwrap_err().field.as_deref(),
             Some("target")
         );
@@ -297,6 +333,20 @@ mod tests {
             GoalSpec::parse("", "u", 5.0, None, Aggregation::Sum, None).unwrap_err().field.as_deref(),
             Some("title")
         );
+    }
+
+    #[test]
+    fn progress_stays_finite_whatever_the_store_summed() {
+        // Values stored before the bound can still sum past the largest float.
+        for total in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN, f64::MAX] {
+            for agg in Aggregation::ALL {
+                let g = GoalSpec::from_stored(10.0, Some(f64::MAX), *agg, nov_10());
+                let obs = Observations { total, latest_values: vec![total, f64::MAX, -f64::MAX], active_members: 3 };
+                let p = progress(&g, &obs, Some(day(1)), day(5));
+                assert!(p.current.is_finite() && p.target.is_finite(), "{agg:?} {total}: {p:?}");
+                assert!((0.0..=1.0).contains(&p.fraction), "{agg:?} {total}: {p:?}");
+            }
+        }
     }
 
     mod properties {

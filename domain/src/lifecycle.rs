@@ -154,7 +154,7 @@ pub struct MemberActivity {
 
 impl MemberActivity {
     pub fn total(self) -> u32 {
-        self.check_ins + self.meetings_attended + self.leadership_actions
+        self.check_ins.saturating_add(self.meetings_attended).saturating_add(self.leadership_actions)
     }
 }
 

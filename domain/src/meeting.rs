@@ -203,7 +203,7 @@ impl Cadence {
             }
             (_, None) => None,
         };
-        let mut starts_on = set_at.with_timezone(&zone).date_naive();
+        let mut starts_on = local_date(zone, set_at);
         if let Some(prev) = previous
             && draft.frequency == Frequency::Fortnightly
             && prev.frequency == Frequency::Fortnightly
@@ -273,23 +273,31 @@ impl Cadence {
         }
     }
 
-    /// The occurrence on a date of the cadence.
-    pub fn occurrence_on(&self, date: NaiveDate) -> Occurrence {
-        let starts_at = resolve_local(self.zone, date.and_time(self.local_time));
-        Occurrence { starts_at, ends_at: starts_at + self.duration() }
+    /// The occurrence on a date of the cadence; `None` at the ends of time, where its instant
+    /// cannot be represented.
+    pub fn occurrence_on(&self, date: NaiveDate) -> Option<Occurrence> {
+        let starts_at = resolve_local(self.zone, date.and_time(self.local_time))?;
+        Some(Occurrence { starts_at, ends_at: starts_at.checked_add_signed(self.duration())? })
     }
 
-    /// The cadence's occurrences that end after `from`, in order: an endless, lazy sequence.
+    /// The cadence's occurrences that end after `from`, in order: an endless, lazy sequence (it
+    /// ends only at the end of representable time).
     pub fn occurrences_from(&self, from: DateTime<Utc>) -> impl Iterator<Item = Occurrence> + '_ {
         // A meeting in progress at `from` started at most its duration earlier; a local date can
         // be a day away from the UTC one.
-        let earliest = (from - self.duration() - Duration::days(1)).with_timezone(&self.zone).date_naive();
+        // (Its UTC date a day earlier is never after its local date, and needs no offset.)
+        let earliest = from
+            .checked_sub_signed(self.duration() + Duration::days(1))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+            .date_naive();
         let mut next = self.next_date(earliest);
         std::iter::from_fn(move || {
             let date = next?;
             next = date.succ_opt().and_then(|d| self.next_date(d));
+            // A date whose instant cannot be represented is skipped (only at the ends of time).
             Some(self.occurrence_on(date))
         })
+        .flatten()
         .filter(move |o| o.ends_at > from)
     }
 
@@ -297,6 +305,13 @@ impl Cadence {
     pub fn occurrence_at(&self, starts_at: DateTime<Utc>) -> Option<Occurrence> {
         self.occurrences_from(starts_at).take_while(|o| o.starts_at <= starts_at).find(|o| o.starts_at == starts_at)
     }
+}
+
+/// The local date of an instant in a zone; the UTC date at the ends of time, where the local
+/// one cannot be represented.
+pub fn local_date(zone: Tz, at: DateTime<Utc>) -> NaiveDate {
+    let offset = zone.offset_from_utc_datetime(&at.naive_utc()).fix();
+    at.naive_utc().checked_add_offset(offset).map_or(at.date_naive(), |local| local.date())
 }
 
 /// The first `weekday` on or after `day`.
@@ -324,19 +339,21 @@ pub fn weekday_of_month(year: i32, month: u32, weekday: Weekday, which: WeekOfMo
 
 /// The instant of a wall-clock time in a zone, by the module's rules: a time in the
 /// spring-forward gap is shifted forward by the gap; a time in the fall-back overlap is the
-/// earlier instant.
-pub fn resolve_local(zone: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+/// earlier instant. `None` only at the ends of representable time.
+pub fn resolve_local(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     match zone.from_local_datetime(&local) {
-        LocalResult::Single(t) => t.with_timezone(&Utc),
-        LocalResult::Ambiguous(a, b) => a.min(b).with_timezone(&Utc),
+        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(a, b) => Some(a.min(b).with_timezone(&Utc)),
         LocalResult::None => {
             // The offset in force before the gap: found an hour at a time before it (gaps are
             // an hour or so, a whole day at most, as when Samoa skipped 30 December 2011).
-            let before = (1..=48).find_map(|hours| match zone.from_local_datetime(&(local - Duration::hours(hours))) {
-                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.offset().fix().local_minus_utc()),
-                LocalResult::None => None,
+            let before = (1..=48).find_map(|hours| {
+                match zone.from_local_datetime(&local.checked_sub_signed(Duration::hours(hours))?) {
+                    LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.offset().fix().local_minus_utc()),
+                    LocalResult::None => None,
+                }
             });
-            (local - Duration::seconds(i64::from(before.unwrap_or(0)))).and_utc()
+            Some(local.checked_sub_signed(Duration::seconds(i64::from(before.unwrap_or(0))))?.and_utc())
         }
     }
 }
@@ -477,14 +494,17 @@ pub fn one_off(
             "a meeting is scheduled for the future: startsAt must be later than now",
         ));
     }
-    if starts_at > now + Duration::days(MAX_SCHEDULE_AHEAD_DAYS) {
+    if now.checked_add_signed(Duration::days(MAX_SCHEDULE_AHEAD_DAYS)).is_some_and(|latest| starts_at > latest) {
         return Err(DomainError::invalid(
             "startsAt",
             format!("a meeting is scheduled at most {MAX_SCHEDULE_AHEAD_DAYS} days ahead"),
         ));
     }
     let agenda = text::parse_optional(AGENDA, agenda)?;
-    Ok((Occurrence { starts_at, ends_at: starts_at + Duration::minutes(i64::from(duration)) }, agenda))
+    let ends_at = starts_at
+        .checked_add_signed(Duration::minutes(i64::from(duration)))
+        .ok_or_else(|| DomainError::invalid("startsAt", "startsAt is out of range"))?;
+    Ok((Occurrence { starts_at, ends_at }, agenda))
 }
 
 /// What the rules need to know of one meeting.
@@ -675,11 +695,11 @@ mod tests {
         let berlin = time_zone("Europe/Berlin").unwrap();
         let at = |d: u32, h: u32, m: u32| NaiveDate::from_ymd_opt(2026, 3, d).unwrap().and_hms_opt(h, m, 0).unwrap();
         // 02:30 does not exist on 29 March 2026 in Berlin: it is read as 03:30 CEST.
-        assert_eq!(resolve_local(berlin, at(29, 2, 30)), utc(2026, 3, 29, 1, 30));
-        assert_eq!(resolve_local(berlin, at(29, 2, 0)), utc(2026, 3, 29, 1, 0));
-        assert_eq!(resolve_local(berlin, at(29, 3, 0)), utc(2026, 3, 29, 1, 0));
+        assert_eq!(resolve_local(berlin, at(29, 2, 30)), Some(utc(2026, 3, 29, 1, 30)));
+        assert_eq!(resolve_local(berlin, at(29, 2, 0)), Some(utc(2026, 3, 29, 1, 0)));
+        assert_eq!(resolve_local(berlin, at(29, 3, 0)), Some(utc(2026, 3, 29, 1, 0)));
         let new_york = time_zone("America/New_York").unwrap();
-        assert_eq!(resolve_local(new_york, at(8, 2, 30)), utc(2026, 3, 8, 7, 30));
+        assert_eq!(resolve_local(new_york, at(8, 2, 30)), Some(utc(2026, 3, 8, 7, 30)));
         // A weekly Sunday 02:30 meets at 03:30 local that night, and at 02:30 again a week later.
         let c = cadence(Frequency::Weekly, 7, "02:30", "Europe/Berlin", None, utc(2026, 3, 1, 12, 0));
         let got = starts(&c, utc(2026, 3, 28, 0, 0), utc(2026, 4, 6, 0, 0));
@@ -688,7 +708,10 @@ mod tests {
         // Samoa skipped 30 December 2011: its evening is shifted by the whole day.
         let apia = time_zone("Pacific/Apia").unwrap();
         let skipped = NaiveDate::from_ymd_opt(2011, 12, 30).unwrap().and_hms_opt(19, 0, 0).unwrap();
-        assert_eq!(resolve_local(apia, skipped).with_timezone(&apia).format("%d %H:%M").to_string(), "31 19:00");
+        assert_eq!(
+            resolve_local(apia, skipped).map(|t| t.with_timezone(&apia).format("%d %H:%M").to_string()).as_deref(),
+            Some("31 19:00")
+        );
     }
 
     #[test]
@@ -696,10 +719,10 @@ mod tests {
         let berlin = time_zone("Europe/Berlin").unwrap();
         let at = NaiveDate::from_ymd_opt(2026, 10, 25).unwrap().and_hms_opt(2, 30, 0).unwrap();
         // 02:30 happens at 00:30 UTC (CEST) and again at 01:30 UTC (CET): the first.
-        assert_eq!(resolve_local(berlin, at), utc(2026, 10, 25, 0, 30));
+        assert_eq!(resolve_local(berlin, at), Some(utc(2026, 10, 25, 0, 30)));
         let new_york = time_zone("America/New_York").unwrap();
         let at = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap().and_hms_opt(1, 30, 0).unwrap();
-        assert_eq!(resolve_local(new_york, at), utc(2026, 11, 1, 5, 30));
+        assert_eq!(resolve_local(new_york, at), Some(utc(2026, 11, 1, 5, 30)));
         let c = cadence(Frequency::Weekly, 7, "02:30", "Europe/Berlin", None, utc(2026, 10, 1, 12, 0));
         assert_eq!(starts(&c, utc(2026, 10, 24, 0, 0), utc(2026, 10, 26, 0, 0)), [utc(2026, 10, 25, 0, 30)]);
     }

@@ -15,16 +15,20 @@
 //! 2. **Drop common words.** English function words, and the words every cohort uses about
 //!    itself ("study", "group", "learning", "course", "cohort", "club", "circle", "practice",
 //!    "community", "weekly"…), carry no topic and are dropped.
-//! 3. **Stem.** A small suffix stripper folds word forms together ("learners", "learning" →
-//!    `learn`; "engineering", "engineers" → `engin`; "programming", "programmers" →
-//!    `program`), with guards so short words keep their shape.
+//! 3. **Stem.** The Snowball English stemmer (`rust-stemmers`) folds word forms together
+//!    ("engineering", "engineers" → `engin`; "statistical", "statistics" → `statist`). Snowball
+//!    keeps agent nouns whole where this ranking wants them to meet their verb, so a small step
+//!    after it drops a final `-er` that leaves four letters with a vowel ("learner" → `learn`)
+//!    and undoubles a final consonant other than `s` ("programm" → `program`). Words of up to
+//!    three letters, words with anything but ASCII letters (`c++`, `b1`), and "embed" (which
+//!    Snowball cuts to `emb`, though "embedded" becomes `embed`) stay whole.
 //! 4. **Weigh.** Each word weighs its field's weight ([`Field::weight`]: domain and tags 3, name
 //!    2, purpose 1), dampened for repetition, times its inverse document frequency over the
 //!    candidates: a word found in many of the candidate cohorts weighs little. The IDF assumes
 //!    [`IDF_PRIOR_COHORTS`] extra cohorts that contain no word at all, so with a handful of
 //!    candidates every word still counts and the common-word list does the work.
 //! 5. **Match softly.** Two words match when their stems or their written forms are equal, or
-//!    close enough to be a slip of the keyboard (optimal string alignment distance): one swap
+//!    close enough to be a slip of the keyboard (optimal string alignment distance, `strsim`): one swap
 //!    of neighbours from 4 letters, one missing or extra letter from 5, one wrong letter from 7,
 //!    two edits from 8. Shorter words, and words with digits like `b1`, match only exactly, and
 //!    both words must start with the same letter unless they are a swap of one another. These
@@ -45,6 +49,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
+
+use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::text;
 
@@ -544,10 +550,9 @@ fn word_similarity(a: &str, b: &str) -> f64 {
     if has_digit(a) || has_digit(b) {
         return 0.0;
     }
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     // The same letters in another order: with a distance of 1, a swap of two neighbours.
     let same_letters = {
-        let (mut x, mut y) = (a.clone(), b.clone());
+        let (mut x, mut y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
         x.sort_unstable();
         y.sort_unstable();
         x == y
@@ -555,34 +560,13 @@ fn word_similarity(a: &str, b: &str) -> f64 {
     if a1 != b1 && !same_letters {
         return 0.0;
     }
-    match osa_distance(&a, &b) {
+    match strsim::osa_distance(a, b) {
         1 if same_letters => ONE_TYPO,
-        1 if a.len() != b.len() && shorter >= 5 => ONE_TYPO,
+        1 if length_a != length_b && shorter >= 5 => ONE_TYPO,
         1 if shorter >= 7 => ONE_TYPO,
         2 if shorter >= 8 => TWO_TYPOS,
         _ => 0.0,
     }
-}
-
-/// Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
-/// neighbouring characters, each counting 1.
-fn osa_distance(a: &[char], b: &[char]) -> usize {
-    let width = b.len() + 1;
-    let mut rows = vec![vec![0usize; width]; 3];
-    rows[1] = (0..width).collect();
-    for i in 1..=a.len() {
-        rows.rotate_left(1);
-        rows[1][0] = i;
-        for j in 1..width {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[0][j] + 1).min(rows[1][j - 1] + 1).min(rows[0][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[2][j - 2] + 1);
-            }
-            rows[1][j] = best;
-        }
-    }
-    rows[1][b.len()]
 }
 
 /// Abbreviations spelled out, so either spelling matches the other.
@@ -784,23 +768,18 @@ fn fold(c: char, out: &mut String) {
     }
 }
 
-/// A light suffix stripper for English, applied to lower-case ASCII words; anything else is kept
-/// as it is. First inflections go (`-s`, `-ies`, `-ing`, `-ed`), then one derivational suffix
-/// (`-ation`, `-ment`, `-ity`, `-ive`, `-ion`, `-er`, `-ist`, `-ly`, `-ant`…), then a final `-e` and
-/// a doubled final consonant. Every strip leaves at least three letters with a vowel among them,
-/// so "sing", "string" and "bus" stay whole.
+/// A word's stem: Snowball English, then the step the module documentation describes (a final
+/// `-er` dropped, a final doubled consonant undoubled). Short and non-ASCII-letter words are kept.
 fn stem(word: &str) -> String {
-    if word.len() <= 3 || !word.bytes().all(|b| b.is_ascii_lowercase()) {
+    if word.len() <= 3 || !word.bytes().all(|b| b.is_ascii_lowercase()) || KEEP_WHOLE.contains(&word) {
         return word.to_owned();
     }
-    let mut w = word.to_owned();
-    inflection(&mut w);
-    derivation(&mut w);
-    if w.len() >= 4 && w.ends_with('e') {
-        w.pop();
+    static ENGLISH: OnceLock<Stemmer> = OnceLock::new();
+    let mut w = ENGLISH.get_or_init(|| Stemmer::create(Algorithm::English)).stem(word).into_owned();
+    if w.len() >= 6 && w.ends_with("er") && w.as_bytes()[..w.len() - 2].iter().any(|b| is_vowel(*b)) {
+        w.truncate(w.len() - 2);
     }
-    let bytes = w.as_bytes();
-    if let [.., x, y] = bytes
+    if let [.., x, y] = w.as_bytes()
         && x == y
         && *y != b's'
         && !is_vowel(*y)
@@ -811,74 +790,12 @@ fn stem(word: &str) -> String {
     w
 }
 
+/// Words Snowball cuts below their root, kept as they are: "embed" would become `emb` while
+/// "embedded" becomes `embed`.
+const KEEP_WHOLE: &[&str] = &["embed"];
+
 fn is_vowel(b: u8) -> bool {
     matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y')
-}
-
-/// Whether `w` without its last `suffix` bytes keeps at least `min` letters, one of them a vowel.
-fn strippable(w: &str, suffix: &str, min: usize) -> bool {
-    w.ends_with(suffix) && {
-        let rest = &w.as_bytes()[..w.len() - suffix.len()];
-        rest.len() >= min && rest.iter().any(|b| is_vowel(*b))
-    }
-}
-
-fn replace_suffix(w: &mut String, suffix: &str, with: &str) {
-    w.truncate(w.len() - suffix.len());
-    w.push_str(with);
-}
-
-/// Plurals and verb endings: `-ies`/`-ied` → `-y`, `-ing(s)`, `-ed` (not `-eed`, and leaving four
-/// letters, so "embed" stays whole), `-s` (not after
-/// `s`, `u` or `i`, as in "class", "campus", "basis").
-fn inflection(w: &mut String) {
-    for (suffix, with) in [("ies", "y"), ("ied", "y")] {
-        if strippable(w, suffix, 2) {
-            replace_suffix(w, suffix, with);
-            return;
-        }
-    }
-    for suffix in ["ings", "ing"] {
-        if strippable(w, suffix, 3) {
-            replace_suffix(w, suffix, "");
-            return;
-        }
-    }
-    if !w.ends_with("eed") && strippable(w, "ed", 4) {
-        replace_suffix(w, "ed", "");
-        return;
-    }
-    if w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") && strippable(w, "s", 3) {
-        w.pop();
-    }
-}
-
-/// One derivational suffix, the first that applies.
-fn derivation(w: &mut String) {
-    const RULES: &[(&str, &str, usize)] = &[
-        ("ysis", "ys", 2),
-        ("ational", "", 3),
-        ("ation", "", 3),
-        ("ical", "ic", 3),
-        ("ment", "", 4),
-        ("ness", "", 4),
-        ("ity", "", 4),
-        ("ive", "", 4),
-        ("ist", "", 4),
-        ("ant", "", 5),
-        ("er", "", 4),
-        ("ly", "", 4),
-    ];
-    for (suffix, with, min) in RULES {
-        if strippable(w, suffix, *min) {
-            replace_suffix(w, suffix, with);
-            return;
-        }
-    }
-    // "-ion" after "s" or "t": "reflection" → "reflect", "discussion" → "discuss".
-    if (w.ends_with("sion") || w.ends_with("tion")) && strippable(w, "ion", 4) {
-        replace_suffix(w, "ion", "");
-    }
 }
 
 #[cfg(test)]
@@ -995,8 +912,7 @@ mod tests {
         assert_eq!(word_similarity("spansh", "spanish"), ONE_TYPO);
         assert_eq!(word_similarity("b1", "b2"), 0.0, "levels are exact");
         assert_eq!(word_similarity("", ""), 1.0);
-        assert_eq!(osa_distance(&['a', 'b'], &['b', 'a']), 1);
-        assert_eq!(osa_distance(&[], &['x', 'y']), 2);
+        assert_eq!(word_similarity("kubernetse", "kubernetes"), ONE_TYPO, "a swap counts one edit");
     }
 
     #[test]

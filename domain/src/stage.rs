@@ -120,6 +120,19 @@ impl Stage {
         }
     }
 
+    /// Whether a cohort takes a retrospective: it has ended and was not a declined proposal (a
+    /// declined proposal never ran, so it has no outcome to reflect on).
+    pub fn ensure_takes_retrospective(self, declined: bool) -> Result<(), DomainError> {
+        self.ensure_ended()?;
+        if declined {
+            return Err(DomainError::new(
+                ErrorCode::WrongStage,
+                "the proposal was declined: it never ran, so it has no outcome and takes no retrospective",
+            ));
+        }
+        Ok(())
+    }
+
     /// Check-ins are accepted only while the cohort is active.
     pub fn ensure_accepts_check_ins(self) -> Result<(), DomainError> {
         self.ensure_writable()?;
@@ -187,6 +200,9 @@ mod tests {
         assert_eq!(Stage::Disbanded.graduate().unwrap_err().code, ErrorCode::WrongStage);
         assert!(Stage::Graduated.ensure_ended().is_ok() && Stage::Disbanded.ensure_ended().is_ok());
         assert_eq!(Stage::Active.ensure_ended().unwrap_err().code, ErrorCode::WrongStage);
+        assert!(Stage::Disbanded.ensure_takes_retrospective(false).is_ok());
+        assert_eq!(Stage::Disbanded.ensure_takes_retrospective(true).unwrap_err().code, ErrorCode::WrongStage);
+        assert_eq!(Stage::Active.ensure_takes_retrospective(false).unwrap_err().code, ErrorCode::WrongStage);
     }
 
     #[test]

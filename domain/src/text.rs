@@ -1,5 +1,10 @@
 //! Length limits for every free-text field, in one place, and the parser that enforces them.
 //! Text is trimmed; limits count characters, not bytes.
+//!
+//! Every text that comes in, a field of a mutation's input or an argument of a query, passes
+//! [`ensure_plain`] before it is looked up or stored: no NUL (PostgreSQL refuses it in `text`
+//! columns and parameters) and no other control character except tab, line feed and carriage
+//! return. [`parse`] applies it along with the length limits.
 
 use crate::DomainError;
 
@@ -38,6 +43,15 @@ pub const CHANNEL_ADDRESS: Limit = Limit { field: "address", min: 1, max: 500 };
 pub const AGENDA: Limit = Limit { field: "agenda", min: 0, max: 2_000 };
 pub const CANCEL_REASON: Limit = Limit { field: "reason", min: 0, max: 500 };
 
+/// Refuses text that holds a character a store would refuse or that has no place in text: NUL
+/// and the other control characters, except tab, line feed and carriage return.
+pub fn ensure_plain(field: &'static str, value: &str) -> Result<(), DomainError> {
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        return Err(DomainError::invalid(field, format!("{field} must not contain control characters")));
+    }
+    Ok(())
+}
+
 /// Trims `value` and checks it against `limit`.
 pub fn parse(limit: Limit, value: &str) -> Result<String, DomainError> {
     let trimmed = value.trim();
@@ -51,9 +65,7 @@ pub fn parse(limit: Limit, value: &str) -> Result<String, DomainError> {
             format!("{} must be at most {} characters (got {chars})", limit.field, limit.max),
         ));
     }
-    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
-        return Err(DomainError::invalid(limit.field, format!("{} must not contain control characters", limit.field)));
-    }
+    ensure_plain(limit.field, trimmed)?;
     Ok(trimmed.to_owned())
 }
 
@@ -93,6 +105,16 @@ mod tests {
         assert!(parse(COHORT_NAME, &"é".repeat(120)).is_ok());
         assert!(parse(COHORT_NAME, &"é".repeat(121)).is_err());
         assert!(parse(COHORT_NAME, "bad\u{0}name").is_err());
+    }
+
+    #[test]
+    fn nul_and_control_characters_are_refused_anywhere() {
+        for bad in ["a\u{0}", "\u{0}", "x\u{1b}[31m", "\u{7f}", "\u{85}"] {
+            let err = ensure_plain("key", bad).unwrap_err();
+            assert_eq!((err.code, err.field.as_deref()), (ErrorCode::InvalidInput, Some("key")), "{bad:?}");
+        }
+        assert!(ensure_plain("note", "line one\nline two\ttabbed\r\n").is_ok());
+        assert!(parse(NOTE, " \u{0} ").is_err(), "a NUL is not whitespace to trim");
     }
 
     #[test]

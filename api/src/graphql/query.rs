@@ -1,6 +1,7 @@
 //! The query root.
 
 use afterclass_domain::access::Facet;
+use afterclass_domain::text;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
@@ -54,9 +55,14 @@ impl QueryRoot {
         after: Option<String>,
         filter: Option<CohortFilter>,
     ) -> Result<CohortConnection> {
+        let mut filter = filter.unwrap_or_default();
+        // Checked as a course ID is when stored (trimmed, plain text), before anything is looked up.
+        if let Some(course) = &filter.lms_course_id {
+            let course = text::parse(text::COURSE_ID, course).map_err(|e| ApiError::BadUserInput(e.message))?;
+            filter.lms_course_id = Some(course);
+        }
         let viewer = data::<AuthViewer>(ctx)?;
         let store = data::<Store>(ctx)?;
-        let filter = filter.unwrap_or_default();
         let mut select = cohort::Entity::find().filter(cohort::Column::TenantId.eq(viewer.tenant_id));
         if !viewer.role.reads_everything() {
             select = queries::visible_to_trainee(select, viewer.person_id().unwrap_or(0));

@@ -4,8 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use afterclass_domain::goal::{Aggregation, Observations};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use afterclass_domain::goal::{Aggregation, MAX_MAGNITUDE, Observations};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement, Value,
 };
@@ -46,7 +46,7 @@ pub async fn observations(
         let totals: Vec<(Option<i64>, Option<f64>)> = check_in::Entity::find()
             .select_only()
             .column(check_in::Column::GoalId)
-            .column_as(Expr::col(check_in::Column::Value).sum(), "total")
+            .column_as(bounded(check_in::Column::Value).sum(), "total")
             .filter(check_in::Column::GoalId.is_in(sum_goals))
             .filter(check_in::Column::Value.is_not_null())
             .filter(check_in::Column::OccurredAt.lte(as_of))
@@ -96,6 +96,14 @@ pub async fn observations(
         }
     }
     Ok(out)
+}
+
+/// A check-in's value as sums count it: within the domain's bound on values
+/// (`goal::MAX_MAGNITUDE`), so that a value stored before the bound cannot make a sum overflow
+/// (PostgreSQL refuses a `double precision` sum past the largest float; SQLite gives infinity).
+fn bounded(column: check_in::Column) -> Expr {
+    let least = Func::least([Expr::col(column), Expr::val(MAX_MAGNITUDE)]);
+    Func::greatest([Expr::from(least), Expr::val(-MAX_MAGNITUDE)]).into()
 }
 
 /// Each member's latest value per goal as of `as_of`; of check-ins at the same moment, the one
