@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use afterclass_domain::access::Facet;
-use afterclass_domain::goal::{self as dgoal, Aggregation, GoalSpec};
+use afterclass_domain::goal::{self as dgoal, GoalSpec};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -35,7 +35,6 @@ use crate::app::access::Access;
 use crate::auth;
 use crate::config::{Config, KeyConfig};
 use crate::error::ApiError;
-use crate::graphql::types::parse_date;
 use crate::http::AppState;
 use crate::ids::{self, Kind};
 use crate::store::entities::{cohort, goal};
@@ -294,17 +293,7 @@ async fn chart_data(store: &Store, cohort: &cohort::Model, now: DateTime<Utc>) -
         .order_by_asc(goal::Column::Id)
         .all(conn)
         .await?;
-    let specs: Vec<GoalSpec> = goals
-        .iter()
-        .map(|g| {
-            GoalSpec::from_stored(
-                g.target,
-                g.start_value,
-                Aggregation::parse(&g.aggregation).unwrap_or(Aggregation::Sum),
-                parse_date(g.deadline.as_deref()),
-            )
-        })
-        .collect();
+    let specs: Vec<GoalSpec> = goals.iter().map(progress::goal_spec).collect();
     let activated_at = cohort.activated_at.map(from_micros);
     let start = activated_at.unwrap_or_else(|| from_micros(cohort.created_at));
     // An ended cohort's chart stops where the cohort did.

@@ -15,7 +15,6 @@ pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod demo;
-pub mod discovery;
 pub mod error;
 pub mod graphql;
 pub mod http;

@@ -42,6 +42,8 @@ pub const ONLINE_URL: Limit = Limit { field: "onlineUrl", min: 1, max: 500 };
 pub const CHANNEL_ADDRESS: Limit = Limit { field: "address", min: 1, max: 500 };
 pub const AGENDA: Limit = Limit { field: "agenda", min: 0, max: 2_000 };
 pub const CANCEL_REASON: Limit = Limit { field: "reason", min: 0, max: 500 };
+pub const JOIN_MESSAGE: Limit = Limit { field: "message", min: 0, max: 2_000 };
+pub const DECLINE_REASON: Limit = Limit { field: "reason", min: 1, max: 2_000 };
 
 /// Refuses text that holds a character a store would refuse or that has no place in text: NUL
 /// and the other control characters, except tab, line feed and carriage return.

@@ -247,7 +247,7 @@ fn similarity_draft(
 }
 
 fn join_payload(
-    result: Result<crate::discovery::Joined, crate::error::Failure>,
+    result: Result<crate::app::joining::Joined, crate::error::Failure>,
 ) -> Result<super::discovery::JoinRequestPayload> {
     let (joined, user_errors) = payload(result, |j| j)?;
     let (join_request, membership) = match joined {

@@ -5,7 +5,7 @@ use afterclass_domain::access::Facet;
 use afterclass_domain::cohort::{
     Horizon as DHorizon, MemberRole as DRole, MembershipStatus as DStatus, Visibility as DVisibility,
 };
-use afterclass_domain::goal::{self as dgoal, Aggregation, GoalSpec, GoalStatus as DGoalStatus};
+use afterclass_domain::goal::{self as dgoal, Aggregation, GoalStatus as DGoalStatus};
 use afterclass_domain::stage::Stage;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::{Context, ID, Interface, Object, Result, SimpleObject};
@@ -438,20 +438,7 @@ impl Membership {
 #[derive(Clone)]
 pub struct Goal(pub goal::Model);
 
-impl Goal {
-    pub fn spec(&self) -> GoalSpec {
-        GoalSpec::from_stored(
-            self.0.target,
-            self.0.start_value,
-            Aggregation::parse(&self.0.aggregation).unwrap_or(Aggregation::Sum),
-            parse_date(self.0.deadline.as_deref()),
-        )
-    }
-}
-
-pub fn parse_date(text: Option<&str>) -> Option<NaiveDate> {
-    text.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-}
+use crate::store::progress::parse_date;
 
 /// A goal's progress as of one moment.
 #[derive(SimpleObject, Clone)]
@@ -505,7 +492,7 @@ impl Goal {
         let observed = loader.load_one(key).await.map_err(load_fault)?.unwrap_or_default();
         let cohort = loader.load_one(CohortKey(self.0.cohort_id)).await.map_err(load_fault)?;
         let activated_at = cohort.and_then(|c| c.activated_at).map(from_micros);
-        let p = dgoal::progress(&self.spec(), &observed, activated_at, as_of);
+        let p = dgoal::progress(&crate::store::progress::goal_spec(&self.0), &observed, activated_at, as_of);
         let achieved_at = self.0.achieved_at.filter(|t| *t <= to_micros(as_of)).map(from_micros);
         Ok(GoalProgress {
             current: p.current,

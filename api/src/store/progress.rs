@@ -148,3 +148,18 @@ fn placeholders(backend: DbBackend, first: usize, count: usize) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// A stored goal as the domain sees it.
+pub fn goal_spec(row: &goal::Model) -> afterclass_domain::goal::GoalSpec {
+    afterclass_domain::goal::GoalSpec::from_stored(
+        row.target,
+        row.start_value,
+        Aggregation::parse(&row.aggregation).unwrap_or(Aggregation::Sum),
+        parse_date(row.deadline.as_deref()),
+    )
+}
+
+/// A stored ISO 8601 date (`YYYY-MM-DD`).
+pub fn parse_date(text: Option<&str>) -> Option<chrono::NaiveDate> {
+    text.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+}

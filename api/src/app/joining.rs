@@ -1,8 +1,7 @@
-//! The use cases of discovery and growth: course rosters, join requests and their decisions,
-//! declining proposals, and the candidates similar-cohort ranking reads. Same order of checks as
-//! `crate::app`: NOT_FOUND, then FORBIDDEN, then domain rules as `userErrors`.
+//! Joining a cohort from outside: course rosters, join requests and their decisions. Same order
+//! of checks as every use case: NOT_FOUND, then FORBIDDEN, then domain rules as `userErrors`.
 
-use afterclass_domain::access::{self, Action};
+use afterclass_domain::access::Action;
 use afterclass_domain::cohort::{MemberRole, MembershipStatus, Visibility};
 use afterclass_domain::joining::{self, Admission, JoinRequestStatus};
 use afterclass_domain::text;
@@ -16,9 +15,6 @@ use crate::app::{App, Outcome};
 use crate::error::ApiError;
 use crate::store::entities::{cohort, course_roster, join_request, membership};
 use crate::store::queries;
-
-const MESSAGE: text::Limit = text::Limit { field: "message", min: 0, max: 2_000 };
-const DECLINE_REASON: text::Limit = text::Limit { field: "reason", min: 1, max: 2_000 };
 
 /// Records the people of an origin course's roster, once each.
 pub async fn record_course_roster(
@@ -78,7 +74,7 @@ pub struct Joined {
 impl App<'_> {
     /// A person asks to join: `OPEN` cohorts admit at once, `BY_REQUEST` ones queue the request.
     pub async fn request_to_join(&self, cohort_id: i64, message: Option<&str>) -> Outcome<Joined> {
-        let message = text::parse_optional(MESSAGE, message)?;
+        let message = text::parse_optional(text::JOIN_MESSAGE, message)?;
         let txn = self.begin().await?;
         let locked = self.lock(&txn, cohort_id).await?;
         locked.access(self.viewer.role).ensure_may(Action::RequestToJoin)?;
@@ -162,27 +158,6 @@ impl App<'_> {
         drop_pending_membership(&txn, locked.mine).await?;
         txn.commit().await?;
         Ok(Joined { request, membership: None })
-    }
-
-    /// Instructors decline a proposal with a reason the proposer can read; it is kept, ended.
-    pub async fn decline_proposal(&self, cohort_id: i64, reason: &str) -> Outcome<cohort::Model> {
-        let reason = text::parse(DECLINE_REASON, reason)?;
-        let txn = self.begin().await?;
-        let locked = self.lock(&txn, cohort_id).await?;
-        if !access::may_approve_proposals(self.viewer.role) {
-            return Err(ApiError::forbidden("only instructors decide proposals").into());
-        }
-        let from = locked.stage();
-        let to = from.decline()?;
-        let now = self.now_micros();
-        let mut am = locked.cohort.into_active_model();
-        am.stage = Set(to.as_str().to_owned());
-        am.ended_at = Set(Some(now));
-        am.decline_reason = Set(Some(reason.clone()));
-        let cohort = am.update(&txn).await?;
-        self.record_stage_change(&txn, &cohort, Some(from), to, &format!("proposal declined: {reason}")).await?;
-        txn.commit().await?;
-        Ok(cohort)
     }
 
     async fn find_request(&self, txn: &DatabaseTransaction, id: i64) -> Outcome<join_request::Model> {

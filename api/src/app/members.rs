@@ -1,0 +1,144 @@
+//! Who is in a cohort: inviting people (rosters), accepting the code of conduct, roles and
+//! leaving.
+
+use super::*;
+
+impl App<'_> {
+    /// Invites roster entries; people already in the cohort keep their membership, and people
+    /// who left or were removed are invited again.
+    pub(super) async fn invite(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort: &cohort::Model,
+        roster: &[RosterEntry],
+    ) -> Outcome<Vec<membership::Model>> {
+        let mut out = Vec::with_capacity(roster.len());
+        for entry in roster {
+            let person = ensure_person_on(
+                txn,
+                txn,
+                cohort.tenant_id,
+                &entry.external_id,
+                Some(&entry.display_name),
+                entry.email.as_deref(),
+            )
+            .await?;
+            let existing = queries::membership_of(txn, cohort.id, Some(person.id)).await?;
+            let row = match existing {
+                Some(m) if matches!(m.status.as_str(), "LEFT" | "REMOVED") => {
+                    let mut am = m.into_active_model();
+                    am.status = Set(MembershipStatus::Invited.as_str().to_owned());
+                    am.role = Set(entry.role.unwrap_or(MemberRole::Member).as_str().to_owned());
+                    am.invited_at = Set(self.now_micros());
+                    am.left_at = Set(None);
+                    am.update(txn).await?
+                }
+                Some(m) => m,
+                None => {
+                    membership::ActiveModel {
+                        tenant_id: Set(cohort.tenant_id),
+                        cohort_id: Set(cohort.id),
+                        person_id: Set(person.id),
+                        role: Set(entry.role.unwrap_or(MemberRole::Member).as_str().to_owned()),
+                        status: Set(MembershipStatus::Invited.as_str().to_owned()),
+                        invited_at: Set(self.now_micros()),
+                        ..Default::default()
+                    }
+                    .insert(txn)
+                    .await?
+                }
+            };
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    /// Leaders and the integration account: invite people, idempotent per person.
+    pub async fn add_members(&self, cohort_id: i64, roster: Vec<RosterEntry>) -> Outcome<Vec<membership::Model>> {
+        let roster = parse_roster(&roster).map_err(|e| e.on_field("members"))?;
+        let txn = self.begin().await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::AddMembers).await?;
+        let rows = self.invite(&txn, &locked.cohort, &roster).await?;
+        txn.commit().await?;
+        Ok(rows)
+    }
+
+    /// A member accepts the current code of conduct; an invited member becomes active.
+    pub async fn accept_code_of_conduct(&self, cohort_id: i64, version: i32) -> Outcome<membership::Model> {
+        let txn = self.begin().await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::Membership).await?;
+        let status = dmembership::accept_conduct(locked.standing().status, locked.cohort.conduct_version, version)?;
+        let Some(mine) = locked.mine else {
+            return Err(ApiError::Internal("accepted without a membership".into()).into());
+        };
+        let was_active = mine.status == MembershipStatus::Active.as_str();
+        let mut am = mine.into_active_model();
+        am.status = Set(status.as_str().to_owned());
+        am.conduct_accepted_version = Set(Some(version));
+        am.conduct_accepted_at = Set(Some(self.now_micros()));
+        if !was_active {
+            am.joined_at = Set(Some(self.now_micros()));
+        }
+        let row = am.update(&txn).await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Leaders: change a member's role.
+    pub async fn change_member_role(&self, membership_id: i64, role: MemberRole) -> Outcome<membership::Model> {
+        let txn = self.begin().await?;
+        let target = membership::Entity::find_by_id(membership_id)
+            .filter(membership::Column::TenantId.eq(self.viewer.tenant_id))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ApiError::not_found("membership"))?;
+        let locked = self.lock_for(&txn, target.cohort_id, Action::ChangeRoles).await?;
+        let leaders = membership::Entity::find()
+            .filter(membership::Column::CohortId.eq(locked.cohort.id))
+            .filter(membership::Column::Role.eq(MemberRole::Leader.as_str()))
+            .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
+            .count(&txn)
+            .await?;
+        policy::change_role(locked.stage(), standing(Some(&target)), role, leaders)?;
+        let mut am = target.into_active_model();
+        am.role = Set(role.as_str().to_owned());
+        let row = am.update(&txn).await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// A member leaves; the membership is kept as `LEFT`.
+    pub async fn leave_cohort(&self, cohort_id: i64) -> Outcome<membership::Model> {
+        let txn = self.begin().await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::Membership).await?;
+        let status = dmembership::leave(locked.standing().status)?;
+        let Some(mine) = locked.mine else { return Err(ApiError::Internal("left without a membership".into()).into()) };
+        let mut am = mine.into_active_model();
+        am.status = Set(status.as_str().to_owned());
+        am.left_at = Set(Some(self.now_micros()));
+        let row = am.update(&txn).await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+}
+
+/// Validates a roster: bounded size, valid entries, each person once (the last entry wins).
+pub(super) fn parse_roster(entries: &[RosterEntry]) -> Result<Vec<RosterEntry>, DomainError> {
+    if entries.len() > text::ROSTER_SIZE {
+        return Err(DomainError::invalid("roster", format!("at most {} people at once", text::ROSTER_SIZE)));
+    }
+    let mut out: Vec<RosterEntry> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let parsed = RosterEntry {
+            external_id: text::parse(EXTERNAL_ID, &entry.external_id)?,
+            display_name: text::parse(DISPLAY_NAME, &entry.display_name)?,
+            email: text::parse_optional(EMAIL, entry.email.as_deref())?,
+            role: entry.role,
+        };
+        match out.iter_mut().find(|e| e.external_id == parsed.external_id) {
+            Some(existing) => *existing = parsed,
+            None => out.push(parsed),
+        }
+    }
+    Ok(out)
+}

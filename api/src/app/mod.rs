@@ -1,0 +1,168 @@
+//! The use cases behind the mutations. Each one runs in one write transaction: it finds the
+//! cohort (locking it, so concurrent writes to one cohort are serialised), checks who is asking,
+//! asks the domain whether the change keeps every rule, and only then writes. A use case that
+//! fails writes nothing.
+//!
+//! Order of checks, the same everywhere: unknown or invisible objects are NOT_FOUND, then the
+//! viewer's right to act is FORBIDDEN, then domain rules become `userErrors`.
+
+pub mod access;
+mod checkins;
+mod cohorts;
+mod ending;
+pub mod joining;
+pub mod meetings;
+mod members;
+
+pub use ending::{Ending, end_cohort, evaluate_now};
+
+use afterclass_domain::access::{self as policy, Action, Standing, ViewerRole};
+use afterclass_domain::checkin::{self, CheckInContext, CheckInDraft};
+use afterclass_domain::cohort::{Horizon, MemberRole, MembershipStatus, OutcomeReason, Visibility};
+use afterclass_domain::goal::{self, Aggregation, GoalSpec, GoalStatus};
+use afterclass_domain::lifecycle::{self as dl, Criterion};
+use afterclass_domain::stage::{ActivationFacts, Stage};
+use afterclass_domain::text::{self, CODE_OF_CONDUCT, COURSE_ID, COURSE_TITLE, DISPLAY_NAME, EMAIL, EXTERNAL_ID};
+use afterclass_domain::{DomainError, membership as dmembership};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, TransactionTrait,
+};
+
+use crate::auth::{Viewer, ensure_person_on};
+use crate::error::{ApiError, Failure};
+use crate::store::entities::{check_in, cohort, conduct_version, goal as goal_row, membership, outcome, stage_event};
+use crate::store::queries;
+
+use self::access::{Access, standing};
+use crate::store::{Store, lifecycle, progress, to_micros};
+
+pub(crate) type Outcome<T> = Result<T, Failure>;
+
+/// A course as given with a new cohort.
+#[derive(Debug, Clone)]
+pub struct CourseDraft {
+    pub lms_course_id: String,
+    pub title: String,
+    pub ended_on: Option<NaiveDate>,
+}
+
+/// One person of a roster.
+#[derive(Debug, Clone)]
+pub struct RosterEntry {
+    pub external_id: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: Option<MemberRole>,
+}
+
+/// A new cohort, created or proposed.
+#[derive(Debug, Clone)]
+pub struct CohortDraft {
+    pub name: String,
+    pub domain: String,
+    pub purpose: String,
+    pub scope: Option<String>,
+    pub tags: Vec<String>,
+    pub horizon: Horizon,
+    pub visibility: Option<Visibility>,
+    pub course: Option<CourseDraft>,
+    pub code_of_conduct: Option<String>,
+    pub roster: Vec<RosterEntry>,
+}
+
+/// A new goal.
+#[derive(Debug, Clone)]
+pub struct GoalDraft {
+    pub title: String,
+    pub unit: String,
+    pub target: f64,
+    pub aggregation: Aggregation,
+    pub start_value: Option<f64>,
+    pub deadline: Option<NaiveDate>,
+}
+
+/// The use cases, for one viewer at one moment.
+pub struct App<'a> {
+    pub store: &'a Store,
+    pub viewer: &'a Viewer,
+    pub now: DateTime<Utc>,
+}
+
+/// A cohort locked for writing, with the viewer's membership in it.
+pub(crate) struct Locked {
+    pub(crate) cohort: cohort::Model,
+    pub(crate) mine: Option<membership::Model>,
+}
+
+impl Locked {
+    pub(crate) fn stage(&self) -> Stage {
+        Stage::parse(&self.cohort.stage).unwrap_or(Stage::Forming)
+    }
+    pub(crate) fn standing(&self) -> Standing {
+        standing(self.mine.as_ref())
+    }
+    pub(crate) fn access(&self, role: ViewerRole) -> Access {
+        Access::of(role, &self.cohort, self.mine.as_ref())
+    }
+}
+
+impl App<'_> {
+    pub(crate) fn now_micros(&self) -> i64 {
+        to_micros(self.now)
+    }
+
+    pub(crate) async fn begin(&self) -> Outcome<DatabaseTransaction> {
+        Ok(self.store.writer().begin().await?)
+    }
+
+    /// Finds and locks a cohort the viewer may know of; NOT_FOUND otherwise.
+    pub(crate) async fn lock(&self, txn: &DatabaseTransaction, cohort_id: i64) -> Outcome<Locked> {
+        let cohort = queries::lock_cohort(txn, self.viewer.tenant_id, cohort_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("cohort"))?;
+        let mine = queries::membership_of(txn, cohort.id, self.viewer.person_id()).await?;
+        if !Access::of(self.viewer.role, &cohort, mine.as_ref()).knows() {
+            return Err(ApiError::not_found("cohort").into());
+        }
+        Ok(Locked { cohort, mine })
+    }
+
+    /// Locks a cohort for a write the policy must allow the viewer, refusing ended cohorts.
+    pub(crate) async fn lock_for(&self, txn: &DatabaseTransaction, cohort_id: i64, action: Action) -> Outcome<Locked> {
+        let locked = self.lock(txn, cohort_id).await?;
+        locked.access(self.viewer.role).ensure_may(action)?;
+        locked.stage().ensure_writable()?;
+        Ok(locked)
+    }
+
+    pub(crate) fn person_id(&self) -> Outcome<i64> {
+        self.viewer
+            .person_id()
+            .ok_or_else(|| ApiError::forbidden("the integration account does not act as a person").into())
+    }
+
+    pub(crate) async fn record_stage_change(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort: &cohort::Model,
+        from: Option<Stage>,
+        to: Stage,
+        reason: &str,
+    ) -> Outcome<()> {
+        stage_event::ActiveModel {
+            tenant_id: Set(cohort.tenant_id),
+            cohort_id: Set(cohort.id),
+            from_stage: Set(from.map(|s| s.as_str().to_owned())),
+            to_stage: Set(to.as_str().to_owned()),
+            actor_person_id: Set(self.viewer.person_id()),
+            reason: Set(reason.to_owned()),
+            occurred_at: Set(self.now_micros()),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        Ok(())
+    }
+}
