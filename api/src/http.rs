@@ -171,10 +171,14 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
         tracing::info!(reason = err.message(), "refused before validation");
         return error_response(StatusCode::OK, &err, Some(id));
     }
+    // Whatever way this handler ends (done, timed out, or dropped because the client left), the
+    // loader batches of the request end with it.
+    let tasks = limits::RequestTasks::default();
+    let _stop_loads = tasks.abort_on_drop();
     let loaders = Loaders { store: state.store.clone(), tenant_id: viewer.tenant_id, person_id: viewer.person_id() };
     let request = request
         .data(state.store.clone())
-        .data(loaders.into_data_loader())
+        .data(loaders.into_data_loader(tasks.clone()))
         .data(viewer)
         .data(state.links.clone())
         .data(state.feeds.clone())

@@ -18,6 +18,10 @@
 //!   answered [`TIMEOUT_CODE`].
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_graphql::futures_util::future::BoxFuture;
+use tokio::task::JoinSet;
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 
@@ -56,6 +60,34 @@ pub const MUTATION_STATEMENTS: usize = 20;
 
 /// The `extensions.code` of a request stopped by the time limit.
 pub const TIMEOUT_CODE: &str = "TIMEOUT";
+
+/// The loader batches one request spawned. A request stopped by the time limit, or whose
+/// client went away, aborts them (`abort_on_drop`), so that no batch of it runs on unseen.
+#[derive(Clone, Default)]
+pub struct RequestTasks(Arc<Mutex<JoinSet<()>>>);
+
+impl RequestTasks {
+    pub fn spawn(&self, task: BoxFuture<'static, ()>) {
+        let mut set = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Reap what finished, so that a long request does not hoard handles.
+        while set.try_join_next().is_some() {}
+        set.spawn(task);
+    }
+
+    /// A guard that aborts every task still running when it is dropped.
+    pub fn abort_on_drop(&self) -> AbortOnDrop {
+        AbortOnDrop(self.clone())
+    }
+}
+
+/// See [`RequestTasks::abort_on_drop`].
+pub struct AbortOnDrop(RequestTasks);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.0.lock().unwrap_or_else(PoisonError::into_inner).abort_all();
+    }
+}
 
 /// A field that may run `statements` statements each time it resolves.
 pub fn field(statements: usize, child_complexity: usize) -> usize {
