@@ -114,6 +114,9 @@ async fn largest_allowed(
     panic!("not even one is within the limits");
 }
 
+/// A kind of expensive request: its name, where to count down from, and the request of `n`.
+type Shape = (&'static str, usize, Box<dyn Fn(usize) -> String>);
+
 fn aliased(n: usize, field: impl Fn(usize) -> String) -> String {
     (0..n).map(|i| format!("a{i}: {} ", field(i))).collect()
 }
@@ -139,7 +142,7 @@ async fn the_worst_requests_the_limits_allow_run_a_bounded_number_of_statements(
     let from = |statements: usize| budget / (statements * limits::STATEMENT) + 5;
     let vars = json!({ "id": c.id });
     let in_cohort = |fields: String| format!("query($id: ID!) {{ cohort(id: $id) {{ {fields} }} }}");
-    let shapes: Vec<(&str, usize, Box<dyn Fn(usize) -> String>)> = vec![
+    let shapes: Vec<Shape> = vec![
         (
             "health snapshots at distinct moments",
             from(limits::SNAPSHOT_STATEMENTS),
@@ -313,6 +316,7 @@ fn start_child(database_url: &str, grace: &str) -> (Child, SocketAddr) {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    #[allow(clippy::zombie_processes)] // the test waits for it, or kills and waits on failure
     let mut child = command.spawn().expect("starting the child server");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel::<String>();
@@ -326,6 +330,7 @@ fn start_child(database_url: &str, grace: &str) -> (Child, SocketAddr) {
             Ok(line) => line,
             Err(err) => {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!("the child server did not say where it serves: {err}");
             }
         };

@@ -13,7 +13,8 @@
 //!   A field read through a request's loaders at the request's own moment is batched with its
 //!   siblings and charged as a plain field. So a request within the limits runs at most
 //!   5,000 / 12 ≈ 416 statements of its own, plus resolving the viewer and a loader batch per
-//!   kind of row per level (measured by `tests/tests/hostile.rs`).
+//!   kind of row per level (measured by `tests/tests/hostile.rs`). A roster (`createCohort`,
+//!   `addMembers`) writes a few statements per person; its size is bounded by the roster limit.
 //! - **Time.** A request that runs longer than `Limits::request_timeout` is dropped and
 //!   answered [`TIMEOUT_CODE`].
 
