@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 
@@ -47,6 +48,12 @@ pub struct GlobalOptions {
     /// links it hands out; without it, links are paths.
     #[arg(long, env = "AFTERCLASS_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// How long one request may run before it is stopped, e.g. 10s, 500ms or 1m.
+    #[arg(long, env = "AFTERCLASS_REQUEST_TIMEOUT", default_value = "10s", global = true)]
+    pub request_timeout: String,
+    /// How long `serve` waits for in-flight requests after SIGTERM or SIGINT before it exits anyway.
+    #[arg(long, env = "AFTERCLASS_SHUTDOWN_GRACE", default_value = "10s", global = true)]
+    pub shutdown_grace: String,
 }
 
 /// The verification key.
@@ -75,18 +82,46 @@ pub struct AuthConfig {
     pub audience: Option<String>,
 }
 
-/// Bounds on what one request may ask for.
+/// Bounds on what one request may ask for and how long it may take (see `graphql::limits`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub depth: usize,
     pub complexity: usize,
     pub body_bytes: usize,
+    /// A request still running after this is stopped and answered `TIMEOUT`.
+    pub request_timeout: Duration,
+    /// How long in-flight requests are waited for at shutdown before the server exits anyway.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { depth: 12, complexity: 5_000, body_bytes: 256 * 1024 }
+        Limits {
+            depth: 12,
+            complexity: 5_000,
+            body_bytes: 256 * 1024,
+            request_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
     }
+}
+
+/// Parses `500ms`, `10s`, `2m`: a positive duration.
+pub fn parse_duration(name: &str, text: &str) -> Result<Duration, String> {
+    let bad = || format!("{name} must look like 500ms, 10s or 2m (got `{text}`)");
+    let text = text.trim();
+    let (num, unit) = match text.strip_suffix("ms") {
+        Some(num) => (num, "ms"),
+        None => text.split_at(text.len().saturating_sub(1)),
+    };
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(bad()),
+    };
+    if d.is_zero() { Err(bad()) } else { Ok(d) }
 }
 
 /// Everything the service needs to run.
@@ -152,7 +187,11 @@ impl Config {
             max_connections: opts.db_max_connections.max(1),
             auth: AuthConfig { key, issuer: opts.jwt_issuer.clone(), audience: opts.jwt_audience.clone() },
             introspection: opts.introspection,
-            limits: Limits::default(),
+            limits: Limits {
+                request_timeout: parse_duration("AFTERCLASS_REQUEST_TIMEOUT", &opts.request_timeout)?,
+                shutdown_grace: parse_duration("AFTERCLASS_SHUTDOWN_GRACE", &opts.shutdown_grace)?,
+                ..Limits::default()
+            },
             link_secret,
             public_url,
         })
@@ -220,6 +259,18 @@ mod tests {
             introspection: true,
             link_secret: None,
             public_url: None,
+            request_timeout: "10s".into(),
+            shutdown_grace: "10s".into(),
+        }
+    }
+
+    #[test]
+    fn durations_read_in_milliseconds_seconds_or_minutes() {
+        assert_eq!(parse_duration("X", "500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("X", "10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("X", "2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "0s", "10", "-1s", "1h", "ms"] {
+            assert!(parse_duration("X", bad).is_err(), "{bad}");
         }
     }
 

@@ -2,6 +2,7 @@
 //! `/metrics` and the progress chart (`GET /cohorts/{id}/progress.svg`, see `chart`), and the
 //! server's life from bind to graceful shutdown.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,7 @@ use tracing::Instrument;
 use crate::auth::{self, Verifier};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::graphql::limits;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::{self, AfterclassSchema};
 use crate::store::Store;
@@ -34,6 +36,8 @@ pub struct AppState {
     pub links: Arc<crate::chart::Links>,
     /// Signs and checks private calendar-feed URLs.
     pub feeds: Arc<crate::calendar::Feeds>,
+    /// How long one GraphQL request may run.
+    pub request_timeout: std::time::Duration,
 }
 
 /// Request counters for `/metrics`.
@@ -53,6 +57,7 @@ impl AppState {
             counters: Arc::default(),
             links: Arc::new(crate::chart::Links::new(config)),
             feeds: Arc::new(crate::calendar::Feeds::new(config)),
+            request_timeout: config.limits.request_timeout,
         })
     }
 }
@@ -88,6 +93,14 @@ fn error_response(status: StatusCode, err: &ApiError, request_id: Option<&str>) 
     }
     let body = serde_json::json!({ "data": null, "errors": [{ "message": err.message(), "extensions": extensions }] });
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// The answer to a request stopped by the time limit.
+fn timeout_response(limit: std::time::Duration, request_id: &str) -> Response {
+    let message = format!("the request ran longer than {} ms and was stopped; ask for less at once", limit.as_millis());
+    let body = serde_json::json!({ "data": null, "errors": [{ "message": message,
+        "extensions": { "code": limits::TIMEOUT_CODE, "requestId": request_id } }] });
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 fn request_id() -> String {
@@ -128,7 +141,7 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
             return error_response(StatusCode::UNAUTHORIZED, &err, Some(id));
         }
     };
-    let request = match request.into_inner().into_single() {
+    let mut request = match request.into_inner().into_single() {
         Ok(request) => request,
         Err(_) => {
             let err =
@@ -150,15 +163,34 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
             return error_response(status, &err, Some(id));
         }
     };
+    // Fragment spreads are counted before the executor expands them; a document it cannot parse
+    // is left to the executor to report.
+    if let Ok(document) = request.parsed_query()
+        && let Err(err) = limits::check_document(document)
+    {
+        tracing::info!(reason = err.message(), "refused before validation");
+        return error_response(StatusCode::OK, &err, Some(id));
+    }
+    // Whatever way this handler ends (done, timed out, or dropped because the client left), the
+    // loader batches of the request end with it.
+    let tasks = limits::RequestTasks::default();
+    let _stop_loads = tasks.abort_on_drop();
     let loaders = Loaders { store: state.store.clone(), tenant_id: viewer.tenant_id, person_id: viewer.person_id() };
     let request = request
         .data(state.store.clone())
-        .data(loaders.into_data_loader())
+        .data(loaders.into_data_loader(tasks.clone()))
         .data(viewer)
         .data(state.links.clone())
         .data(state.feeds.clone())
         .data(graphql::RequestTime(crate::store::now()));
-    let mut response = state.schema.execute(request).await;
+    // Dropping the execution at the deadline cancels it and frees its worker.
+    let mut response = match tokio::time::timeout(state.request_timeout, state.schema.execute(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout = ?state.request_timeout, "request stopped at its time limit");
+            return timeout_response(state.request_timeout, id);
+        }
+    };
     for error in &mut response.errors {
         let internal = error
             .extensions
@@ -214,11 +246,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// A server bound to its address; `run` serves until `shutdown` resolves, then lets in-flight
-/// requests finish and closes the store.
+/// requests finish for at most the grace period and closes the store.
 pub struct Server {
     listener: TcpListener,
     router: Router,
     store: Store,
+    grace: std::time::Duration,
 }
 
 impl Server {
@@ -230,7 +263,12 @@ impl Server {
         store.migrate().await.map_err(|e| format!("applying migrations: {e}"))?;
         let state = AppState::new(config, store.clone())?;
         let listener = TcpListener::bind(addr).await.map_err(|e| format!("binding {addr}: {e}"))?;
-        Ok(Server { listener, router: router(state, config.limits.body_bytes), store })
+        Ok(Server {
+            listener,
+            router: router(state, config.limits.body_bytes),
+            store,
+            grace: config.limits.shutdown_grace,
+        })
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, String> {
@@ -242,11 +280,38 @@ impl Server {
     }
 
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), String> {
-        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
-        self.store.close().await;
-        result.map_err(|e| e.to_string())
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            let _ = stopping.send(());
+        };
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(signal).into_future();
+        let grace = self.grace;
+        // The grace period starts when shutdown does; a request still running after it (a
+        // client that never finishes its body, a slow statement) does not keep the server up.
+        let deadline = async move {
+            match stopped.await {
+                Ok(()) => tokio::time::sleep(grace).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
+            result = serve => result.map_err(|e| e.to_string()),
+            () = deadline => {
+                tracing::warn!(?grace, "requests still in flight after the grace period; stopping anyway");
+                Ok(())
+            }
+        };
+        // A connection still held by an abandoned request must not keep the store open either.
+        if tokio::time::timeout(CLOSE_WAIT, self.store.close()).await.is_err() {
+            tracing::warn!("the store did not close in time; exiting anyway");
+        }
+        result
     }
 }
+
+/// How long closing the store may take at shutdown.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Resolves on SIGINT or SIGTERM. The signal handlers are installed when this is called, not
 /// when the future is first polled, so a signal that arrives right after start-up is not lost.

@@ -33,6 +33,7 @@ impl JoinRequest {
     pub async fn id(&self) -> ID {
         ids::encode(Kind::JoinRequest, self.0.id)
     }
+    #[graphql(complexity = "super::limits::field(super::limits::LOOKUP_STATEMENTS, child_complexity)")]
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
         Ok(super::query::visible_cohort(ctx, self.0.cohort_id).await?)
     }

@@ -53,8 +53,9 @@ pub const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(5
 impl Loaders {
     /// A request's loader. It caches what it loaded for the length of the request only, so that
     /// keys seen at one level are not fetched again at another.
-    pub fn into_data_loader(self) -> DataLoader<Loaders, HashMapCache> {
-        DataLoader::with_cache(self, tokio::spawn, HashMapCache::default()).delay(BATCH_WINDOW)
+    /// Its batches run as `tasks`, so that stopping the request stops them.
+    pub fn into_data_loader(self, tasks: super::limits::RequestTasks) -> DataLoader<Loaders, HashMapCache> {
+        DataLoader::with_cache(self, move |batch| tasks.spawn(batch), HashMapCache::default()).delay(BATCH_WINDOW)
     }
 }
 

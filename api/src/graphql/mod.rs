@@ -4,6 +4,7 @@
 
 pub mod discovery;
 pub mod lifecycle;
+pub mod limits;
 pub mod loaders;
 pub mod meetings;
 pub mod mutation;

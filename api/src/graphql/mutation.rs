@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::types::{CheckIn, Cohort, Goal, Membership};
-use super::{Date, GoalAggregation, Horizon, MemberRole, OutcomeReason, UserError, Visibility, data, payload};
+use super::{Date, GoalAggregation, Horizon, MemberRole, OutcomeReason, UserError, Visibility, data, limits, payload};
 use crate::app::{self, App};
 use crate::auth::Viewer;
 use crate::error::ApiError;
@@ -267,6 +267,7 @@ fn membership_payload(
 #[Object(name = "Mutation")]
 impl MutationRoot {
     /// Instructor or integration: a cohort in FORMING; an instructor creator becomes its active LEADER.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn create_cohort(&self, ctx: &Context<'_>, input: CreateCohortInput) -> Result<CohortPayload> {
         let similar = similarity_draft(&input.name, &input.domain, &input.purpose, &input.tags);
         let draft = app::CohortDraft {
@@ -286,6 +287,7 @@ impl MutationRoot {
     }
 
     /// Trainee: a cohort in PROPOSED with the proposer as LEADER, awaiting an instructor's approval.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn propose_cohort(&self, ctx: &Context<'_>, input: ProposeCohortInput) -> Result<CohortPayload> {
         let similar = similarity_draft(&input.name, &input.domain, &input.purpose, &input.tags);
         let draft = app::CohortDraft {
@@ -305,6 +307,7 @@ impl MutationRoot {
     }
 
     /// Instructor: PROPOSED to FORMING.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn approve_cohort(&self, ctx: &Context<'_>, input: CohortRefInput) -> Result<CohortPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let result = app(ctx)?.approve_cohort(id).await;
@@ -312,6 +315,7 @@ impl MutationRoot {
     }
 
     /// Invite people; idempotent per externalId.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn add_members(&self, ctx: &Context<'_>, input: AddMembersInput) -> Result<AddMembersPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let result = app(ctx)?.add_members(id, roster(Some(input.members))).await;
@@ -320,6 +324,7 @@ impl MutationRoot {
     }
 
     /// Accepting the current version makes an INVITED member ACTIVE.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn accept_code_of_conduct(
         &self,
         ctx: &Context<'_>,
@@ -329,22 +334,26 @@ impl MutationRoot {
         membership_payload(app(ctx)?.accept_code_of_conduct(id, input.version).await)
     }
 
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn set_code_of_conduct(&self, ctx: &Context<'_>, input: SetCodeOfConductInput) -> Result<CohortPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let result = app(ctx)?.set_code_of_conduct(id, &input.text).await;
         cohort_payload(ctx, result).await
     }
 
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn change_member_role(&self, ctx: &Context<'_>, input: ChangeMemberRoleInput) -> Result<MembershipPayload> {
         let id = ids::decode(Kind::Membership, &input.membership_id)?;
         membership_payload(app(ctx)?.change_member_role(id, input.role.into()).await)
     }
 
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn leave_cohort(&self, ctx: &Context<'_>, input: CohortRefInput) -> Result<MembershipPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         membership_payload(app(ctx)?.leave_cohort(id).await)
     }
 
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn add_goal(&self, ctx: &Context<'_>, input: AddGoalInput) -> Result<GoalPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let draft = app::GoalDraft {
@@ -360,6 +369,7 @@ impl MutationRoot {
     }
 
     /// FORMING to ACTIVE; needs an active leader, a purpose, a goal and a code of conduct.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn activate_cohort(&self, ctx: &Context<'_>, input: CohortRefInput) -> Result<CohortPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let result = app(ctx)?.activate_cohort(id).await;
@@ -367,6 +377,7 @@ impl MutationRoot {
     }
 
     /// Trainee (or any active member): a check-in for themselves.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn log_check_in(&self, ctx: &Context<'_>, input: LogCheckInInput) -> Result<CheckInPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let goal_id = input.goal_id.as_deref().map(|g| ids::decode(Kind::Goal, g)).transpose()?;
@@ -383,6 +394,7 @@ impl MutationRoot {
     }
 
     /// Leaders and instructors replace the cohort's criteria; each kind at most once per effect.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn set_criteria(&self, ctx: &Context<'_>, input: SetCriteriaInput) -> Result<CohortPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let criteria = input.criteria.into_iter().map(Into::into).collect();
@@ -391,12 +403,14 @@ impl MutationRoot {
     }
 
     /// Apply the current evaluation: disband or graduate when it recommends so; a user error when it says CONTINUE.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn apply_evaluation(&self, ctx: &Context<'_>, input: ApplyEvaluationInput) -> Result<CohortPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let result = app(ctx)?.apply_evaluation(id, input.retrospective.as_deref()).await;
         cohort_payload(ctx, result).await
     }
 
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn graduate_cohort(&self, ctx: &Context<'_>, input: GraduateCohortInput) -> Result<CohortPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let result = app(ctx)?.graduate_cohort(id, &input.formal_structure, input.retrospective.as_deref()).await;
@@ -404,6 +418,7 @@ impl MutationRoot {
     }
 
     /// Leaders may write or improve the retrospective of an ended cohort; the only write an ended cohort accepts.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn write_retrospective(&self, ctx: &Context<'_>, input: WriteRetrospectiveInput) -> Result<CohortPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let result = app(ctx)?.write_retrospective(id, &input.retrospective).await;
@@ -411,6 +426,7 @@ impl MutationRoot {
     }
 
     /// OPEN cohorts admit at once (INVITED until the code of conduct is accepted); BY_REQUEST ones queue the request; INVITE_ONLY ones refuse.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn request_to_join(
         &self,
         ctx: &Context<'_>,
@@ -420,6 +436,7 @@ impl MutationRoot {
         join_payload(app(ctx)?.request_to_join(id, input.message.as_deref()).await)
     }
 
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn decide_join_request(
         &self,
         ctx: &Context<'_>,
@@ -429,6 +446,7 @@ impl MutationRoot {
         join_payload(app(ctx)?.decide_join_request(id, input.approve).await)
     }
 
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn withdraw_join_request(
         &self,
         ctx: &Context<'_>,
@@ -438,6 +456,7 @@ impl MutationRoot {
         join_payload(app(ctx)?.withdraw_join_request(id).await)
     }
 
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn decline_proposal(
         &self,
         ctx: &Context<'_>,
@@ -448,6 +467,7 @@ impl MutationRoot {
         cohort_payload(ctx, result).await
     }
 
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn disband_cohort(&self, ctx: &Context<'_>, input: DisbandCohortInput) -> Result<CohortPayload> {
         let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let result = app(ctx)?.disband_cohort(id, input.reason.into(), input.retrospective.as_deref()).await;
@@ -455,6 +475,7 @@ impl MutationRoot {
     }
 
     /// Leaders set or change the rhythm, the place and the channel.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn set_meeting_plan(
         &self,
         ctx: &Context<'_>,
@@ -467,6 +488,7 @@ impl MutationRoot {
     }
 
     /// Leaders add a one-off meeting.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn schedule_meeting(
         &self,
         ctx: &Context<'_>,
@@ -476,6 +498,7 @@ impl MutationRoot {
     }
 
     /// Leaders cancel a meeting that has not ended; it stays listed as CANCELLED.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn cancel_meeting(
         &self,
         ctx: &Context<'_>,
@@ -485,11 +508,13 @@ impl MutationRoot {
     }
 
     /// Active members answer for themselves; answering again replaces the answer.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn rsvp(&self, ctx: &Context<'_>, input: super::meetings::RsvpInput) -> Result<super::meetings::RsvpPayload> {
         super::meetings::rsvp(ctx, input).await
     }
 
     /// Leaders and facilitators mark attendance once the meeting has started; marks can be corrected.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn record_attendance(
         &self,
         ctx: &Context<'_>,
@@ -499,6 +524,7 @@ impl MutationRoot {
     }
 
     /// A member replaces their calendar feed's URL; the old one stops working at once.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn revoke_calendar_feed(
         &self,
         ctx: &Context<'_>,

@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
 use super::lifecycle::OutcomeConnection;
 use super::types::*;
-use super::{CohortStage, Horizon, data};
+use super::{CohortStage, Horizon, data, limits};
 use crate::auth::Viewer as AuthViewer;
 use crate::error::ApiError;
 use crate::ids::{self, Kind};
@@ -29,6 +29,7 @@ pub struct CohortFilter {
 impl QueryRoot {
     /// Any object by its global ID. Objects of other tenants, and cohorts the viewer may not
     /// know of, are NOT_FOUND.
+    #[graphql(complexity = "limits::field(limits::NODE_STATEMENTS, child_complexity)")]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         if let Some((cohort_id, starts_at)) = ids::meeting_key(&id) {
             return Ok(Some(Node::Meeting(super::meetings::load(ctx, cohort_id, starts_at).await?)));
@@ -41,13 +42,14 @@ impl QueryRoot {
         Viewer
     }
 
+    #[graphql(complexity = "limits::field(limits::LOOKUP_STATEMENTS, child_complexity)")]
     async fn cohort(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Cohort>> {
         let row_id = ids::decode(Kind::Cohort, &id)?;
         Ok(Some(visible_cohort(ctx, row_id).await?))
     }
 
     /// Cohorts the viewer may see, in the order they were created.
-    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    #[graphql(complexity = "limits::connection(first, limits::PAGE_STATEMENTS + 1, child_complexity)")]
     async fn cohorts(
         &self,
         ctx: &Context<'_>,
@@ -91,6 +93,7 @@ impl QueryRoot {
     }
 
     /// Rank existing cohorts of the tenant against a draft, so people can join one instead of founding another.
+    #[graphql(complexity = "limits::list(input.limit, 10, limits::SIMILARITY_STATEMENTS, child_complexity)")]
     async fn similar_cohorts(
         &self,
         ctx: &Context<'_>,
@@ -100,7 +103,7 @@ impl QueryRoot {
     }
 
     /// Free-text search over name, domain, purpose and tags of the cohorts the viewer may see.
-    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    #[graphql(complexity = "limits::connection(first, limits::SEARCH_STATEMENTS, child_complexity)")]
     async fn search_cohorts(
         &self,
         ctx: &Context<'_>,
@@ -112,7 +115,7 @@ impl QueryRoot {
     }
 
     /// Proposals awaiting an instructor's decision.
-    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    #[graphql(complexity = "limits::connection(first, limits::PAGE_STATEMENTS, child_complexity)")]
     async fn proposals(
         &self,
         ctx: &Context<'_>,
@@ -123,7 +126,7 @@ impl QueryRoot {
     }
 
     /// Outcomes of ended cohorts in the viewer's tenant, newest first: the tenant's library of use cases.
-    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    #[graphql(complexity = "limits::connection(first, limits::PAGE_STATEMENTS + 1, child_complexity)")]
     async fn outcomes(
         &self,
         ctx: &Context<'_>,

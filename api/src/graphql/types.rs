@@ -12,6 +12,7 @@ use async_graphql::{Context, ID, Interface, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use super::limits;
 use super::loaders::*;
 use super::{
     CohortStage, Date, GoalAggregation, GoalStatus, Horizon, MemberRole, MembershipStatus, Pace, ViewerRole,
@@ -76,7 +77,7 @@ impl Viewer {
     }
 
     /// The viewer's own memberships, in every status.
-    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    #[graphql(complexity = "limits::connection(first, limits::PAGE_STATEMENTS, child_complexity)")]
     async fn memberships(
         &self,
         ctx: &Context<'_>,
@@ -91,12 +92,6 @@ impl Viewer {
         let page = queries::page(store.reader(), select, membership::Column::Id, first, after.as_deref()).await?;
         Ok(MembershipConnection { page: with_ids(page, Membership), hidden: false })
     }
-}
-
-/// The complexity of a connection field: its page size times what each node asks for.
-pub fn connection_complexity(first: Option<i32>, child_complexity: usize) -> usize {
-    let size = first.unwrap_or(queries::DEFAULT_PAGE).clamp(1, queries::MAX_PAGE) as usize;
-    size.saturating_mul(child_complexity).saturating_add(1)
 }
 
 #[derive(Clone)]
@@ -240,7 +235,7 @@ impl Cohort {
         Ok(row.map(|r| CodeOfConduct { version: r.version, text: r.text, updated_at: from_micros(r.created_at) }))
     }
     /// Members in every status, in the order they were added. Outsiders see only `totalCount`.
-    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    #[graphql(complexity = "limits::connection(first, limits::PAGE_STATEMENTS, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -263,7 +258,7 @@ impl Cohort {
         Ok(rows.into_iter().map(Goal).collect())
     }
     /// Check-ins in the order they were recorded. Members only.
-    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    #[graphql(complexity = "limits::connection(first, limits::PAGE_STATEMENTS, child_complexity)")]
     async fn check_ins(
         &self,
         ctx: &Context<'_>,
@@ -282,6 +277,7 @@ impl Cohort {
         from_micros(self.model.created_at)
     }
     /// Health as of `asOf` (default: now). Members only.
+    #[graphql(complexity = "limits::field(limits::SNAPSHOT_STATEMENTS, child_complexity)")]
     async fn health(&self, ctx: &Context<'_>, as_of: Option<DateTime<Utc>>) -> Result<super::lifecycle::CohortHealth> {
         self.ensure(Facet::Activity)?;
         let snapshot = self.snapshot(ctx, as_of).await?;
@@ -298,6 +294,7 @@ impl Cohort {
         Ok(self.model.auto_apply)
     }
     /// The criteria checked as of `asOf` (default: now). Members only; never writes.
+    #[graphql(complexity = "limits::field(limits::SNAPSHOT_STATEMENTS, child_complexity)")]
     async fn evaluation(
         &self,
         ctx: &Context<'_>,
@@ -308,7 +305,7 @@ impl Cohort {
         let criteria = crate::store::lifecycle::criteria_of(&self.model);
         Ok(afterclass_domain::lifecycle::evaluate(&criteria, &snapshot).into())
     }
-    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    #[graphql(complexity = "limits::connection(first, limits::PAGE_STATEMENTS, child_complexity)")]
     async fn join_requests(
         &self,
         ctx: &Context<'_>,
@@ -319,6 +316,7 @@ impl Cohort {
         Ok(super::discovery::join_requests(ctx, self, first, after.as_deref(), status).await?)
     }
     /// Join requests from people outside the origin course, all time: the growth signal of open-ended cohorts.
+    #[graphql(complexity = "limits::field(limits::LOOKUP_STATEMENTS, child_complexity)")]
     async fn outside_interest(&self, ctx: &Context<'_>) -> Result<i32> {
         self.ensure(Facet::Activity)?;
         Ok(super::discovery::outside_interest(ctx, &self.model).await?)
@@ -361,6 +359,7 @@ impl Cohort {
     /// Occurrences in [from, to), scheduled from the cadence plus one-off meetings; at most 200.
     /// A meeting is in the window when it overlaps it, so one in progress at `from` is included;
     /// a window holding more than 200 is refused (BAD_USER_INPUT).
+    #[graphql(complexity = "limits::field(limits::WINDOW_STATEMENTS, child_complexity)")]
     async fn meetings(
         &self,
         ctx: &Context<'_>,
@@ -371,6 +370,7 @@ impl Cohort {
     }
     /// The first meeting that is not cancelled and has not ended by `after` (default: now); one
     /// in progress counts. Looks about a year ahead.
+    #[graphql(complexity = "limits::at_moment(after.is_some(), limits::NEXT_MEETING_STATEMENTS, child_complexity)")]
     async fn next_meeting(
         &self,
         ctx: &Context<'_>,
@@ -412,6 +412,7 @@ impl Membership {
         self.0.joined_at.map(from_micros)
     }
     /// Core, active, peripheral or inactive, over the window ending at `asOf` (default: now).
+    #[graphql(complexity = "limits::at_moment(as_of.is_some(), limits::PARTICIPATION_STATEMENTS, child_complexity)")]
     async fn participation(
         &self,
         ctx: &Context<'_>,
@@ -481,6 +482,7 @@ impl Goal {
         DGoalStatus::parse(&self.0.status).unwrap_or(DGoalStatus::Open).into()
     }
     /// Progress from the check-ins that occurred up to `asOf` (default: now).
+    #[graphql(complexity = "limits::at_moment(as_of.is_some(), limits::PROGRESS_STATEMENTS, child_complexity)")]
     async fn progress(&self, ctx: &Context<'_>, as_of: Option<DateTime<Utc>>) -> Result<GoalProgress> {
         access_to(ctx, self.0.cohort_id).await?.ensure(Facet::Activity)?;
         let as_of = match as_of {

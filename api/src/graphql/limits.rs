@@ -1,0 +1,255 @@
+//! What one GraphQL request may cost, in one place.
+//!
+//! - **Expansion.** Before the executor sees a document, [`check_document`] counts the fields of
+//!   each operation and fragment *after* fragment spreads are expanded, memoising each
+//!   fragment's size (saturating, so a chain of fragments that each spread the previous one
+//!   twice costs microseconds to count, not its 2^n expanded fields). Cycles are refused, and so
+//!   is a document above [`MAX_EXPANDED_FIELDS`]; no validation or execution then runs.
+//! - **Cost.** The complexity limit (`Limits::complexity`, default 5,000) counts every field as 1
+//!   plus what it selects, a connection as its page size times what each node selects, and a
+//!   field that runs SQL of its own [`STATEMENT`] points for each statement it may run. Those
+//!   statement counts are the constants below: a health or evaluation snapshot, a progress or
+//!   participation aggregate as of a chosen moment, a window of meetings, a page, a search.
+//!   A field read through a request's loaders at the request's own moment is batched with its
+//!   siblings and charged as a plain field. So a request within the limits runs at most
+//!   5,000 / 12 ≈ 416 statements of its own, plus resolving the viewer and a loader batch per
+//!   kind of row per level (measured by `tests/tests/hostile.rs`). A roster (`createCohort`,
+//!   `addMembers`) writes a few statements per person; its size is bounded by the roster limit.
+//! - **Time.** A request that runs longer than `Limits::request_timeout` is dropped and
+//!   answered [`TIMEOUT_CODE`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_graphql::futures_util::future::BoxFuture;
+use tokio::task::JoinSet;
+
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+
+use crate::error::ApiError;
+use crate::store::queries;
+
+/// Most fields a document may select once its fragment spreads are expanded.
+pub const MAX_EXPANDED_FIELDS: u64 = 10_000;
+
+/// Complexity points charged for each SQL statement a field may run.
+pub const STATEMENT: usize = 12;
+
+/// A health or evaluation snapshot: fifteen aggregates of one cohort as of one moment.
+pub const SNAPSHOT_STATEMENTS: usize = 15;
+/// Goals' progress as of a chosen moment: goals, sums, members, latest values.
+pub const PROGRESS_STATEMENTS: usize = 4;
+/// Members' participation as of a chosen moment: memberships, then check-ins, memberships,
+/// stage events, code-of-conduct versions and attendance in the window.
+pub const PARTICIPATION_STATEMENTS: usize = 6;
+/// One window of meetings: a count and the rows.
+pub const WINDOW_STATEMENTS: usize = 2;
+/// The next meeting after a chosen moment: up to four growing windows.
+pub const NEXT_MEETING_STATEMENTS: usize = 4 * WINDOW_STATEMENTS;
+/// A page of a connection: a count and the rows.
+pub const PAGE_STATEMENTS: usize = 2;
+/// One row looked up by its ID.
+pub const LOOKUP_STATEMENTS: usize = 1;
+/// `node`: the row, its cohort and, for a meeting, the stored or computed occurrence.
+pub const NODE_STATEMENTS: usize = 4;
+/// A full-text search ranks every match: charged as ten statements, whatever it returns.
+pub const SEARCH_STATEMENTS: usize = 10;
+/// Similar cohorts read up to 2,000 candidates and rank them: charged as twenty statements.
+pub const SIMILARITY_STATEMENTS: usize = 20;
+/// A mutation's transaction: the viewer, the lock, the checks and the writes.
+pub const MUTATION_STATEMENTS: usize = 20;
+
+/// The `extensions.code` of a request stopped by the time limit.
+pub const TIMEOUT_CODE: &str = "TIMEOUT";
+
+/// The loader batches one request spawned. A request stopped by the time limit, or whose
+/// client went away, aborts them (`abort_on_drop`), so that no batch of it runs on unseen.
+#[derive(Clone, Default)]
+pub struct RequestTasks(Arc<Mutex<JoinSet<()>>>);
+
+impl RequestTasks {
+    pub fn spawn(&self, task: BoxFuture<'static, ()>) {
+        let mut set = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Reap what finished, so that a long request does not hoard handles.
+        while set.try_join_next().is_some() {}
+        set.spawn(task);
+    }
+
+    /// A guard that aborts every task still running when it is dropped.
+    pub fn abort_on_drop(&self) -> AbortOnDrop {
+        AbortOnDrop(self.clone())
+    }
+}
+
+/// See [`RequestTasks::abort_on_drop`].
+pub struct AbortOnDrop(RequestTasks);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.0.lock().unwrap_or_else(PoisonError::into_inner).abort_all();
+    }
+}
+
+/// A field that may run `statements` statements each time it resolves.
+pub fn field(statements: usize, child_complexity: usize) -> usize {
+    statements.saturating_mul(STATEMENT).saturating_add(1).saturating_add(child_complexity)
+}
+
+/// A field whose statements run once per distinct moment asked for: at the request's own moment
+/// (`given` false) it loads in one batch with its siblings, so it costs as a plain field.
+pub fn at_moment(given: bool, statements: usize, child_complexity: usize) -> usize {
+    field(if given { statements } else { 0 }, child_complexity)
+}
+
+/// A connection: its own statements, plus its page size times what each node selects.
+pub fn connection(first: Option<i32>, statements: usize, child_complexity: usize) -> usize {
+    let size = first.unwrap_or(queries::DEFAULT_PAGE).clamp(1, queries::MAX_PAGE) as usize;
+    statements.saturating_mul(STATEMENT).saturating_add(1).saturating_add(size.saturating_mul(child_complexity))
+}
+
+/// A list of at most `size` items, with its own statements.
+pub fn list(size: Option<i32>, default: i32, statements: usize, child_complexity: usize) -> usize {
+    let size = size.unwrap_or(default).max(1) as usize;
+    statements.saturating_mul(STATEMENT).saturating_add(1).saturating_add(size.saturating_mul(child_complexity))
+}
+
+/// Refuses a document whose operations or fragments select more than [`MAX_EXPANDED_FIELDS`]
+/// fields once fragment spreads are expanded, or whose fragments spread each other in a cycle.
+/// Unknown fragments count as empty: validation reports them.
+pub fn check_document(doc: &ExecutableDocument) -> Result<(), ApiError> {
+    let sizes = fragment_sizes(doc)?;
+    let too_big = |size: u64| size > MAX_EXPANDED_FIELDS;
+    let mut operations = doc.operations.iter().map(|(_, op)| expanded(&op.node.selection_set.node, &sizes));
+    if sizes.values().copied().any(too_big) || operations.any(too_big) {
+        return Err(ApiError::BadUserInput(format!(
+            "the query selects more than {MAX_EXPANDED_FIELDS} fields once its fragments are expanded; ask for less at once"
+        )));
+    }
+    Ok(())
+}
+
+/// What a selection set selects directly: its fields (nested ones included) and how many times
+/// it spreads each fragment.
+#[derive(Default)]
+struct Local<'a> {
+    fields: u64,
+    spreads: HashMap<&'a str, u64>,
+}
+
+fn local<'a>(set: &'a SelectionSet, multiplier: u64, out: &mut Local<'a>) {
+    // Nesting is bounded by the parser; only fragment spreads can multiply.
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(f) => {
+                out.fields = out.fields.saturating_add(multiplier);
+                local(&f.node.selection_set.node, multiplier, out);
+            }
+            Selection::InlineFragment(inline) => local(&inline.node.selection_set.node, multiplier, out),
+            Selection::FragmentSpread(spread) => {
+                let n = out.spreads.entry(spread.node.fragment_name.node.as_str()).or_default();
+                *n = n.saturating_add(multiplier);
+            }
+        }
+    }
+}
+
+/// The expanded size of every fragment, in dependency order (Kahn's algorithm, no recursion
+/// over fragments, so a long chain cannot exhaust the stack).
+fn fragment_sizes(doc: &ExecutableDocument) -> Result<HashMap<&str, u64>, ApiError> {
+    let mut locals: HashMap<&str, Local> = HashMap::new();
+    for (name, fragment) in &doc.fragments {
+        let mut l = Local::default();
+        local(&fragment.node.selection_set.node, 1, &mut l);
+        // Spreads of unknown fragments are left to validation.
+        l.spreads.retain(|dep, _| doc.fragments.keys().any(|k| k.as_str() == *dep));
+        locals.insert(name.as_str(), l);
+    }
+    // Fragments waiting on each fragment, and how many dependencies each still waits for.
+    let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut waiting: HashMap<&str, usize> = HashMap::new();
+    for (name, l) in &locals {
+        waiting.insert(name, l.spreads.len());
+        for dep in l.spreads.keys() {
+            dependents.entry(dep).or_default().push(name);
+        }
+    }
+    let mut ready: Vec<&str> = waiting.iter().filter(|(_, n)| **n == 0).map(|(name, _)| *name).collect();
+    let mut sizes: HashMap<&str, u64> = HashMap::new();
+    while let Some(name) = ready.pop() {
+        let l = &locals[name];
+        let size = l.spreads.iter().fold(l.fields, |acc, (dep, times)| {
+            acc.saturating_add(times.saturating_mul(sizes.get(dep).copied().unwrap_or(0)))
+        });
+        sizes.insert(name, size);
+        for dependent in dependents.get(name).into_iter().flatten() {
+            if let Some(n) = waiting.get_mut(dependent) {
+                *n -= 1;
+                if *n == 0 {
+                    ready.push(dependent);
+                }
+            }
+        }
+    }
+    if sizes.len() < locals.len() {
+        return Err(ApiError::BadUserInput("fragments must not spread each other in a cycle".into()));
+    }
+    Ok(sizes)
+}
+
+fn expanded(set: &SelectionSet, sizes: &HashMap<&str, u64>) -> u64 {
+    let mut l = Local::default();
+    local(set, 1, &mut l);
+    l.spreads.iter().fold(l.fields, |acc, (dep, times)| {
+        acc.saturating_add(times.saturating_mul(sizes.get(dep).copied().unwrap_or(0)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doubling(levels: usize) -> String {
+        let mut doc = String::from("query { viewer { ...F0 } }\nfragment F1 on Viewer { role tenantId }\n");
+        doc = doc.replace("F0", &format!("F{levels}"));
+        for i in 2..=levels {
+            doc.push_str(&format!("fragment F{i} on Viewer {{ ...F{} ...F{} }}\n", i - 1, i - 1));
+        }
+        doc
+    }
+
+    #[test]
+    fn doubling_fragments_are_counted_without_expanding_them() {
+        let doc = async_graphql::parser::parse_query(doubling(60)).unwrap();
+        let started = std::time::Instant::now();
+        let err = check_document(&doc).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_millis(50));
+        assert_eq!(err.code(), "BAD_USER_INPUT");
+        // 2^12 fields are within the bound.
+        let doc = async_graphql::parser::parse_query(doubling(12)).unwrap();
+        assert!(check_document(&doc).is_ok());
+    }
+
+    #[test]
+    fn cycles_are_refused() {
+        let doc = async_graphql::parser::parse_query(
+            "{ viewer { ...A } } fragment A on Viewer { role ...B } fragment B on Viewer { ...A }",
+        )
+        .unwrap();
+        assert!(check_document(&doc).is_err());
+        let doc = async_graphql::parser::parse_query("{ viewer { ...A } } fragment A on Viewer { ...A }").unwrap();
+        assert!(check_document(&doc).is_err());
+    }
+
+    #[test]
+    fn plain_documents_pass() {
+        let doc = async_graphql::parser::parse_query(
+            "query { viewer { role ...R ... on Viewer { tenantId } } } fragment R on Viewer { role person { id } }",
+        )
+        .unwrap();
+        assert!(check_document(&doc).is_ok());
+        assert_eq!(
+            expanded(&doc.operations.iter().next().unwrap().1.node.selection_set.node, &fragment_sizes(&doc).unwrap()),
+            6
+        );
+    }
+}
