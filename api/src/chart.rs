@@ -574,6 +574,7 @@ fn points(line: &[(DateTime<Utc>, f64)], x: &impl Fn(DateTime<Utc>) -> f64, y: &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use afterclass_domain::goal::Aggregation;
     use chrono::TimeZone;
 
     fn day(d: u32) -> DateTime<Utc> {
