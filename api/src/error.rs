@@ -10,7 +10,7 @@ use async_graphql::ErrorExtensions;
 /// It deliberately does not implement `Display`: async-graphql turns any `Display` error into a
 /// client-visible message, and an internal cause must never reach a client. The one way out is
 /// `From<ApiError> for async_graphql::Error`, which sets `extensions.code` and masks internals.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ApiError {
     /// No valid token. The client sees `UNAUTHENTICATED` and the reason (e.g. "token expired").
     Unauthenticated(String),

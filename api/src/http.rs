@@ -192,17 +192,9 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
         }
     };
     for error in &mut response.errors {
-        let internal = error
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("code"))
-            .is_some_and(|c| *c == async_graphql::Value::from("INTERNAL"));
-        if internal {
+        if graphql::classify_error(error) == "INTERNAL" {
             state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
             error.extensions.get_or_insert_with(Default::default).set("requestId", id);
-        } else if error.extensions.as_ref().and_then(|e| e.get("code")).is_none() {
-            // Parse, validation and limit errors from the executor: the client's request is at fault.
-            error.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
         }
     }
     GraphQLResponse::from(response).into_response()

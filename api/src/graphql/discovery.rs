@@ -1,10 +1,11 @@
 //! The discovery part of the schema: similar cohorts, search, proposals and join requests.
 
+use super::Result;
 use afterclass_domain::access::Facet;
 use afterclass_domain::joining::JoinRequestStatus as DStatus;
 use afterclass_domain::stage::Stage;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -35,10 +36,10 @@ impl JoinRequest {
     }
     #[graphql(complexity = "super::limits::field(super::limits::LOOKUP_STATEMENTS, child_complexity)")]
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
-        Ok(super::query::visible_cohort(ctx, self.0.cohort_id).await?)
+        super::query::visible_cohort(ctx, self.0.cohort_id).await
     }
     async fn person(&self, ctx: &Context<'_>) -> Result<Person> {
-        let row = loader(ctx)?.load_one(PersonKey(self.0.person_id)).await.map_err(ApiError::Internal)?;
+        let row = loader(ctx)?.load_one(PersonKey(self.0.person_id)).await?;
         Ok(Person(row.ok_or_else(|| ApiError::Internal("join request without a person".into()))?))
     }
     async fn message(&self) -> Option<&str> {

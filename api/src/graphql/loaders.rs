@@ -8,6 +8,7 @@ use afterclass_domain::goal::Observations;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
+use crate::error::ApiError;
 use crate::store::entities::{cohort, conduct_version, goal, membership, outcome, person};
 use crate::store::{Store, lifecycle, progress};
 
@@ -75,7 +76,7 @@ pub struct ParticipationKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OutcomeOf(pub i64);
 
-type LoadResult<K, V> = Result<HashMap<K, V>, String>;
+type LoadResult<K, V> = std::result::Result<HashMap<K, V>, ApiError>;
 
 /// Groups rows under their keys; every key asked for gets a list, empty when no row matched.
 pub fn grouped<K, V>(keys: &[K], rows: Vec<V>, key_of: impl Fn(&V) -> K) -> HashMap<K, Vec<V>>
@@ -89,13 +90,13 @@ where
     out
 }
 
-fn fault(err: sea_orm::DbErr) -> String {
-    format!("database: {err}")
+fn fault(err: sea_orm::DbErr) -> ApiError {
+    ApiError::from(err)
 }
 
 impl Loader<PersonKey> for Loaders {
     type Value = person::Model;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[PersonKey]) -> LoadResult<PersonKey, person::Model> {
         let rows = person::Entity::find()
@@ -110,7 +111,7 @@ impl Loader<PersonKey> for Loaders {
 
 impl Loader<CohortKey> for Loaders {
     type Value = cohort::Model;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[CohortKey]) -> LoadResult<CohortKey, cohort::Model> {
         let rows = cohort::Entity::find()
@@ -125,7 +126,7 @@ impl Loader<CohortKey> for Loaders {
 
 impl Loader<MembershipKey> for Loaders {
     type Value = membership::Model;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[MembershipKey]) -> LoadResult<MembershipKey, membership::Model> {
         let rows = membership::Entity::find()
@@ -140,7 +141,7 @@ impl Loader<MembershipKey> for Loaders {
 
 impl Loader<GoalKey> for Loaders {
     type Value = goal::Model;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[GoalKey]) -> LoadResult<GoalKey, goal::Model> {
         let rows = goal::Entity::find()
@@ -155,7 +156,7 @@ impl Loader<GoalKey> for Loaders {
 
 impl Loader<GoalsOf> for Loaders {
     type Value = Vec<goal::Model>;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[GoalsOf]) -> LoadResult<GoalsOf, Vec<goal::Model>> {
         let rows = goal::Entity::find()
@@ -171,7 +172,7 @@ impl Loader<GoalsOf> for Loaders {
 
 impl Loader<ViewerStanding> for Loaders {
     type Value = membership::Model;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[ViewerStanding]) -> LoadResult<ViewerStanding, membership::Model> {
         let Some(person_id) = self.person_id else { return Ok(HashMap::new()) };
@@ -188,7 +189,7 @@ impl Loader<ViewerStanding> for Loaders {
 
 impl Loader<ConductKey> for Loaders {
     type Value = conduct_version::Model;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[ConductKey]) -> LoadResult<ConductKey, conduct_version::Model> {
         let rows = conduct_version::Entity::find()
@@ -208,7 +209,7 @@ impl Loader<ConductKey> for Loaders {
 
 impl Loader<ProgressKey> for Loaders {
     type Value = Observations;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[ProgressKey]) -> LoadResult<ProgressKey, Observations> {
         let mut by_time: HashMap<i64, Vec<i64>> = HashMap::new();
@@ -226,7 +227,7 @@ impl Loader<ProgressKey> for Loaders {
 
 impl Loader<SnapshotKey> for Loaders {
     type Value = afterclass_domain::lifecycle::Snapshot;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[SnapshotKey]) -> LoadResult<SnapshotKey, afterclass_domain::lifecycle::Snapshot> {
         let cohorts = cohort::Entity::find()
@@ -248,7 +249,7 @@ impl Loader<SnapshotKey> for Loaders {
 
 impl Loader<ParticipationKey> for Loaders {
     type Value = afterclass_domain::lifecycle::ParticipationLevel;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(
         &self,
@@ -287,7 +288,7 @@ impl Loader<ParticipationKey> for Loaders {
 
 impl Loader<OutcomeOf> for Loaders {
     type Value = outcome::Model;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[OutcomeOf]) -> LoadResult<OutcomeOf, outcome::Model> {
         let rows = outcome::Entity::find()

@@ -13,10 +13,11 @@ use std::sync::Arc;
 
 use afterclass_domain::access::Facet;
 
+use super::Result;
 use crate::app::access::Access;
 use afterclass_domain::meeting::{self as dm, Window};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -227,7 +228,7 @@ impl Meeting {
 
     async fn marks(&self, ctx: &Context<'_>) -> Result<Vec<attendance::Model>, ApiError> {
         let Some(row) = &self.slot.row else { return Ok(Vec::new()) };
-        Ok(loader(ctx)?.load_one(AttendanceOf(row.id)).await.map_err(ApiError::Internal)?.unwrap_or_default())
+        Ok(loader(ctx)?.load_one(AttendanceOf(row.id)).await?.unwrap_or_default())
     }
 }
 
@@ -237,9 +238,9 @@ impl Meeting {
         ids::encode_meeting(self.slot.cohort_id, self.slot.starts_at)
     }
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
-        let row = loader(ctx)?.load_one(CohortKey(self.slot.cohort_id)).await.map_err(ApiError::Internal)?;
+        let row = loader(ctx)?.load_one(CohortKey(self.slot.cohort_id)).await?;
         let model = row.ok_or_else(|| ApiError::Internal("meeting without a cohort".into()))?;
-        Ok(Cohort::visible(ctx, model).await?.ok_or_else(|| ApiError::not_found("cohort"))?)
+        Cohort::visible(ctx, model).await?.ok_or_else(|| ApiError::not_found("cohort"))
     }
     async fn starts_at(&self) -> DateTime<Utc> {
         from_micros(self.slot.starts_at)
@@ -270,7 +271,7 @@ impl Meeting {
     async fn rsvps(&self, ctx: &Context<'_>) -> Result<Vec<Rsvp>> {
         self.ensure_activity()?;
         let Some(row) = &self.slot.row else { return Ok(Vec::new()) };
-        let rows = loader(ctx)?.load_one(RsvpsOf(row.id)).await.map_err(ApiError::Internal)?.unwrap_or_default();
+        let rows = loader(ctx)?.load_one(RsvpsOf(row.id)).await?.unwrap_or_default();
         Ok(rows.into_iter().map(Rsvp).collect())
     }
     /// Members only.
@@ -321,7 +322,7 @@ impl Attendance {
 }
 
 async fn membership_of(ctx: &Context<'_>, id: i64) -> Result<Membership> {
-    let row = loader(ctx)?.load_one(MembershipKey(id)).await.map_err(ApiError::Internal)?;
+    let row = loader(ctx)?.load_one(MembershipKey(id)).await?;
     Ok(Membership(row.ok_or_else(|| ApiError::Internal("a mark without its membership".into()))?))
 }
 
@@ -354,10 +355,10 @@ pub struct AttendanceOf(pub i64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FeedOf(pub i64);
 
-type LoadResult<K, V> = Result<HashMap<K, V>, String>;
+type LoadResult<K, V> = std::result::Result<HashMap<K, V>, ApiError>;
 
-fn fault(err: sea_orm::DbErr) -> String {
-    format!("database: {err}")
+fn fault(err: sea_orm::DbErr) -> ApiError {
+    ApiError::from(err)
 }
 
 fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<Loaders, HashMapCache>, ApiError> {
@@ -366,7 +367,7 @@ fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<Loaders, HashMapCache>
 
 impl Loader<PlanOf> for Loaders {
     type Value = meeting_plan::Model;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[PlanOf]) -> LoadResult<PlanOf, meeting_plan::Model> {
         let rows = sm::plans(self.store.reader(), self.tenant_id, keys.iter().map(|k| k.0)).await.map_err(fault)?;
@@ -376,7 +377,7 @@ impl Loader<PlanOf> for Loaders {
 
 impl Loader<RowsStarting> for Loaders {
     type Value = Rows;
-    type Error = String;
+    type Error = ApiError;
 
     /// Per window asked about: one statement counts each cohort's rows, one loads those of the
     /// cohorts that are not over the limit.
@@ -412,7 +413,7 @@ impl Loader<RowsStarting> for Loaders {
 
 impl Loader<RsvpsOf> for Loaders {
     type Value = Vec<rsvp::Model>;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[RsvpsOf]) -> LoadResult<RsvpsOf, Vec<rsvp::Model>> {
         let rows = rsvp::Entity::find()
@@ -428,7 +429,7 @@ impl Loader<RsvpsOf> for Loaders {
 
 impl Loader<AttendanceOf> for Loaders {
     type Value = Vec<attendance::Model>;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[AttendanceOf]) -> LoadResult<AttendanceOf, Vec<attendance::Model>> {
         let rows = attendance::Entity::find()
@@ -444,7 +445,7 @@ impl Loader<AttendanceOf> for Loaders {
 
 impl Loader<FeedOf> for Loaders {
     type Value = calendar_feed::Model;
-    type Error = String;
+    type Error = ApiError;
 
     async fn load(&self, keys: &[FeedOf]) -> LoadResult<FeedOf, calendar_feed::Model> {
         let rows = calendar_feed::Entity::find()
@@ -461,7 +462,7 @@ impl Loader<FeedOf> for Loaders {
 // Reads behind `Cohort`, `Membership` and `node`
 
 async fn plan_of(ctx: &Context<'_>, cohort_id: i64) -> Result<Option<meeting_plan::Model>, ApiError> {
-    loader(ctx)?.load_one(PlanOf(cohort_id)).await.map_err(ApiError::Internal)
+    loader(ctx)?.load_one(PlanOf(cohort_id)).await
 }
 
 /// `Cohort.cadence`.
@@ -505,7 +506,7 @@ async fn meetings_in(ctx: &Context<'_>, cohort: &Cohort, window: Window) -> Resu
         from: to_micros(window.from).saturating_sub(LONGEST_MEETING_MICROS),
         to: to_micros(window.to),
     };
-    let rows = loader(ctx)?.load_one(key).await.map_err(ApiError::Internal)?.unwrap_or_default();
+    let rows = loader(ctx)?.load_one(key).await?.unwrap_or_default();
     if rows.too_many {
         return Err(bad_input(dm::too_many(dm::MAX_OCCURRENCES)));
     }
@@ -559,7 +560,7 @@ pub async fn calendar_feed_url(ctx: &Context<'_>, member: &membership::Model) ->
     if viewer.person_id() != Some(member.person_id) {
         return Ok(None);
     }
-    let feed = loader(ctx)?.load_one(FeedOf(member.id)).await.map_err(ApiError::Internal)?;
+    let feed = loader(ctx)?.load_one(FeedOf(member.id)).await?;
     let feeds = data::<Arc<Feeds>>(ctx)?;
     crate::calendar::url_for(feeds, viewer.person_id(), member, feed.as_ref().map(|f| f.nonce.as_str()))
 }

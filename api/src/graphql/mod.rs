@@ -20,6 +20,11 @@ use crate::store::queries::Page;
 
 pub type AfterclassSchema = async_graphql::Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
 
+/// What every resolver returns. Its error is `ApiError`, which always carries a code and has no
+/// `Display`: a database error can reach a client only through `From<DbErr> for ApiError`, as a
+/// masked `INTERNAL`, never as text (async-graphql would send any `Display` error's text).
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
 /// Builds the schema with the configured bounds.
 pub fn schema(limits: Limits, introspection: bool) -> AfterclassSchema {
     let builder = async_graphql::Schema::build(query::QueryRoot, mutation::MutationRoot, EmptySubscription)
@@ -129,14 +134,11 @@ impl From<afterclass_domain::DomainError> for UserError {
 
 /// Splits a use case's result into what a payload carries: the object, or the broken rule.
 /// Anything else becomes a top-level error.
-pub fn payload<T, U>(
-    result: Result<T, Failure>,
-    wrap: impl FnOnce(T) -> U,
-) -> async_graphql::Result<(Option<U>, Vec<UserError>)> {
+pub fn payload<T, U>(result: Result<T, Failure>, wrap: impl FnOnce(T) -> U) -> Result<(Option<U>, Vec<UserError>)> {
     match result {
         Ok(v) => Ok((Some(wrap(v)), Vec::new())),
         Err(Failure::Rule(e)) => Ok((None, vec![e.into()])),
-        Err(Failure::Api(e)) => Err(e.into()),
+        Err(Failure::Api(e)) => Err(e),
     }
 }
 
@@ -212,7 +214,79 @@ pub fn page_info<T>(page: &Page<(i64, T)>) -> PageInfo {
     }
 }
 
+/// The one path of an error to the client: gives every error of a response its code and returns
+/// it. Resolvers answer `ApiError`s, which carry their code already (and mask internals). An
+/// error without one was raised by the executor: about the request itself when it is a parse,
+/// validation or argument error (nothing ran, or an argument did not coerce), `BAD_USER_INPUT`;
+/// anything else is a fault of ours, masked as `INTERNAL` with its cause logged.
+pub fn classify_error(error: &mut async_graphql::ServerError) -> &'static str {
+    let coded = error.extensions.as_ref().and_then(|e| e.get("code")).and_then(|c| match c {
+        Value::String(code) => Some(code.clone()),
+        _ => None,
+    });
+    let code = match coded.as_deref() {
+        Some("INTERNAL") => return "INTERNAL",
+        Some(_) => return "CODED",
+        None if about_the_request(error) => "BAD_USER_INPUT",
+        None => {
+            tracing::error!(cause = %error.message, "uncoded error from the executor");
+            error.message = "internal error".to_owned();
+            "INTERNAL"
+        }
+    };
+    error.extensions.get_or_insert_with(Default::default).set("code", code);
+    code
+}
+
+/// Whether an uncoded executor error is about the request: parse and validation errors name no
+/// path (nothing ran); argument and variable coercion errors say so in their first words.
+fn about_the_request(error: &async_graphql::ServerError) -> bool {
+    const COERCION: [&str; 3] = ["Failed to parse", "Invalid value for argument", "Invalid value for variable"];
+    error.path.is_empty() || COERCION.iter().any(|p| error.message.starts_with(p))
+}
+
 /// Reads a typed value from the request's context; a missing one is a fault on our side.
 pub fn data<'a, T: Send + Sync + 'static>(ctx: &async_graphql::Context<'a>) -> Result<&'a T, ApiError> {
     ctx.data::<T>().map_err(|_| ApiError::Internal(format!("missing context: {}", std::any::type_name::<T>())))
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{PathSegment, ServerError};
+
+    use super::*;
+
+    fn in_a_field(message: &str) -> ServerError {
+        let mut error = ServerError::new(message, None);
+        error.path = vec![PathSegment::Field("cohort".into())];
+        error
+    }
+
+    #[test]
+    fn uncoded_errors_of_a_running_field_are_masked_as_internal() {
+        let mut error = in_a_field("error returned from database: relation \"cohorts\" does not exist");
+        assert_eq!(classify_error(&mut error), "INTERNAL");
+        assert_eq!(error.message, "internal error");
+        let code = error.extensions.as_ref().and_then(|e| e.get("code")).cloned();
+        assert_eq!(code, Some(Value::from("INTERNAL")));
+    }
+
+    #[test]
+    fn parse_validation_and_argument_errors_are_the_requests() {
+        let mut validation = ServerError::new("Unknown field \"nme\" on type \"Cohort\"", None);
+        let mut argument = in_a_field("Failed to parse \"Date\": `2026-13-45` is not an ISO 8601 date");
+        for error in [&mut validation, &mut argument] {
+            let message = error.message.clone();
+            assert_eq!(classify_error(error), "BAD_USER_INPUT");
+            assert_eq!(error.message, message);
+        }
+    }
+
+    #[test]
+    fn coded_errors_keep_their_code() {
+        let mut error: ServerError =
+            async_graphql::Error::from(ApiError::not_found("cohort")).into_server_error(Default::default());
+        assert_eq!(classify_error(&mut error), "CODED");
+        assert_eq!(error.extensions.as_ref().and_then(|e| e.get("code")).cloned(), Some(Value::from("NOT_FOUND")));
+    }
 }

@@ -1,8 +1,9 @@
 //! The mutation root: each mutation takes one `input`, runs one use case from `crate::app` and
 //! answers with a payload carrying the changed object or the `userErrors` that explain why not.
 
+use super::Result;
 use afterclass_domain::checkin::CheckInDraft;
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::types::{CheckIn, Cohort, Goal, Membership};

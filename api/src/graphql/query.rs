@@ -1,8 +1,9 @@
 //! The query root.
 
+use super::Result;
 use afterclass_domain::access::Facet;
 use afterclass_domain::text;
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use async_graphql::{Context, ID, InputObject, Object};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
 use super::lifecycle::OutcomeConnection;
@@ -99,7 +100,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
         input: super::discovery::SimilarCohortsInput,
     ) -> Result<Vec<super::discovery::CohortMatch>> {
-        Ok(super::discovery::similar(ctx, &input, None).await?)
+        super::discovery::similar(ctx, &input, None).await
     }
 
     /// Free-text search over name, domain, purpose and tags of the cohorts the viewer may see.
@@ -111,7 +112,7 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<CohortConnection> {
-        Ok(super::discovery::search_cohorts(ctx, &query, first, after.as_deref()).await?)
+        super::discovery::search_cohorts(ctx, &query, first, after.as_deref()).await
     }
 
     /// Proposals awaiting an instructor's decision.
@@ -122,7 +123,7 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<CohortConnection> {
-        Ok(super::discovery::proposals(ctx, first, after.as_deref()).await?)
+        super::discovery::proposals(ctx, first, after.as_deref()).await
     }
 
     /// Outcomes of ended cohorts in the viewer's tenant, newest first: the tenant's library of use cases.

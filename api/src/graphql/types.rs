@@ -1,6 +1,7 @@
 //! The GraphQL object types. Each wraps a stored row; a `Cohort` also carries how much of it the
 //! viewer may read, decided once when it is loaded.
 
+use super::Result;
 use afterclass_domain::access::Facet;
 use afterclass_domain::cohort::{
     Horizon as DHorizon, MemberRole as DRole, MembershipStatus as DStatus, Visibility as DVisibility,
@@ -8,7 +9,7 @@ use afterclass_domain::cohort::{
 use afterclass_domain::goal::{self as dgoal, Aggregation, GoalStatus as DGoalStatus};
 use afterclass_domain::stage::Stage;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use async_graphql::{Context, ID, Interface, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Interface, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -39,10 +40,6 @@ where
 
 fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<Loaders, HashMapCache>, ApiError> {
     data::<DataLoader<Loaders, HashMapCache>>(ctx)
-}
-
-fn load_fault(err: String) -> ApiError {
-    ApiError::Internal(err)
 }
 
 /// Something that can be fetched by its global ID.
@@ -160,7 +157,7 @@ impl Cohort {
             None => data::<super::RequestTime>(ctx)?.0,
         };
         let key = SnapshotKey { cohort_id: self.model.id, as_of: to_micros(as_of) };
-        let snapshot = loader(ctx)?.load_one(key).await.map_err(load_fault)?;
+        let snapshot = loader(ctx)?.load_one(key).await?;
         snapshot.ok_or_else(|| ApiError::Internal("no snapshot for a visible cohort".into()))
     }
 
@@ -175,7 +172,7 @@ impl Cohort {
 pub async fn cohort_access(ctx: &Context<'_>, model: &cohort::Model) -> Result<Access, ApiError> {
     let viewer = data::<AuthViewer>(ctx)?;
     let mine = match viewer.person_id() {
-        Some(_) => loader(ctx)?.load_one(ViewerStanding(model.id)).await.map_err(load_fault)?,
+        Some(_) => loader(ctx)?.load_one(ViewerStanding(model.id)).await?,
         None => None,
     };
     Ok(Access::of(viewer.role, model, mine.as_ref()))
@@ -184,11 +181,7 @@ pub async fn cohort_access(ctx: &Context<'_>, model: &cohort::Model) -> Result<A
 /// The viewer's access to a cohort known by its id only (a goal's, a membership's, a
 /// check-in's), through the request's loaders.
 pub async fn access_to(ctx: &Context<'_>, cohort_id: i64) -> Result<Access, ApiError> {
-    let model = loader(ctx)?
-        .load_one(CohortKey(cohort_id))
-        .await
-        .map_err(load_fault)?
-        .ok_or_else(|| ApiError::not_found("cohort"))?;
+    let model = loader(ctx)?.load_one(CohortKey(cohort_id)).await?.ok_or_else(|| ApiError::not_found("cohort"))?;
     cohort_access(ctx, &model).await
 }
 
@@ -231,7 +224,7 @@ impl Cohort {
     async fn code_of_conduct(&self, ctx: &Context<'_>) -> Result<Option<CodeOfConduct>> {
         self.ensure(Facet::Setup)?;
         let Some(version) = self.model.conduct_version else { return Ok(None) };
-        let row = loader(ctx)?.load_one(ConductKey { cohort_id: self.model.id, version }).await.map_err(load_fault)?;
+        let row = loader(ctx)?.load_one(ConductKey { cohort_id: self.model.id, version }).await?;
         Ok(row.map(|r| CodeOfConduct { version: r.version, text: r.text, updated_at: from_micros(r.created_at) }))
     }
     /// Members in every status, in the order they were added. Outsiders see only `totalCount`.
@@ -254,7 +247,7 @@ impl Cohort {
     }
     async fn goals(&self, ctx: &Context<'_>) -> Result<Vec<Goal>> {
         self.ensure(Facet::Setup)?;
-        let rows = loader(ctx)?.load_one(GoalsOf(self.model.id)).await.map_err(load_fault)?.unwrap_or_default();
+        let rows = loader(ctx)?.load_one(GoalsOf(self.model.id)).await?.unwrap_or_default();
         Ok(rows.into_iter().map(Goal).collect())
     }
     /// Check-ins in the order they were recorded. Members only.
@@ -313,13 +306,13 @@ impl Cohort {
         after: Option<String>,
         status: Option<super::discovery::JoinRequestStatus>,
     ) -> Result<super::discovery::JoinRequestConnection> {
-        Ok(super::discovery::join_requests(ctx, self, first, after.as_deref(), status).await?)
+        super::discovery::join_requests(ctx, self, first, after.as_deref(), status).await
     }
     /// Join requests from people outside the origin course, all time: the growth signal of open-ended cohorts.
     #[graphql(complexity = "limits::field(limits::LOOKUP_STATEMENTS, child_complexity)")]
     async fn outside_interest(&self, ctx: &Context<'_>) -> Result<i32> {
         self.ensure(Facet::Activity)?;
-        Ok(super::discovery::outside_interest(ctx, &self.model).await?)
+        super::discovery::outside_interest(ctx, &self.model).await
     }
     /// Why an instructor declined this proposal, when one did.
     async fn decline_reason(&self) -> Option<&str> {
@@ -327,7 +320,7 @@ impl Cohort {
     }
     /// What was recorded when the cohort ended.
     async fn outcome(&self, ctx: &Context<'_>) -> Result<Option<super::lifecycle::Outcome>> {
-        let row = loader(ctx)?.load_one(OutcomeOf(self.model.id)).await.map_err(load_fault)?;
+        let row = loader(ctx)?.load_one(OutcomeOf(self.model.id)).await?;
         Ok(row.map(|r| super::lifecycle::Outcome::new(&r, self.model.ended_at)))
     }
     async fn activated_at(&self) -> Option<DateTime<Utc>> {
@@ -342,19 +335,19 @@ impl Cohort {
         self.ensure(Facet::Activity)?;
         let links = data::<std::sync::Arc<crate::chart::Links>>(ctx)?;
         let now = data::<super::RequestTime>(ctx)?.0;
-        Ok(links.chart_url(self.model.tenant_id, self.model.id, now)?)
+        links.chart_url(self.model.tenant_id, self.model.id, now)
     }
     /// The regular rhythm of meetings, if one is set.
     async fn cadence(&self, ctx: &Context<'_>) -> Result<Option<super::meetings::Cadence>> {
-        Ok(super::meetings::cadence(ctx, self).await?)
+        super::meetings::cadence(ctx, self).await
     }
     /// Where meetings happen, if set.
     async fn place(&self, ctx: &Context<'_>) -> Result<Option<super::meetings::MeetingPlace>> {
-        Ok(super::meetings::place(ctx, self).await?)
+        super::meetings::place(ctx, self).await
     }
     /// The channel for the time between meetings, if set.
     async fn channel(&self, ctx: &Context<'_>) -> Result<Option<super::meetings::CommunicationChannel>> {
-        Ok(super::meetings::channel(ctx, self).await?)
+        super::meetings::channel(ctx, self).await
     }
     /// Occurrences in [from, to), scheduled from the cadence plus one-off meetings; at most 200.
     /// A meeting is in the window when it overlaps it, so one in progress at `from` is included;
@@ -366,7 +359,7 @@ impl Cohort {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<super::meetings::Meeting>> {
-        Ok(super::meetings::meetings(ctx, self, from, to).await?)
+        super::meetings::meetings(ctx, self, from, to).await
     }
     /// The first meeting that is not cancelled and has not ended by `after` (default: now); one
     /// in progress counts. Looks about a year ahead.
@@ -376,7 +369,7 @@ impl Cohort {
         ctx: &Context<'_>,
         after: Option<DateTime<Utc>>,
     ) -> Result<Option<super::meetings::Meeting>> {
-        Ok(super::meetings::next_meeting(ctx, self, after).await?)
+        super::meetings::next_meeting(ctx, self, after).await
     }
 }
 
@@ -389,14 +382,14 @@ impl Membership {
         ids::encode(Kind::Membership, self.0.id)
     }
     async fn person(&self, ctx: &Context<'_>) -> Result<Person> {
-        let row = loader(ctx)?.load_one(PersonKey(self.0.person_id)).await.map_err(load_fault)?;
+        let row = loader(ctx)?.load_one(PersonKey(self.0.person_id)).await?;
         Ok(Person(row.ok_or_else(|| ApiError::Internal("membership without a person".into()))?))
     }
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
-        let row = loader(ctx)?.load_one(CohortKey(self.0.cohort_id)).await.map_err(load_fault)?;
+        let row = loader(ctx)?.load_one(CohortKey(self.0.cohort_id)).await?;
         let model = row.ok_or_else(|| ApiError::Internal("membership without a cohort".into()))?;
         // Someone who left an invite-only cohort no longer sees it, even through their old membership.
-        Ok(Cohort::visible(ctx, model).await?.ok_or_else(|| ApiError::not_found("cohort"))?)
+        Cohort::visible(ctx, model).await?.ok_or_else(|| ApiError::not_found("cohort"))
     }
     async fn role(&self) -> MemberRole {
         DRole::parse(&self.0.role).unwrap_or(DRole::Member).into()
@@ -425,14 +418,14 @@ impl Membership {
             None => data::<super::RequestTime>(ctx)?.0,
         };
         let key = ParticipationKey { membership_id: self.0.id, as_of: to_micros(as_of) };
-        let level = loader(ctx)?.load_one(key).await.map_err(load_fault)?;
+        let level = loader(ctx)?.load_one(key).await?;
         Ok(level.unwrap_or(afterclass_domain::lifecycle::ParticipationLevel::Inactive).into())
     }
     /// A private URL of an iCalendar feed of this cohort's meetings, for calendar apps that
     /// cannot send a bearer token. Only the member sees it; everyone else gets null.
     /// `revokeCalendarFeed` replaces it.
     async fn calendar_feed_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(super::meetings::calendar_feed_url(ctx, &self.0).await?)
+        super::meetings::calendar_feed_url(ctx, &self.0).await
     }
 }
 
@@ -491,8 +484,8 @@ impl Goal {
         };
         let key = ProgressKey { goal_id: self.0.id, as_of: to_micros(as_of) };
         let loader = loader(ctx)?;
-        let observed = loader.load_one(key).await.map_err(load_fault)?.unwrap_or_default();
-        let cohort = loader.load_one(CohortKey(self.0.cohort_id)).await.map_err(load_fault)?;
+        let observed = loader.load_one(key).await?.unwrap_or_default();
+        let cohort = loader.load_one(CohortKey(self.0.cohort_id)).await?;
         let activated_at = cohort.and_then(|c| c.activated_at).map(from_micros);
         let p = dgoal::progress(&crate::store::progress::goal_spec(&self.0), &observed, activated_at, as_of);
         let achieved_at = self.0.achieved_at.filter(|t| *t <= to_micros(as_of)).map(from_micros);
@@ -516,12 +509,12 @@ impl CheckIn {
         ids::encode(Kind::CheckIn, self.0.id)
     }
     async fn membership(&self, ctx: &Context<'_>) -> Result<Membership> {
-        let row = loader(ctx)?.load_one(MembershipKey(self.0.membership_id)).await.map_err(load_fault)?;
+        let row = loader(ctx)?.load_one(MembershipKey(self.0.membership_id)).await?;
         Ok(Membership(row.ok_or_else(|| ApiError::Internal("check-in without a membership".into()))?))
     }
     async fn goal(&self, ctx: &Context<'_>) -> Result<Option<Goal>> {
         let Some(goal_id) = self.0.goal_id else { return Ok(None) };
-        Ok(loader(ctx)?.load_one(GoalKey(goal_id)).await.map_err(load_fault)?.map(Goal))
+        Ok(loader(ctx)?.load_one(GoalKey(goal_id)).await?.map(Goal))
     }
     async fn value(&self) -> Option<f64> {
         self.0.value
