@@ -13,6 +13,7 @@ mod ending;
 pub mod joining;
 pub mod meetings;
 mod members;
+pub mod reads;
 
 pub use ending::{Ending, end_cohort, evaluate_now};
 

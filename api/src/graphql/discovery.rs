@@ -3,21 +3,19 @@
 use super::Result;
 use afterclass_domain::access::Facet;
 use afterclass_domain::joining::JoinRequestStatus as DStatus;
-use afterclass_domain::stage::Stage;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::loaders::{Loaders, PersonKey};
 use super::types::{Cohort, CohortConnection, Membership, Person, with_ids};
 use super::{UserError, connection, data};
+use crate::app::reads::{self, Page};
 use crate::auth::Viewer;
 use crate::error::ApiError;
 use crate::ids::{self, Kind};
 use crate::store::entities::{cohort, join_request};
-use crate::store::queries::{self, Page};
-use crate::store::{Store, from_micros, search};
+use crate::store::{Store, from_micros};
 
 super::mirror_enum!(JoinRequestStatus = DStatus { Pending, Approved, Declined, Withdrawn });
 
@@ -129,17 +127,8 @@ pub async fn similar(
         n @ 0..=50 => n as usize,
         n => return Err(ApiError::BadUserInput(format!("`limit` must be between 0 and 50 (got {n})"))),
     };
-    let mut select = cohort::Entity::find().filter(cohort::Column::TenantId.eq(viewer.tenant_id));
-    if draft.joinable_only.unwrap_or(true) {
-        select = select.filter(cohort::Column::Stage.is_in([Stage::Forming.as_str(), Stage::Active.as_str()]));
-    }
-    if let Some(id) = exclude {
-        select = select.filter(cohort::Column::Id.ne(id));
-    }
-    if !viewer.role.reads_everything() {
-        select = queries::visible_to_trainee(select, viewer.person_id().unwrap_or(0));
-    }
-    let rows = select.order_by_desc(cohort::Column::Id).limit(SIMILARITY_CANDIDATES).all(store.reader()).await?;
+    let joinable = draft.joinable_only.unwrap_or(true);
+    let rows = reads::similarity_candidates(store, viewer, joinable, exclude, SIMILARITY_CANDIDATES).await?;
     let tags: Vec<Vec<String>> = rows.iter().map(|c| serde_json::from_str(&c.tags).unwrap_or_default()).collect();
     let candidates: Vec<afterclass_domain::similarity::Candidate> = rows
         .iter()
@@ -179,30 +168,20 @@ pub async fn search_cohorts(
 ) -> Result<CohortConnection, ApiError> {
     let viewer = data::<Viewer>(ctx)?;
     let store = data::<Store>(ctx)?;
-    let size = queries::page_size(first)?;
+    let size = reads::page_size(first)?;
     // Search pages by position in relevance order: the cursor is the position of the last row.
     let offset = match after {
         Some(cursor) => u64::try_from(ids::decode_cursor(cursor)?).unwrap_or(0),
         None => 0,
     };
-    let scope = search::Scope {
-        tenant_id: viewer.tenant_id,
-        trainee: (!viewer.role.reads_everything()).then(|| viewer.person_id().unwrap_or(0)),
-    };
-    let (ids_found, total) = search::search(store.reader(), scope, query, offset, size).await?;
-    let models = cohort::Entity::find()
-        .filter(cohort::Column::TenantId.eq(viewer.tenant_id))
-        .filter(cohort::Column::Id.is_in(ids_found.iter().copied()))
-        .all(store.reader())
-        .await?;
-    let mut rows = Vec::with_capacity(ids_found.len());
-    for (i, id) in ids_found.iter().enumerate() {
-        let Some(model) = models.iter().find(|m| m.id == *id) else { continue };
-        if let Some(cohort) = Cohort::visible(ctx, model.clone()).await? {
+    let (found, total) = reads::search_cohorts(store, viewer, query, offset, size).await?;
+    let has_next = offset + (found.len() as u64) < total;
+    let mut rows = Vec::with_capacity(found.len());
+    for (i, model) in found.into_iter().enumerate() {
+        if let Some(cohort) = Cohort::visible(ctx, model).await? {
             rows.push((offset as i64 + i as i64 + 1, cohort));
         }
     }
-    let has_next = offset + (ids_found.len() as u64) < total;
     Ok(CohortConnection { page: Page { rows, has_next, has_previous: offset > 0, total }, hidden: false })
 }
 
@@ -217,10 +196,7 @@ pub async fn proposals(
     if !viewer.role.reads_everything() {
         return Err(ApiError::forbidden("instructors and the integration account list proposals"));
     }
-    let select = cohort::Entity::find()
-        .filter(cohort::Column::TenantId.eq(viewer.tenant_id))
-        .filter(cohort::Column::Stage.eq(Stage::Proposed.as_str()));
-    let page = queries::page(store.reader(), select, cohort::Column::Id, first, after).await?;
+    let page = reads::proposals_page(store, viewer.tenant_id, first, after).await?;
     let mut rows = Vec::with_capacity(page.rows.len());
     for model in page.rows {
         rows.push((model.id, Cohort::known(ctx, model).await?));
@@ -237,16 +213,9 @@ pub async fn join_requests(
     after: Option<&str>,
     status: Option<JoinRequestStatus>,
 ) -> Result<JoinRequestConnection, ApiError> {
-    let viewer = data::<Viewer>(ctx)?;
-    let store = data::<Store>(ctx)?;
     c.ensure(Facet::JoinRequests)?;
-    let mut select = join_request::Entity::find()
-        .filter(join_request::Column::TenantId.eq(viewer.tenant_id))
-        .filter(join_request::Column::CohortId.eq(c.model.id));
-    if let Some(status) = status {
-        select = select.filter(join_request::Column::Status.eq(DStatus::from(status).as_str()));
-    }
-    let page = queries::page(store.reader(), select, join_request::Column::Id, first, after).await?;
+    let status = status.map(DStatus::from);
+    let page = reads::join_requests_page(data::<Store>(ctx)?, &c.model, status, first, after).await?;
     Ok(JoinRequestConnection { page: with_ids(page, JoinRequest), hidden: false })
 }
 
@@ -254,7 +223,7 @@ pub async fn join_requests(
 pub async fn outside_interest(ctx: &Context<'_>, c: &cohort::Model) -> Result<i32, ApiError> {
     let store = data::<Store>(ctx)?;
     let now = data::<super::RequestTime>(ctx)?.0;
-    let n = crate::store::lifecycle::outside_interest(store.reader(), c.id, crate::store::to_micros(now)).await?;
+    let n = reads::outside_interest(store, c.id, crate::store::to_micros(now)).await?;
     Ok(i32::try_from(n).unwrap_or(i32::MAX))
 }
 
@@ -262,9 +231,7 @@ pub async fn outside_interest(ctx: &Context<'_>, c: &cohort::Model) -> Result<i3
 pub async fn load_join_request(ctx: &Context<'_>, id: i64) -> Result<JoinRequest, ApiError> {
     let viewer = data::<Viewer>(ctx)?;
     let store = data::<Store>(ctx)?;
-    let row = join_request::Entity::find_by_id(id)
-        .filter(join_request::Column::TenantId.eq(viewer.tenant_id))
-        .one(store.reader())
+    let row = reads::join_request_by_id(store, viewer.tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("JoinRequest"))?;
     if viewer.person_id() == Some(row.person_id) {

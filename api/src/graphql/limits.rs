@@ -26,8 +26,8 @@ use tokio::task::JoinSet;
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 
+use crate::app::reads as queries;
 use crate::error::ApiError;
-use crate::store::queries;
 
 /// Most fields a document may select once its fragment spreads are expanded.
 pub const MAX_EXPANDED_FIELDS: u64 = 10_000;

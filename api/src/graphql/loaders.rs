@@ -6,11 +6,12 @@ use std::collections::HashMap;
 
 use afterclass_domain::goal::Observations;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use crate::app::reads;
 use crate::error::ApiError;
 use crate::store::entities::{cohort, conduct_version, goal, membership, outcome, person};
-use crate::store::{Store, lifecycle, progress};
+use crate::store::{Store, lifecycle};
 
 /// Loads rows of the viewer's tenant only.
 pub struct Loaders {
@@ -99,12 +100,7 @@ impl Loader<PersonKey> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[PersonKey]) -> LoadResult<PersonKey, person::Model> {
-        let rows = person::Entity::find()
-            .filter(person::Column::TenantId.eq(self.tenant_id))
-            .filter(person::Column::Id.is_in(keys.iter().map(|k| k.0)))
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let rows = reads::people(&self.store, self.tenant_id, keys.iter().map(|k| k.0).collect()).await?;
         Ok(rows.into_iter().map(|r| (PersonKey(r.id), r)).collect())
     }
 }
@@ -114,12 +110,7 @@ impl Loader<CohortKey> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[CohortKey]) -> LoadResult<CohortKey, cohort::Model> {
-        let rows = cohort::Entity::find()
-            .filter(cohort::Column::TenantId.eq(self.tenant_id))
-            .filter(cohort::Column::Id.is_in(keys.iter().map(|k| k.0)))
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let rows = reads::cohorts(&self.store, self.tenant_id, keys.iter().map(|k| k.0).collect()).await?;
         Ok(rows.into_iter().map(|r| (CohortKey(r.id), r)).collect())
     }
 }
@@ -129,12 +120,7 @@ impl Loader<MembershipKey> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[MembershipKey]) -> LoadResult<MembershipKey, membership::Model> {
-        let rows = membership::Entity::find()
-            .filter(membership::Column::TenantId.eq(self.tenant_id))
-            .filter(membership::Column::Id.is_in(keys.iter().map(|k| k.0)))
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let rows = reads::memberships(&self.store, self.tenant_id, keys.iter().map(|k| k.0).collect()).await?;
         Ok(rows.into_iter().map(|r| (MembershipKey(r.id), r)).collect())
     }
 }
@@ -144,12 +130,7 @@ impl Loader<GoalKey> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[GoalKey]) -> LoadResult<GoalKey, goal::Model> {
-        let rows = goal::Entity::find()
-            .filter(goal::Column::TenantId.eq(self.tenant_id))
-            .filter(goal::Column::Id.is_in(keys.iter().map(|k| k.0)))
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let rows = reads::goals(&self.store, self.tenant_id, keys.iter().map(|k| k.0).collect()).await?;
         Ok(rows.into_iter().map(|r| (GoalKey(r.id), r)).collect())
     }
 }
@@ -159,13 +140,7 @@ impl Loader<GoalsOf> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[GoalsOf]) -> LoadResult<GoalsOf, Vec<goal::Model>> {
-        let rows = goal::Entity::find()
-            .filter(goal::Column::TenantId.eq(self.tenant_id))
-            .filter(goal::Column::CohortId.is_in(keys.iter().map(|k| k.0)))
-            .order_by_asc(goal::Column::Id)
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let rows = reads::goals_of(&self.store, self.tenant_id, keys.iter().map(|k| k.0).collect()).await?;
         Ok(grouped(keys, rows, |row| GoalsOf(row.cohort_id)))
     }
 }
@@ -176,13 +151,8 @@ impl Loader<ViewerStanding> for Loaders {
 
     async fn load(&self, keys: &[ViewerStanding]) -> LoadResult<ViewerStanding, membership::Model> {
         let Some(person_id) = self.person_id else { return Ok(HashMap::new()) };
-        let rows = membership::Entity::find()
-            .filter(membership::Column::TenantId.eq(self.tenant_id))
-            .filter(membership::Column::PersonId.eq(person_id))
-            .filter(membership::Column::CohortId.is_in(keys.iter().map(|k| k.0)))
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let cohort_ids = keys.iter().map(|k| k.0).collect();
+        let rows = reads::memberships_of_person(&self.store, self.tenant_id, person_id, cohort_ids).await?;
         Ok(rows.into_iter().map(|r| (ViewerStanding(r.cohort_id), r)).collect())
     }
 }
@@ -192,13 +162,8 @@ impl Loader<ConductKey> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[ConductKey]) -> LoadResult<ConductKey, conduct_version::Model> {
-        let rows = conduct_version::Entity::find()
-            .filter(conduct_version::Column::TenantId.eq(self.tenant_id))
-            .filter(conduct_version::Column::CohortId.is_in(keys.iter().map(|k| k.cohort_id)))
-            .filter(conduct_version::Column::Version.is_in(keys.iter().map(|k| k.version)))
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let (cohorts, versions) = keys.iter().map(|k| (k.cohort_id, k.version)).unzip();
+        let rows = reads::conduct_versions(&self.store, self.tenant_id, cohorts, versions).await?;
         Ok(rows
             .into_iter()
             .map(|r| (ConductKey { cohort_id: r.cohort_id, version: r.version }, r))
@@ -218,7 +183,7 @@ impl Loader<ProgressKey> for Loaders {
         }
         let mut out = HashMap::new();
         for (as_of, goal_ids) in by_time {
-            let observed = progress::observations(self.store.reader(), &goal_ids, as_of).await.map_err(fault)?;
+            let observed = reads::observations(&self.store, &goal_ids, as_of).await?;
             out.extend(observed.into_iter().map(|(goal_id, obs)| (ProgressKey { goal_id, as_of }, obs)));
         }
         Ok(out)
@@ -256,12 +221,8 @@ impl Loader<ParticipationKey> for Loaders {
         keys: &[ParticipationKey],
     ) -> LoadResult<ParticipationKey, afterclass_domain::lifecycle::ParticipationLevel> {
         use afterclass_domain::cohort::{MemberRole, MembershipStatus};
-        let members = membership::Entity::find()
-            .filter(membership::Column::TenantId.eq(self.tenant_id))
-            .filter(membership::Column::Id.is_in(keys.iter().map(|k| k.membership_id)))
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let ids = keys.iter().map(|k| k.membership_id).collect();
+        let members = reads::memberships(&self.store, self.tenant_id, ids).await?;
         let mut cohort_ids: Vec<i64> = members.iter().map(|m| m.cohort_id).collect();
         cohort_ids.sort_unstable();
         cohort_ids.dedup();
@@ -271,7 +232,7 @@ impl Loader<ParticipationKey> for Loaders {
         }
         let mut out = HashMap::new();
         for (as_of, keys) in by_time {
-            let activity = lifecycle::member_activity(self.store.reader(), &cohort_ids, as_of).await.map_err(fault)?;
+            let activity = reads::member_activity(&self.store, &cohort_ids, as_of).await?;
             for key in keys {
                 let Some(m) = members.iter().find(|m| m.id == key.membership_id) else { continue };
                 let level = afterclass_domain::lifecycle::participation(
@@ -291,12 +252,7 @@ impl Loader<OutcomeOf> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[OutcomeOf]) -> LoadResult<OutcomeOf, outcome::Model> {
-        let rows = outcome::Entity::find()
-            .filter(outcome::Column::TenantId.eq(self.tenant_id))
-            .filter(outcome::Column::CohortId.is_in(keys.iter().map(|k| k.0)))
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let rows = reads::outcomes_of(&self.store, self.tenant_id, keys.iter().map(|k| k.0).collect()).await?;
         Ok(rows.into_iter().map(|r| (OutcomeOf(r.cohort_id), r)).collect())
     }
 }

@@ -12,21 +12,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use afterclass_domain::access::Facet;
-
-use super::Result;
-use crate::app::access::Access;
 use afterclass_domain::meeting::{self as dm, Window};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::loaders::{CohortKey, Loaders, MembershipKey, grouped};
 use super::mutation::MembershipPayload;
 use super::types::{Cohort, Membership};
-use super::{Date, RequestTime, UserError, data, payload};
-use crate::app::App;
+use super::{Date, RequestTime, Result, UserError, data, payload};
+use crate::app::access::Access;
 use crate::app::meetings::{Change, MeetingDone, PlanChange};
+use crate::app::{App, reads};
 use crate::auth::Viewer;
 use crate::calendar::Feeds;
 use crate::error::{ApiError, Failure};
@@ -357,10 +354,6 @@ pub struct FeedOf(pub i64);
 
 type LoadResult<K, V> = std::result::Result<HashMap<K, V>, ApiError>;
 
-fn fault(err: sea_orm::DbErr) -> ApiError {
-    ApiError::from(err)
-}
-
 fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<Loaders, HashMapCache>, ApiError> {
     data::<DataLoader<Loaders, HashMapCache>>(ctx)
 }
@@ -370,7 +363,7 @@ impl Loader<PlanOf> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[PlanOf]) -> LoadResult<PlanOf, meeting_plan::Model> {
-        let rows = sm::plans(self.store.reader(), self.tenant_id, keys.iter().map(|k| k.0)).await.map_err(fault)?;
+        let rows = reads::plans(&self.store, self.tenant_id, keys.iter().map(|k| k.0).collect()).await?;
         Ok(rows.into_iter().map(|r| (PlanOf(r.cohort_id), r)).collect())
     }
 }
@@ -388,9 +381,8 @@ impl Loader<RowsStarting> for Loaders {
         }
         let mut out = HashMap::new();
         for ((from, to), cohort_ids) in windows {
-            let conn = self.store.reader();
             let counts =
-                sm::count_starting_between(conn, self.tenant_id, &cohort_ids, from, to).await.map_err(fault)?;
+                reads::count_meetings_starting_between(&self.store, self.tenant_id, &cohort_ids, from, to).await?;
             let listable: Vec<i64> = cohort_ids
                 .iter()
                 .copied()
@@ -399,7 +391,7 @@ impl Loader<RowsStarting> for Loaders {
             let rows = if counts.is_empty() || listable.is_empty() {
                 Vec::new()
             } else {
-                sm::starting_between(conn, self.tenant_id, &listable, from, to).await.map_err(fault)?
+                reads::meetings_starting_between(&self.store, self.tenant_id, &listable, from, to).await?
             };
             for cohort_id in cohort_ids {
                 let too_many = !listable.contains(&cohort_id);
@@ -416,13 +408,7 @@ impl Loader<RsvpsOf> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[RsvpsOf]) -> LoadResult<RsvpsOf, Vec<rsvp::Model>> {
-        let rows = rsvp::Entity::find()
-            .filter(rsvp::Column::TenantId.eq(self.tenant_id))
-            .filter(rsvp::Column::MeetingId.is_in(keys.iter().map(|k| k.0)))
-            .order_by_asc(rsvp::Column::Id)
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let rows = reads::rsvps_of(&self.store, self.tenant_id, keys.iter().map(|k| k.0).collect()).await?;
         Ok(grouped(keys, rows, |row| RsvpsOf(row.meeting_id)))
     }
 }
@@ -432,13 +418,7 @@ impl Loader<AttendanceOf> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[AttendanceOf]) -> LoadResult<AttendanceOf, Vec<attendance::Model>> {
-        let rows = attendance::Entity::find()
-            .filter(attendance::Column::TenantId.eq(self.tenant_id))
-            .filter(attendance::Column::MeetingId.is_in(keys.iter().map(|k| k.0)))
-            .order_by_asc(attendance::Column::MembershipId)
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let rows = reads::attendance_of(&self.store, self.tenant_id, keys.iter().map(|k| k.0).collect()).await?;
         Ok(grouped(keys, rows, |row| AttendanceOf(row.meeting_id)))
     }
 }
@@ -448,12 +428,8 @@ impl Loader<FeedOf> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[FeedOf]) -> LoadResult<FeedOf, calendar_feed::Model> {
-        let rows = calendar_feed::Entity::find()
-            .filter(calendar_feed::Column::TenantId.eq(self.tenant_id))
-            .filter(calendar_feed::Column::MembershipId.is_in(keys.iter().map(|k| k.0)))
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let ids = keys.iter().map(|k| k.0).collect();
+        let rows = reads::calendar_feeds_of(&self.store, self.tenant_id, ids).await?;
         Ok(rows.into_iter().map(|r| (FeedOf(r.membership_id), r)).collect())
     }
 }
@@ -547,7 +523,7 @@ pub async fn load(ctx: &Context<'_>, cohort_id: i64, starts_at: i64) -> Result<M
     let cohort = super::query::visible_cohort(ctx, cohort_id).await?;
     let plan = plan_of(ctx, cohort_id).await?;
     let store = data::<Store>(ctx)?;
-    let slot = sm::slot_at(store.reader(), &cohort.model, plan.as_ref(), starts_at)
+    let slot = reads::slot_at(store, &cohort.model, plan.as_ref(), starts_at)
         .await?
         .ok_or_else(|| ApiError::not_found("meeting"))?;
     let plan_place = plan.as_ref().and_then(meeting_plan::Model::place);

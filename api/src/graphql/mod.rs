@@ -14,9 +14,9 @@ pub mod types;
 use async_graphql::{EmptySubscription, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
 use chrono::NaiveDate;
 
+use crate::app::reads::Page;
 use crate::config::Limits;
 use crate::error::{ApiError, Failure};
-use crate::store::queries::Page;
 
 pub type AfterclassSchema = async_graphql::Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
 
@@ -161,7 +161,7 @@ macro_rules! connection {
         }
 
         pub struct $conn {
-            pub page: crate::store::queries::Page<(i64, $node)>,
+            pub page: crate::app::reads::Page<(i64, $node)>,
             pub hidden: bool,
         }
 

@@ -1,20 +1,17 @@
 //! The query root.
 
-use super::Result;
 use afterclass_domain::access::Facet;
 use afterclass_domain::text;
 use async_graphql::{Context, ID, InputObject, Object};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
 use super::lifecycle::OutcomeConnection;
 use super::types::*;
-use super::{CohortStage, Horizon, data, limits};
+use super::{CohortStage, Horizon, Result, data, limits};
+use crate::app::reads;
 use crate::auth::Viewer as AuthViewer;
 use crate::error::ApiError;
 use crate::ids::{self, Kind};
-use crate::store::entities::{check_in, cohort, goal, membership, outcome, person};
-use crate::store::queries;
-use crate::store::{Store, entities};
+use crate::store::Store;
 
 pub struct QueryRoot;
 
@@ -65,23 +62,12 @@ impl QueryRoot {
             filter.lms_course_id = Some(course);
         }
         let viewer = data::<AuthViewer>(ctx)?;
-        let store = data::<Store>(ctx)?;
-        let mut select = cohort::Entity::find().filter(cohort::Column::TenantId.eq(viewer.tenant_id));
-        if !viewer.role.reads_everything() {
-            select = queries::visible_to_trainee(select, viewer.person_id().unwrap_or(0));
-        }
-        if let Some(stages) = filter.stage {
-            let names: Vec<&str> =
-                stages.into_iter().map(|s| afterclass_domain::stage::Stage::from(s).as_str()).collect();
-            select = select.filter(cohort::Column::Stage.is_in(names));
-        }
-        if let Some(course) = filter.lms_course_id {
-            select = select.filter(cohort::Column::CourseLmsId.eq(course));
-        }
-        if filter.mine == Some(true) {
-            select = select.filter(cohort::Column::Id.in_subquery(queries::member_of(viewer.person_id().unwrap_or(0))));
-        }
-        let page = queries::page(store.reader(), select, cohort::Column::Id, first, after.as_deref()).await?;
+        let query = reads::CohortQuery {
+            stages: filter.stage.map(|stages| stages.into_iter().map(Into::into).collect()),
+            lms_course_id: filter.lms_course_id,
+            mine: filter.mine == Some(true),
+        };
+        let page = reads::cohorts_page(data::<Store>(ctx)?, viewer, query, first, after.as_deref()).await?;
         // Decide each cohort's access in one batch: every standing loads through one statement.
         let mut rows = Vec::with_capacity(page.rows.len());
         let futures = page.rows.iter().map(|m| cohort_access(ctx, m));
@@ -89,7 +75,7 @@ impl QueryRoot {
         for (model, access) in page.rows.iter().cloned().zip(accesses) {
             rows.push((model.id, Cohort { model, access }));
         }
-        let page = queries::Page { rows, has_next: page.has_next, has_previous: page.has_previous, total: page.total };
+        let page = reads::Page { rows, has_next: page.has_next, has_previous: page.has_previous, total: page.total };
         Ok(CohortConnection { page, hidden: false })
     }
 
@@ -136,27 +122,9 @@ impl QueryRoot {
         horizon: Option<Horizon>,
     ) -> Result<OutcomeConnection> {
         let viewer = data::<AuthViewer>(ctx)?;
-        let store = data::<Store>(ctx)?;
-        let mut cohorts = cohort::Entity::find().filter(cohort::Column::TenantId.eq(viewer.tenant_id));
-        if !viewer.role.reads_everything() {
-            cohorts = queries::visible_to_trainee(cohorts, viewer.person_id().unwrap_or(0));
-        }
-        if let Some(h) = horizon {
-            cohorts = cohorts.filter(cohort::Column::Horizon.eq(afterclass_domain::cohort::Horizon::from(h).as_str()));
-        }
-        let ids = cohorts.select_only().column(cohort::Column::Id).into_query();
-        let select = outcome::Entity::find()
-            .filter(outcome::Column::TenantId.eq(viewer.tenant_id))
-            .filter(outcome::Column::CohortId.in_subquery(ids));
-        let page =
-            queries::page_newest_first(store.reader(), select, outcome::Column::Id, first, after.as_deref()).await?;
-        let cohort_ids: Vec<i64> = page.rows.iter().map(|o| o.cohort_id).collect();
-        let models = cohort::Entity::find()
-            .filter(cohort::Column::TenantId.eq(viewer.tenant_id))
-            .filter(cohort::Column::Id.is_in(cohort_ids))
-            .all(store.reader())
-            .await
-            .map_err(ApiError::from)?;
+        let horizon = horizon.map(Into::into);
+        let (page, models) =
+            reads::outcomes_page(data::<Store>(ctx)?, viewer, horizon, first, after.as_deref()).await?;
         let mut rows = Vec::with_capacity(page.rows.len());
         for row in &page.rows {
             let Some(model) = models.iter().find(|m| m.id == row.cohort_id) else { continue };
@@ -164,7 +132,7 @@ impl QueryRoot {
             let outcome = super::lifecycle::Outcome::new(row, model.ended_at);
             rows.push((row.id, super::lifecycle::CohortOutcomeEntry { cohort, outcome }));
         }
-        let page = queries::Page { rows, has_next: page.has_next, has_previous: page.has_previous, total: page.total };
+        let page = reads::Page { rows, has_next: page.has_next, has_previous: page.has_previous, total: page.total };
         Ok(OutcomeConnection { page, hidden: false })
     }
 }
@@ -185,29 +153,22 @@ where
 pub async fn visible_cohort(ctx: &Context<'_>, id: i64) -> Result<Cohort, ApiError> {
     let viewer = data::<AuthViewer>(ctx)?;
     let store = data::<Store>(ctx)?;
-    let model = queries::find_cohort(store.reader(), viewer.tenant_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("cohort"))?;
+    let model = reads::cohort_by_id(store, viewer.tenant_id, id).await?.ok_or_else(|| ApiError::not_found("cohort"))?;
     Cohort::visible(ctx, model).await?.ok_or_else(|| ApiError::not_found("cohort"))
 }
 
 async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiError> {
     let viewer = data::<AuthViewer>(ctx)?;
     let store = data::<Store>(ctx)?;
-    let conn = store.reader();
     let tenant = viewer.tenant_id;
     let missing = || ApiError::not_found(kind.name());
     Ok(match kind {
         Kind::Cohort => Node::Cohort(visible_cohort(ctx, id).await?),
         Kind::Person => {
-            let row = person::Entity::find_by_id(id)
-                .filter(person::Column::TenantId.eq(tenant))
-                .one(conn)
-                .await?
-                .ok_or_else(missing)?;
+            let row = reads::person_by_id(store, tenant, id).await?.ok_or_else(missing)?;
             let own = viewer.person_id() == Some(row.id);
             let shares = match viewer.person_id() {
-                Some(me) if !own => queries::shares_a_cohort(conn, tenant, me, row.id).await?,
+                Some(me) if !own => reads::shares_a_cohort(store, tenant, me, row.id).await?,
                 _ => false,
             };
             if !afterclass_domain::access::may_see_person(viewer.role, own, shares) {
@@ -216,21 +177,13 @@ async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiEr
             Node::Person(Person(row))
         }
         Kind::Membership => {
-            let row = membership::Entity::find_by_id(id)
-                .filter(membership::Column::TenantId.eq(tenant))
-                .one(conn)
-                .await?
-                .ok_or_else(missing)?;
+            let row = reads::membership_by_id(store, tenant, id).await?.ok_or_else(missing)?;
             let own = viewer.person_id() == Some(row.person_id);
             access_to(ctx, row.cohort_id).await?.ensure_member_data(own)?;
             Node::Membership(Membership(row))
         }
         Kind::Goal => {
-            let row: entities::goal::Model = goal::Entity::find_by_id(id)
-                .filter(goal::Column::TenantId.eq(tenant))
-                .one(conn)
-                .await?
-                .ok_or_else(missing)?;
+            let row = reads::goal_by_id(store, tenant, id).await?.ok_or_else(missing)?;
             access_to(ctx, row.cohort_id).await?.ensure(Facet::Setup)?;
             Node::Goal(Goal(row))
         }
@@ -238,12 +191,8 @@ async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiEr
         // A meeting's ID names a cohort and a start, not one row: `node` reads it above.
         Kind::Meeting => return Err(missing()),
         Kind::CheckIn => {
-            let row = check_in::Entity::find_by_id(id)
-                .filter(check_in::Column::TenantId.eq(tenant))
-                .one(conn)
-                .await?
-                .ok_or_else(missing)?;
-            let author = membership::Entity::find_by_id(row.membership_id).one(conn).await?;
+            let row = reads::check_in_by_id(store, tenant, id).await?.ok_or_else(missing)?;
+            let author = reads::membership_by_id(store, tenant, row.membership_id).await?;
             let own = author.is_some_and(|m| viewer.person_id() == Some(m.person_id));
             access_to(ctx, row.cohort_id).await?.ensure_member_data(own)?;
             Node::CheckIn(CheckIn(row))

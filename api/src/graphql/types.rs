@@ -11,7 +11,6 @@ use afterclass_domain::stage::Stage;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::{Context, ID, Interface, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::limits;
 use super::loaders::*;
@@ -20,11 +19,11 @@ use super::{
     Visibility, connection, data,
 };
 use crate::app::access::Access;
+use crate::app::reads::{self, HasId, Page};
 use crate::auth::Viewer as AuthViewer;
 use crate::error::ApiError;
 use crate::ids::{self, Kind};
 use crate::store::entities::{check_in, cohort, goal, membership, person};
-use crate::store::queries::{self, Page};
 use crate::store::{Store, from_micros, to_micros};
 
 connection!(CohortConnection, CohortEdge, Cohort);
@@ -33,7 +32,7 @@ connection!(CheckInConnection, CheckInEdge, CheckIn);
 
 pub fn with_ids<T, U>(page: Page<T>, wrap: impl Fn(T) -> U) -> Page<(i64, U)>
 where
-    T: queries::HasId,
+    T: HasId,
 {
     page.map(|row| (row.row_id(), wrap(row)))
 }
@@ -82,11 +81,7 @@ impl Viewer {
         after: Option<String>,
     ) -> Result<MembershipConnection> {
         let viewer = data::<AuthViewer>(ctx)?;
-        let store = data::<Store>(ctx)?;
-        let select = membership::Entity::find()
-            .filter(membership::Column::TenantId.eq(viewer.tenant_id))
-            .filter(membership::Column::PersonId.eq(viewer.person_id().unwrap_or(0)));
-        let page = queries::page(store.reader(), select, membership::Column::Id, first, after.as_deref()).await?;
+        let page = reads::own_memberships(data::<Store>(ctx)?, viewer, first, after.as_deref()).await?;
         Ok(MembershipConnection { page: with_ids(page, Membership), hidden: false })
     }
 }
@@ -235,14 +230,10 @@ impl Cohort {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<MembershipConnection> {
-        let store = data::<Store>(ctx)?;
-        let select = membership::Entity::find()
-            .filter(membership::Column::TenantId.eq(self.model.tenant_id))
-            .filter(membership::Column::CohortId.eq(self.model.id));
         let hidden = !self.access.allows(Facet::Activity);
         // Outsiders get the count only, so no rows are read for them.
         let first = if hidden { Some(0) } else { first };
-        let page = queries::page(store.reader(), select, membership::Column::Id, first, after.as_deref()).await?;
+        let page = reads::members(data::<Store>(ctx)?, &self.model, first, after.as_deref()).await?;
         Ok(MembershipConnection { page: with_ids(page, Membership), hidden })
     }
     async fn goals(&self, ctx: &Context<'_>) -> Result<Vec<Goal>> {
@@ -259,11 +250,7 @@ impl Cohort {
         after: Option<String>,
     ) -> Result<CheckInConnection> {
         self.ensure(Facet::Activity)?;
-        let store = data::<Store>(ctx)?;
-        let select = check_in::Entity::find()
-            .filter(check_in::Column::TenantId.eq(self.model.tenant_id))
-            .filter(check_in::Column::CohortId.eq(self.model.id));
-        let page = queries::page(store.reader(), select, check_in::Column::Id, first, after.as_deref()).await?;
+        let page = reads::check_ins(data::<Store>(ctx)?, &self.model, first, after.as_deref()).await?;
         Ok(CheckInConnection { page: with_ids(page, CheckIn), hidden: false })
     }
     async fn created_at(&self) -> DateTime<Utc> {
