@@ -200,12 +200,7 @@ impl App<'_> {
         let txn = self.begin().await?;
         let locked = self.lock_for(&txn, cohort_id, Action::Steer).await?;
         let id = locked.cohort.id;
-        let leaders = membership::Entity::find()
-            .filter(membership::Column::CohortId.eq(id))
-            .filter(membership::Column::Role.eq(MemberRole::Leader.as_str()))
-            .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
-            .count(&txn)
-            .await?;
+        let leaders = queries::active_leaders(&txn, id).await?;
         let goals = goal_row::Entity::find()
             .filter(goal_row::Column::CohortId.eq(id))
             .filter(goal_row::Column::Status.ne(GoalStatus::Abandoned.as_str()))

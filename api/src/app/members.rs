@@ -93,12 +93,7 @@ impl App<'_> {
             .await?
             .ok_or_else(|| ApiError::not_found("membership"))?;
         let locked = self.lock_for(&txn, target.cohort_id, Action::ChangeRoles).await?;
-        let leaders = membership::Entity::find()
-            .filter(membership::Column::CohortId.eq(locked.cohort.id))
-            .filter(membership::Column::Role.eq(MemberRole::Leader.as_str()))
-            .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
-            .count(&txn)
-            .await?;
+        let leaders = queries::active_leaders(&txn, locked.cohort.id).await?;
         policy::change_role(locked.stage(), standing(Some(&target)), role, leaders)?;
         let mut am = target.into_active_model();
         am.role = Set(role.as_str().to_owned());

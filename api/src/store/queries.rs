@@ -145,6 +145,17 @@ pub async fn membership_of(
         .await?)
 }
 
+/// How many active leaders a cohort has.
+pub async fn active_leaders(conn: &impl ConnectionTrait, cohort_id: i64) -> Result<u64, ApiError> {
+    use afterclass_domain::cohort::{MemberRole, MembershipStatus};
+    Ok(membership::Entity::find()
+        .filter(membership::Column::CohortId.eq(cohort_id))
+        .filter(membership::Column::Role.eq(MemberRole::Leader.as_str()))
+        .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
+        .count(conn)
+        .await?)
+}
+
 /// Cohorts a trainee may know of, as the policy (`afterclass_domain::access`) decides it row by
 /// row: discoverable ones past the proposal stage, and every cohort they hold a revealing
 /// membership in. The statuses and visibilities come from the policy itself.
