@@ -132,10 +132,12 @@ async fn the_worst_requests_the_limits_allow_run_a_bounded_number_of_statements(
         .await;
     }
     // More cohorts, so that lists have rows to multiply by.
+    let mut cohort_ids = vec![c.id.clone()];
     for i in 0..12 {
         let input = json!({ "input": { "name": format!("Rust circle {i}"), "domain": "Rust programming",
             "purpose": "Keep practising", "horizon": "OPEN_ENDED" } });
-        app.ok(&c.leader, ops::CREATE, input).await;
+        let data = app.ok(&c.leader, ops::CREATE, input).await;
+        cohort_ids.push(data["createCohort"]["cohort"]["id"].as_str().expect("a cohort id").to_owned());
     }
     // Counting down from above what the budget buys.
     let budget = afterclass::config::Limits::default().complexity;
@@ -188,6 +190,22 @@ async fn the_worst_requests_the_limits_allow_run_a_bounded_number_of_statements(
             "next meetings after distinct moments",
             from(limits::NEXT_MEETING_STATEMENTS),
             Box::new(move |n| in_cohort(aliased(n, |i| format!("nextMeeting(after: \"{}\") {{ id }}", moment(i))))),
+        ),
+        (
+            // Each lookup finishes at its own time, so their snapshots need not share a batch:
+            // a snapshot at the request's moment is charged in full for that reason.
+            "health at the request's moment of cohorts looked up one by one",
+            from(limits::SNAPSHOT_STATEMENTS),
+            Box::new(move |n| {
+                let ids = cohort_ids.clone();
+                format!(
+                    "{{ {} }}",
+                    aliased(n, |i| format!(
+                        "cohort(id: \"{}\") {{ health {{ status }} evaluation {{ recommendation }} }}",
+                        ids[i % ids.len()]
+                    ))
+                )
+            }),
         ),
         (
             "node lookups",

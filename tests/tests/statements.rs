@@ -2,7 +2,7 @@
 //! with the number of members, goals or check-ins it shows.
 
 use afterclass_tests::serde_json::json;
-use afterclass_tests::{TestApp, active_cohort, on_both_stores, ops};
+use afterclass_tests::{Backend, TestApp, active_cohort, fresh_database, on_both_stores, ops};
 
 on_both_stores!(a_large_cohort_reads_with_no_more_statements_than_a_small_one);
 
@@ -68,5 +68,74 @@ async fn a_large_cohort_reads_with_no_more_statements_than_a_small_one(app: Test
     const SHAPE_BOUND: u64 = 36;
     assert!(few <= SHAPE_BOUND && many <= SHAPE_BOUND, "statements: {few} for 3 members, {many} for 26");
     assert!(many.abs_diff(few) <= 8, "statements grew with the cohort: {few} for 3 members, {many} for 26");
+    app.stop().await;
+}
+
+const HEALTH_OF_EVERY_COHORT: &str = r#"query($first: Int!) {
+    cohorts(first: $first) { nodes { name health { status reasons } evaluation { recommendation } } }
+}"#;
+
+/// `n` active cohorts of one leader in `tenant`, each with two trainees who checked in once.
+async fn cohorts_with_activity(app: &TestApp, tenant: &str, n: usize) -> String {
+    let mut leader = String::new();
+    for _ in 0..n {
+        let c = active_cohort(app, tenant, &["t1", "t2"]).await;
+        for token in &c.trainees {
+            app.ok(token, ops::CHECK_IN, json!({ "input": { "cohortId": c.id, "goalId": c.goal_id, "value": 1.0 } }))
+                .await;
+        }
+        leader = c.leader;
+    }
+    leader
+}
+
+async fn health_statements(app: &TestApp, token: &str, first: usize) -> u64 {
+    let before = app.store.statements();
+    let data = app.ok(token, HEALTH_OF_EVERY_COHORT, json!({ "first": first })).await;
+    let nodes = data["cohorts"]["nodes"].as_array().expect("a list of cohorts");
+    assert_eq!(nodes.len(), first, "{data:#}");
+    assert!(nodes.iter().all(|n| n["health"]["status"].is_string() && n["evaluation"]["recommendation"].is_string()));
+    app.store.statements() - before
+}
+
+/// A server whose complexity limit admits the health and evaluation of 30 cohorts at once: each
+/// is charged as a snapshot of its own, whatever it runs.
+async fn spawn_for_30_snapshots(backend: Backend) -> Option<TestApp> {
+    let db = fresh_database(backend).await?;
+    Some(
+        TestApp::spawn_with(backend, db, |url| {
+            let mut cfg = afterclass_tests::config(url);
+            cfg.limits.complexity = 20_000;
+            cfg
+        })
+        .await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_thirty_cohorts_health_and_evaluation_cost_the_statements_of_three() {
+    let app = spawn_for_30_snapshots(Backend::Sqlite).await.expect("SQLite is always available");
+    thirty_cohorts_health_and_evaluation_cost_the_statements_of_three(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_thirty_cohorts_health_and_evaluation_cost_the_statements_of_three() {
+    let Some(app) = spawn_for_30_snapshots(Backend::Postgres).await else { return };
+    thirty_cohorts_health_and_evaluation_cost_the_statements_of_three(app).await;
+}
+
+/// Health and evaluation of a whole page of cohorts load as one batch of snapshot aggregates
+/// (one statement per kind, over every cohort of the page), so ten times the cohorts cost
+/// exactly the same statements.
+async fn thirty_cohorts_health_and_evaluation_cost_the_statements_of_three(app: TestApp) {
+    let few_leader = cohorts_with_activity(&app, "few", 3).await;
+    let many_leader = cohorts_with_activity(&app, "many", 30).await;
+    // Warm both tenants' viewers first, so that just-in-time creation is not counted.
+    health_statements(&app, &few_leader, 3).await;
+    health_statements(&app, &many_leader, 30).await;
+    let few = health_statements(&app, &few_leader, 3).await;
+    let many = health_statements(&app, &many_leader, 30).await;
+    println!("health and evaluation ({:?}): {few} statements for 3 cohorts, {many} for 30", app.backend);
+    assert_eq!(few, many, "statements grew with the cohorts: {few} for 3, {many} for 30");
     app.stop().await;
 }

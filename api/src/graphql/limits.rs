@@ -35,7 +35,8 @@ pub const MAX_EXPANDED_FIELDS: u64 = 10_000;
 /// Complexity points charged for each SQL statement a field may run.
 pub const STATEMENT: usize = 12;
 
-/// A health or evaluation snapshot: fifteen aggregates of one cohort as of one moment.
+/// A health or evaluation snapshot: fifteen aggregates as of one moment, each over every cohort
+/// whose snapshot loads in the same batch.
 pub const SNAPSHOT_STATEMENTS: usize = 15;
 /// Goals' progress as of a chosen moment: goals, sums, members, latest values.
 pub const PROGRESS_STATEMENTS: usize = 4;

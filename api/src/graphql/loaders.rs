@@ -201,12 +201,17 @@ impl Loader<SnapshotKey> for Loaders {
             .all(self.store.reader())
             .await
             .map_err(fault)?;
-        let mut out = HashMap::new();
-        // A snapshot is a handful of aggregate statements per cohort; lists of cohorts are paged.
+        let mut by_time: HashMap<i64, Vec<cohort::Model>> = HashMap::new();
         for key in keys {
             if let Some(c) = cohorts.iter().find(|c| c.id == key.cohort_id) {
-                out.insert(*key, lifecycle::snapshot(self.store.reader(), c, key.as_of).await.map_err(fault)?);
+                by_time.entry(key.as_of).or_default().push(c.clone());
             }
+        }
+        // One batch of aggregates per distinct moment, whatever the number of cohorts.
+        let mut out = HashMap::new();
+        for (as_of, cohorts) in by_time {
+            let snaps = lifecycle::snapshots(self.store.reader(), &cohorts, as_of).await.map_err(fault)?;
+            out.extend(snaps.into_iter().map(|(cohort_id, snap)| (SnapshotKey { cohort_id, as_of }, snap)));
         }
         Ok(out)
     }

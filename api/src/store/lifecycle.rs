@@ -2,7 +2,7 @@
 //! grouped windows) so that a cohort with a million check-ins costs the same handful of
 //! statements as one with ten; and the JSON forms of criteria and evaluations as stored.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use afterclass_domain::cohort::{Horizon, MemberRole, MembershipStatus};
 use afterclass_domain::goal::GoalStatus;
@@ -185,64 +185,118 @@ async fn leadership_actions(
 
 /// What evaluation and health need to know of one cohort as of `as_of` (microseconds).
 pub async fn snapshot(conn: &impl ConnectionTrait, c: &cohort::Model, as_of: i64) -> Result<Snapshot, DbErr> {
-    let ids = [c.id];
+    let mut snaps = snapshots(conn, std::slice::from_ref(c), as_of).await?;
+    snaps.remove(&c.id).ok_or_else(|| DbErr::Custom(format!("no snapshot of cohort {}", c.id)))
+}
+
+/// The snapshots of many cohorts as of one moment (microseconds), by cohort id. Fifteen
+/// statements, each an aggregate over all the cohorts at once (grouped by cohort or membership),
+/// whatever the number of cohorts, members, check-ins or meetings; none for no cohorts.
+pub async fn snapshots(
+    conn: &impl ConnectionTrait,
+    cohorts: &[cohort::Model],
+    as_of: i64,
+) -> Result<HashMap<i64, Snapshot>, DbErr> {
+    if cohorts.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<i64> = cohorts.iter().map(|c| c.id).collect();
     let activity = member_activity(conn, &ids, as_of).await?;
-    let members: Vec<(i64, String, String)> = membership::Entity::find()
+    let members: Vec<(i64, i64, String, String)> = membership::Entity::find()
         .select_only()
-        .columns([membership::Column::Id, membership::Column::Role, membership::Column::Status])
-        .filter(membership::Column::CohortId.eq(c.id))
+        .columns([
+            membership::Column::Id,
+            membership::Column::CohortId,
+            membership::Column::Role,
+            membership::Column::Status,
+        ])
+        .filter(membership::Column::CohortId.is_in(ids.iter().copied()))
         .into_tuple()
         .all(conn)
         .await?;
-    let previous: i64 = check_in::Entity::find()
+    let previous: HashMap<i64, i64> = check_in::Entity::find()
         .select_only()
+        .column(check_in::Column::CohortId)
         .column_as(Expr::col(check_in::Column::Id).count(), "n")
-        .filter(check_in::Column::CohortId.eq(c.id))
+        .filter(check_in::Column::CohortId.is_in(ids.iter().copied()))
         .filter(check_in::Column::OccurredAt.gt(as_of - 2 * WINDOW))
         .filter(check_in::Column::OccurredAt.lte(as_of - WINDOW))
-        .into_tuple()
-        .one(conn)
+        .group_by(check_in::Column::CohortId)
+        .into_tuple::<(i64, i64)>()
+        .all(conn)
         .await?
-        .unwrap_or(0);
-    let last_check_in: Option<i64> = check_in::Entity::find()
+        .into_iter()
+        .collect();
+    let last_check_in: HashMap<i64, i64> = check_in::Entity::find()
         .select_only()
+        .column(check_in::Column::CohortId)
         .column_as(Expr::col(check_in::Column::OccurredAt).max(), "latest")
-        .filter(check_in::Column::CohortId.eq(c.id))
+        .filter(check_in::Column::CohortId.is_in(ids.iter().copied()))
         .filter(check_in::Column::OccurredAt.lte(as_of))
-        .into_tuple::<Option<i64>>()
-        .one(conn)
+        .group_by(check_in::Column::CohortId)
+        .into_tuple::<(i64, Option<i64>)>()
+        .all(conn)
         .await?
-        .flatten();
-    let last_leading = leadership_actions(conn, &ids, i64::MIN, as_of).await?.values().map(|(_, latest)| *latest).max();
-    let goals: Vec<(String, Option<i64>, Option<String>)> = goal::Entity::find()
+        .into_iter()
+        .filter_map(|(cohort_id, latest)| Some((cohort_id, latest?)))
+        .collect();
+    let mut last_leading: HashMap<i64, i64> = HashMap::new();
+    for ((cohort_id, _), (_, latest)) in leadership_actions(conn, &ids, i64::MIN, as_of).await? {
+        let entry = last_leading.entry(cohort_id).or_insert(latest);
+        *entry = std::cmp::max(*entry, latest);
+    }
+    let goals: Vec<(i64, String, Option<i64>, Option<String>)> = goal::Entity::find()
         .select_only()
-        .columns([goal::Column::Status, goal::Column::AchievedAt, goal::Column::Deadline])
-        .filter(goal::Column::CohortId.eq(c.id))
+        .columns([goal::Column::CohortId, goal::Column::Status, goal::Column::AchievedAt, goal::Column::Deadline])
+        .filter(goal::Column::CohortId.is_in(ids.iter().copied()))
         .filter(goal::Column::Status.ne(GoalStatus::Abandoned.as_str()))
         .into_tuple()
         .all(conn)
         .await?;
-    let weeks: Vec<(i64, i64)> = check_in::Entity::find()
+    let weeks: Vec<(i64, i64, i64)> = check_in::Entity::find()
         .select_only()
+        .column(check_in::Column::CohortId)
         .column_as(Expr::val(as_of).sub(Expr::col(check_in::Column::OccurredAt)).div(MICROS_PER_WEEK), "week")
         .column_as(Expr::col(check_in::Column::Id).count(), "n")
-        .filter(check_in::Column::CohortId.eq(c.id))
+        .filter(check_in::Column::CohortId.is_in(ids.iter().copied()))
         .filter(check_in::Column::OccurredAt.lte(as_of))
         .filter(check_in::Column::OccurredAt.gt(as_of - STREAK_WEEKS * MICROS_PER_WEEK))
+        .group_by(check_in::Column::CohortId)
         .group_by(Expr::col(Alias("week")))
         .into_tuple()
         .all(conn)
         .await?;
+    let outside = outside_interests(conn, &ids, as_of).await?;
+    // Attendance counts as activity at the meeting's start; the rate is over the last meetings.
+    let last_attended = super::meetings::last_attended(conn, &ids, as_of).await?;
+    let attendance_rates = super::meetings::attendance_rates(conn, &ids, as_of).await?;
 
-    let outside = outside_interest(conn, c.id, as_of).await?;
-
-    let mut snap = Snapshot {
-        as_of: from_micros(as_of),
-        created_at: from_micros(c.created_at),
-        activated_at: c.activated_at.map(from_micros),
-        ..Snapshot::default()
-    };
-    for (membership_id, role, status) in &members {
+    let mut out: HashMap<i64, Snapshot> = cohorts
+        .iter()
+        .map(|c| {
+            let snap = Snapshot {
+                as_of: from_micros(as_of),
+                created_at: from_micros(c.created_at),
+                activated_at: c.activated_at.map(from_micros),
+                check_ins_in_previous_window: previous.get(&c.id).map_or(0, |n| u32::try_from(*n).unwrap_or(u32::MAX)),
+                outside_interest: outside.get(&c.id).copied().unwrap_or(0),
+                attendance_rate: attendance_rates.get(&c.id).copied(),
+                last_activity_at: [
+                    last_check_in.get(&c.id).copied(),
+                    last_leading.get(&c.id).copied().filter(|t| *t > i64::MIN),
+                    last_attended.get(&c.id).copied(),
+                ]
+                .into_iter()
+                .flatten()
+                .max()
+                .map(from_micros),
+                ..Snapshot::default()
+            };
+            (c.id, snap)
+        })
+        .collect();
+    for (membership_id, cohort_id, role, status) in &members {
+        let Some(snap) = out.get_mut(cohort_id) else { continue };
         if MembershipStatus::parse(status) != Some(MembershipStatus::Active) {
             continue;
         }
@@ -257,29 +311,27 @@ pub async fn snapshot(conn: &impl ConnectionTrait, c: &cohort::Model, as_of: i64
             snap.leader_active_in_window |= a.total() > 0;
         }
     }
-    snap.check_ins_in_previous_window = u32::try_from(previous).unwrap_or(u32::MAX);
-    snap.outside_interest = outside;
-    // Attendance counts as activity at the meeting's start; the rate is over the last meetings.
-    let last_attended = super::meetings::last_attended(conn, c.id, as_of).await?;
-    snap.attendance_rate = super::meetings::attendance_rate(conn, c.id, as_of).await?;
-    snap.last_activity_at = [last_check_in, last_leading.filter(|t| *t > i64::MIN), last_attended]
-        .into_iter()
-        .flatten()
-        .max()
-        .map(from_micros);
-    snap.goals = goals.len() as u32;
-    snap.goals_achieved = goals
-        .iter()
-        .filter(|(status, at, _)| status == GoalStatus::Achieved.as_str() && at.is_some_and(|t| t <= as_of))
-        .count() as u32;
-    snap.latest_deadline = goals
-        .iter()
-        .filter_map(|(_, _, d)| d.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()))
-        .max();
-    let active_weeks: std::collections::HashSet<i64> =
-        weeks.into_iter().filter(|(_, n)| *n > 0).map(|(w, _)| w).collect();
-    snap.active_weeks_in_a_row = (0..STREAK_WEEKS).take_while(|w| active_weeks.contains(w)).count() as u32;
-    Ok(snap)
+    for (cohort_id, status, at, deadline) in &goals {
+        let Some(snap) = out.get_mut(cohort_id) else { continue };
+        snap.goals += 1;
+        if status == GoalStatus::Achieved.as_str() && at.is_some_and(|t| t <= as_of) {
+            snap.goals_achieved += 1;
+        }
+        let deadline = deadline.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        snap.latest_deadline = std::cmp::max(snap.latest_deadline, deadline);
+    }
+    let mut active_weeks: HashMap<i64, HashSet<i64>> = HashMap::new();
+    for (cohort_id, week, n) in weeks {
+        if n > 0 {
+            active_weeks.entry(cohort_id).or_default().insert(week);
+        }
+    }
+    for (cohort_id, snap) in &mut out {
+        let weeks = active_weeks.get(cohort_id);
+        snap.active_weeks_in_a_row =
+            (0..STREAK_WEEKS).take_while(|w| weeks.is_some_and(|weeks| weeks.contains(w))).count() as u32;
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -295,17 +347,28 @@ impl sea_orm::sea_query::Iden for Alias {
 /// request to join is pending or was accepted. Withdrawn and declined requests stay on record
 /// but do not count, and one person counts once however often they asked.
 pub async fn outside_interest(conn: &impl ConnectionTrait, cohort_id: i64, as_of: i64) -> Result<u32, DbErr> {
+    Ok(outside_interests(conn, &[cohort_id], as_of).await?.get(&cohort_id).copied().unwrap_or(0))
+}
+
+/// [`outside_interest`] of many cohorts in one statement; a cohort with none is absent.
+async fn outside_interests(
+    conn: &impl ConnectionTrait,
+    cohort_ids: &[i64],
+    as_of: i64,
+) -> Result<HashMap<i64, u32>, DbErr> {
     use afterclass_domain::joining::JoinRequestStatus;
     let counted = [JoinRequestStatus::Pending.as_str(), JoinRequestStatus::Approved.as_str()];
-    let n: Option<i64> = join_request::Entity::find()
+    let rows: Vec<(i64, i64)> = join_request::Entity::find()
         .select_only()
+        .column(join_request::Column::CohortId)
         .column_as(Expr::col(join_request::Column::PersonId).count_distinct(), "n")
-        .filter(join_request::Column::CohortId.eq(cohort_id))
+        .filter(join_request::Column::CohortId.is_in(cohort_ids.iter().copied()))
         .filter(join_request::Column::FromOutsideCourse.eq(true))
         .filter(join_request::Column::Status.is_in(counted))
         .filter(join_request::Column::CreatedAt.lte(as_of))
+        .group_by(join_request::Column::CohortId)
         .into_tuple()
-        .one(conn)
+        .all(conn)
         .await?;
-    Ok(u32::try_from(n.unwrap_or(0)).unwrap_or(u32::MAX))
+    Ok(rows.into_iter().map(|(cohort_id, n)| (cohort_id, u32::try_from(n).unwrap_or(u32::MAX))).collect())
 }

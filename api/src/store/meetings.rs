@@ -286,41 +286,74 @@ pub async fn attended_by_member(
     Ok(rows.into_iter().map(|(id, n)| (id, u32::try_from(n).unwrap_or(u32::MAX))).collect())
 }
 
-/// PRESENT over marked members across the last [`ATTENDANCE_MEETINGS`] meetings with
-/// attendance that started by `as_of`; `None` before any attendance is recorded.
-pub async fn attendance_rate(conn: &impl ConnectionTrait, cohort_id: i64, as_of: i64) -> Result<Option<f64>, DbErr> {
+/// Each cohort's PRESENT over marked members across its last [`ATTENDANCE_MEETINGS`] meetings
+/// with attendance that started by `as_of`; a cohort without any attendance recorded by then is
+/// absent. One statement for all the cohorts: the meetings of each are ranked by start with a
+/// window function, and only the last few of each are returned.
+pub async fn attendance_rates(
+    conn: &impl ConnectionTrait,
+    cohort_ids: &[i64],
+    as_of: i64,
+) -> Result<HashMap<i64, f64>, DbErr> {
+    use sea_orm::sea_query::{Alias, Order, Query, WindowStatement};
     let present =
         Expr::cust(format!("SUM(CASE WHEN mark = '{}' THEN 1 ELSE 0 END)", dm::AttendanceMark::Present.as_str()));
-    let rows: Vec<(i64, i64, Option<i64>)> = attendance::Entity::find()
+    let mut latest_first = WindowStatement::partition_by(attendance::Column::CohortId);
+    latest_first.order_by_expr(Expr::col(attendance::Column::MeetingStartsAt).max(), Order::Desc);
+    let per_meeting = Query::select()
+        .column(attendance::Column::CohortId)
+        .expr_as(Expr::col(attendance::Column::Id).count(), Alias::new("marked"))
+        .expr_as(present, Alias::new("present"))
+        .expr_window_as(Expr::cust("ROW_NUMBER()"), latest_first, Alias::new("recency"))
+        .from(attendance::Entity)
+        .and_where(attendance::Column::CohortId.is_in(cohort_ids.iter().copied()))
+        .and_where(attendance::Column::MeetingStartsAt.lte(as_of))
+        .group_by_col(attendance::Column::CohortId)
+        .group_by_col(attendance::Column::MeetingId)
+        .to_owned();
+    let last = Query::select()
+        .columns([Alias::new("cohort_id"), Alias::new("marked"), Alias::new("present")])
+        .from_subquery(per_meeting, Alias::new("per_meeting"))
+        .and_where(Expr::col(Alias::new("recency")).lte(i64::from(ATTENDANCE_MEETINGS)))
+        .to_owned();
+    let rows = conn.query_all(&last).await?;
+    let mut sums: HashMap<i64, (i64, i64)> = HashMap::new();
+    for row in rows {
+        let cohort_id: i64 = row.try_get("", "cohort_id")?;
+        let marked: i64 = row.try_get("", "marked")?;
+        let present: Option<i64> = row.try_get("", "present")?;
+        let sum = sums.entry(cohort_id).or_default();
+        sum.0 += marked;
+        sum.1 += present.unwrap_or(0);
+    }
+    Ok(sums
+        .into_iter()
+        .filter_map(|(cohort_id, (marked, present))| {
+            let rate = dm::attendance_rate(u64::try_from(present).unwrap_or(0), u64::try_from(marked).unwrap_or(0));
+            Some((cohort_id, rate?))
+        })
+        .collect())
+}
+
+/// For each cohort, the start of the latest meeting by `as_of` at which someone of it was
+/// present; a cohort with no such meeting is absent.
+pub async fn last_attended(
+    conn: &impl ConnectionTrait,
+    cohort_ids: &[i64],
+    as_of: i64,
+) -> Result<HashMap<i64, i64>, DbErr> {
+    let rows: Vec<(i64, Option<i64>)> = attendance::Entity::find()
         .select_only()
-        .column(attendance::Column::MeetingId)
-        .column_as(Expr::col(attendance::Column::Id).count(), "marked")
-        .column_as(present, "present")
-        .filter(attendance::Column::CohortId.eq(cohort_id))
+        .column(attendance::Column::CohortId)
+        .column_as(Expr::col(attendance::Column::MeetingStartsAt).max(), "latest")
+        .filter(attendance::Column::CohortId.is_in(cohort_ids.iter().copied()))
+        .filter(attendance::Column::Mark.eq(dm::AttendanceMark::Present.as_str()))
         .filter(attendance::Column::MeetingStartsAt.lte(as_of))
-        .group_by(attendance::Column::MeetingId)
-        .order_by_desc(Expr::col(attendance::Column::MeetingStartsAt).max())
-        .limit(u64::from(ATTENDANCE_MEETINGS))
+        .group_by(attendance::Column::CohortId)
         .into_tuple()
         .all(conn)
         .await?;
-    let marked: i64 = rows.iter().map(|(_, n, _)| n).sum();
-    let present: i64 = rows.iter().map(|(_, _, p)| p.unwrap_or(0)).sum();
-    Ok(dm::attendance_rate(u64::try_from(present).unwrap_or(0), u64::try_from(marked).unwrap_or(0)))
-}
-
-/// The start of the latest meeting by `as_of` at which someone of the cohort was present.
-pub async fn last_attended(conn: &impl ConnectionTrait, cohort_id: i64, as_of: i64) -> Result<Option<i64>, DbErr> {
-    Ok(attendance::Entity::find()
-        .select_only()
-        .column_as(Expr::col(attendance::Column::MeetingStartsAt).max(), "latest")
-        .filter(attendance::Column::CohortId.eq(cohort_id))
-        .filter(attendance::Column::Mark.eq(dm::AttendanceMark::Present.as_str()))
-        .filter(attendance::Column::MeetingStartsAt.lte(as_of))
-        .into_tuple::<Option<i64>>()
-        .one(conn)
-        .await?
-        .flatten())
+    Ok(rows.into_iter().filter_map(|(cohort_id, latest)| Some((cohort_id, latest?))).collect())
 }
 
 /// One meeting as the API shows it: an occurrence of the cadence, or a row (a one-off, or an
