@@ -104,6 +104,16 @@ pub async fn member_activity(store: &Store, cohort_ids: &[i64], as_of: i64) -> R
     Ok(lifecycle::member_activity(store.reader(), cohort_ids, as_of).await?)
 }
 
+/// Activity snapshots of these cohorts as of `as_of` (microseconds), in a fixed number of
+/// statements whatever their number.
+pub async fn snapshots(
+    store: &Store,
+    cohorts: &[cohort::Model],
+    as_of: i64,
+) -> Reads<HashMap<i64, afterclass_domain::lifecycle::Snapshot>> {
+    Ok(lifecycle::snapshots(store.reader(), cohorts, as_of).await?)
+}
+
 /// Outside interest in a cohort as of a moment (see `store::lifecycle::outside_interest`).
 pub async fn outside_interest(store: &Store, cohort_id: i64, as_of: i64) -> Reads<u32> {
     Ok(lifecycle::outside_interest(store.reader(), cohort_id, as_of).await?)

@@ -6,12 +6,11 @@ use std::collections::HashMap;
 
 use afterclass_domain::goal::Observations;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::app::reads;
 use crate::error::ApiError;
+use crate::store::Store;
 use crate::store::entities::{cohort, conduct_version, goal, membership, outcome, person};
-use crate::store::{Store, lifecycle};
 
 /// Loads rows of the viewer's tenant only.
 pub struct Loaders {
@@ -89,10 +88,6 @@ where
         out.entry(key_of(&row)).or_default().push(row);
     }
     out
-}
-
-fn fault(err: sea_orm::DbErr) -> ApiError {
-    ApiError::from(err)
 }
 
 impl Loader<PersonKey> for Loaders {
@@ -195,12 +190,7 @@ impl Loader<SnapshotKey> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[SnapshotKey]) -> LoadResult<SnapshotKey, afterclass_domain::lifecycle::Snapshot> {
-        let cohorts = cohort::Entity::find()
-            .filter(cohort::Column::TenantId.eq(self.tenant_id))
-            .filter(cohort::Column::Id.is_in(keys.iter().map(|k| k.cohort_id)))
-            .all(self.store.reader())
-            .await
-            .map_err(fault)?;
+        let cohorts = reads::cohorts(&self.store, self.tenant_id, keys.iter().map(|k| k.cohort_id).collect()).await?;
         let mut by_time: HashMap<i64, Vec<cohort::Model>> = HashMap::new();
         for key in keys {
             if let Some(c) = cohorts.iter().find(|c| c.id == key.cohort_id) {
@@ -210,7 +200,7 @@ impl Loader<SnapshotKey> for Loaders {
         // One batch of aggregates per distinct moment, whatever the number of cohorts.
         let mut out = HashMap::new();
         for (as_of, cohorts) in by_time {
-            let snaps = lifecycle::snapshots(self.store.reader(), &cohorts, as_of).await.map_err(fault)?;
+            let snaps = reads::snapshots(&self.store, &cohorts, as_of).await?;
             out.extend(snaps.into_iter().map(|(cohort_id, snap)| (SnapshotKey { cohort_id, as_of }, snap)));
         }
         Ok(out)
