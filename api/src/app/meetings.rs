@@ -23,7 +23,7 @@ use super::{App, Locked, Outcome};
 use crate::error::ApiError;
 use crate::store::entities::{cohort, membership};
 use crate::store::meetings::{Slot, attendance, calendar_feed, meeting, meeting_at, meeting_plan, rsvp, slot_at};
-use crate::store::{from_micros, to_micros};
+use crate::store::{from_micros, queries, to_micros};
 
 /// What a field of `setMeetingPlan` asks for: left out keeps it, null clears it.
 #[derive(Debug, Clone)]
@@ -393,9 +393,7 @@ impl App<'_> {
     /// rather than changing the cohort.
     pub async fn revoke_calendar_feed(&self, membership_id: i64) -> Outcome<membership::Model> {
         let txn = self.begin().await?;
-        let target = membership::Entity::find_by_id(membership_id)
-            .filter(membership::Column::TenantId.eq(self.viewer.tenant_id))
-            .one(&txn)
+        let target = queries::find_membership(&txn, self.viewer.tenant_id, membership_id)
             .await?
             .ok_or_else(|| ApiError::not_found("membership"))?;
         let locked = self.lock(&txn, target.cohort_id).await?;

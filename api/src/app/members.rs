@@ -87,9 +87,7 @@ impl App<'_> {
     /// Leaders: change a member's role.
     pub async fn change_member_role(&self, membership_id: i64, role: MemberRole) -> Outcome<membership::Model> {
         let txn = self.begin().await?;
-        let target = membership::Entity::find_by_id(membership_id)
-            .filter(membership::Column::TenantId.eq(self.viewer.tenant_id))
-            .one(&txn)
+        let target = queries::find_membership(&txn, self.viewer.tenant_id, membership_id)
             .await?
             .ok_or_else(|| ApiError::not_found("membership"))?;
         let locked = self.lock_for(&txn, target.cohort_id, Action::ChangeRoles).await?;

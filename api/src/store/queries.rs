@@ -121,6 +121,15 @@ pub async fn find_cohort(
     Ok(cohort::Entity::find_by_id(id).filter(cohort::Column::TenantId.eq(tenant_id)).one(conn).await?)
 }
 
+/// A membership of the tenant, or `None`.
+pub async fn find_membership(
+    conn: &impl ConnectionTrait,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<membership::Model>, ApiError> {
+    Ok(membership::Entity::find_by_id(id).filter(membership::Column::TenantId.eq(tenant_id)).one(conn).await?)
+}
+
 /// A cohort of the tenant, locked until the transaction ends, so that concurrent writes to one
 /// cohort are serialised (PostgreSQL's `FOR UPDATE`; SQLite has a single writer already).
 pub async fn lock_cohort(
