@@ -1214,26 +1214,20 @@ fn own(who: Who) -> String {
     who.token(Tenant::Own)
 }
 
-/// Sets a membership's status with SQL: no mutation removes a member yet.
-async fn set_status_by_sql(app: &TestApp, membership: &str, status: &str) {
-    let row = ids::decode(Kind::Membership, membership).unwrap();
+/// Sets one column of one row with SQL, for states no mutation makes: a REMOVED membership (no
+/// mutation removes a member yet) and a cohort turned INVITE_ONLY after requests were made to it
+/// (a cohort's visibility is chosen when it is created, and requests need a discoverable one).
+async fn set_by_sql(app: &TestApp, kind: Kind, id: &str, column: &str, value: &str) {
+    let table = match kind {
+        Kind::Membership => "memberships",
+        Kind::Cohort => "cohorts",
+        other => panic!("no SQL setter for {other:?}"),
+    };
+    let row = ids::decode(kind, id).unwrap();
     let conn = app.store.writer();
     conn.execute_raw(Statement::from_string(
         conn.get_database_backend(),
-        format!("UPDATE memberships SET status = '{status}' WHERE id = {row}"),
-    ))
-    .await
-    .unwrap();
-}
-
-/// Sets a cohort's visibility with SQL: a cohort's visibility is chosen when it is created, and
-/// requests can only be made while it is discoverable.
-async fn set_visibility_by_sql(app: &TestApp, cohort: &str, visibility: &str) {
-    let row = ids::decode(Kind::Cohort, cohort).unwrap();
-    let conn = app.store.writer();
-    conn.execute_raw(Statement::from_string(
-        conn.get_database_backend(),
-        format!("UPDATE cohorts SET visibility = '{visibility}' WHERE id = {row}"),
+        format!("UPDATE {table} SET {column} = '{value}' WHERE id = {row}"),
     ))
     .await
     .unwrap();
@@ -1338,9 +1332,9 @@ async fn standing_cohort(app: &TestApp, name: &str, visibility: &str, stage: Sta
     assert_eq!(data["withdrawJoinRequest"]["joinRequest"]["status"], "WITHDRAWN", "{data:#}");
     let data = app.ok(&own(Who::Left), ops::LEAVE, json!({ "input": { "cohortId": c.id } })).await;
     assert_eq!(data["leaveCohort"]["membership"]["status"], "LEFT", "{data:#}");
-    set_status_by_sql(app, &c.of(Who::Removed).membership, "REMOVED").await;
+    set_by_sql(app, Kind::Membership, &c.of(Who::Removed).membership, "status", "REMOVED").await;
     if visibility == "INVITE_ONLY" {
-        set_visibility_by_sql(app, &c.id, "INVITE_ONLY").await;
+        set_by_sql(app, Kind::Cohort, &c.id, "visibility", "INVITE_ONLY").await;
     }
     if stage == Stage::Ended {
         let data =
