@@ -403,3 +403,27 @@ pub async fn active_cohort(app: &TestApp, tenant: &str, trainees: &[&str]) -> Ac
     }
     ActiveCohort { id, goal_id, leader, trainees: tokens }
 }
+
+/// The command that runs this test binary's `child_server` test as an `afterclass serve` process
+/// over `database_url` (for suites that signal or kill a real server): `child_flag` is the
+/// variable that tells `child_server` to serve, the test secret signs tokens, and no
+/// `AFTERCLASS_*` setting of the environment running the tests leaks in. Its stdout is piped (the
+/// server says there where it serves).
+pub fn child_server_command(child_flag: &str, database_url: &str) -> std::process::Command {
+    use std::process::Stdio;
+    let mut command = std::process::Command::new(std::env::current_exe().expect("the test binary"));
+    command.args(["child_server", "--exact", "--nocapture", "--test-threads=1"]);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AFTERCLASS_") || name == "DATABASE_URL" {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env(child_flag, "1")
+        .env("DATABASE_URL", database_url)
+        .env("AFTERCLASS_JWT_SECRET", std::str::from_utf8(SECRET).expect("an ASCII secret"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    command
+}

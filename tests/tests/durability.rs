@@ -8,12 +8,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use afterclass_tests::serde_json::{Value, json};
-use afterclass_tests::{Backend, SECRET, fresh_database, instructor, ops, trainee};
+use afterclass_tests::{Backend, fresh_database, instructor, ops, trainee};
 use clap::Parser;
 
 /// Set in a child process: `child_server` then serves instead of returning.
@@ -51,22 +51,9 @@ struct Server {
 impl Server {
     /// Starts the server over `database_url` and waits until it says where it serves.
     fn start(database_url: &str) -> Server {
-        let mut command = Command::new(std::env::current_exe().expect("the test binary"));
-        command.args(["child_server", "--exact", "--nocapture", "--test-threads=1"]);
-        // Only the settings given here: none that the environment running the tests may carry.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("AFTERCLASS_") || name == "DATABASE_URL" {
-                command.env_remove(name);
-            }
-        }
-        command
-            .env(CHILD, "1")
-            .env("DATABASE_URL", database_url)
-            .env("AFTERCLASS_JWT_SECRET", std::str::from_utf8(SECRET).expect("an ASCII secret"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = command.spawn().expect("starting the child server");
+        // Only the settings the harness gives: none that the environment running the tests may carry.
+        let mut child =
+            afterclass_tests::child_server_command(CHILD, database_url).spawn().expect("starting the child server");
         let stdout = child.stdout.take().expect("the child's stdout");
 
         // Read stdout to its end on a thread of its own, so that the child never blocks on (or

@@ -4,13 +4,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use afterclass::graphql::limits;
 use afterclass_tests::serde_json::{Value, json};
-use afterclass_tests::{SECRET, TestApp, active_cohort, error_codes, fresh_database, on_both_stores, ops};
+use afterclass_tests::{TestApp, active_cohort, error_codes, fresh_database, on_both_stores, ops};
 use clap::Parser;
 
 on_both_stores!(
@@ -317,23 +317,11 @@ fn child_server() {
 }
 
 fn start_child(database_url: &str, grace: &str) -> (Child, SocketAddr) {
-    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
-    command.args(["child_server", "--exact", "--nocapture", "--test-threads=1"]);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AFTERCLASS_") || name == "DATABASE_URL" {
-            command.env_remove(name);
-        }
-    }
+    let mut command = afterclass_tests::child_server_command(CHILD, database_url);
     command
-        .env(CHILD, "1")
-        .env("DATABASE_URL", database_url)
-        .env("AFTERCLASS_JWT_SECRET", std::str::from_utf8(SECRET).unwrap())
         .env("AFTERCLASS_SWEEP_INTERVAL", "off")
         .env("AFTERCLASS_REQUEST_TIMEOUT", "60s")
-        .env("AFTERCLASS_SHUTDOWN_GRACE", grace)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .env("AFTERCLASS_SHUTDOWN_GRACE", grace);
     #[allow(clippy::zombie_processes)] // the test waits for it, or kills and waits on failure
     let mut child = command.spawn().expect("starting the child server");
     let stdout = child.stdout.take().unwrap();
