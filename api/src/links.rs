@@ -147,9 +147,9 @@ impl Feeds {
 }
 
 /// A fresh random nonce for a membership's feed.
-pub fn new_nonce() -> Result<String, String> {
+pub fn new_nonce() -> Result<String, ApiError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a calendar feed: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("no randomness for a calendar feed: {e}")))?;
     Ok(hex::encode(bytes))
 }
 

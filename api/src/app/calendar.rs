@@ -28,40 +28,31 @@ pub const DAYS_BACK: i64 = 30;
 /// How far ahead the feed reaches, in days.
 pub const DAYS_AHEAD: i64 = 180;
 
-/// The feed a token names, or `None` when it names none (malformed, forged, revoked, or of a
+/// The feed a token names; `NOT_FOUND` when it names none (malformed, forged, revoked, or of a
 /// membership that no longer belongs to the cohort).
-pub async fn feed_data(
-    store: &Store,
-    feeds: &Feeds,
-    file: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<FeedData>, String> {
-    let fault = |e: sea_orm::DbErr| format!("database: {e}");
-    let Some((membership_id, sig)) = parse_token(file) else { return Ok(None) };
+pub async fn feed_data(store: &Store, feeds: &Feeds, file: &str, now: DateTime<Utc>) -> Result<FeedData, ApiError> {
+    let none = || ApiError::not_found("calendar");
+    let (membership_id, sig) = parse_token(file).ok_or_else(none)?;
     let conn = store.reader();
     // The signature names the tenant: the membership is looked up by its row id alone, and a
     // missing one is refused exactly like a bad signature.
-    let Some(member) = membership::Entity::find_by_id(membership_id).one(conn).await.map_err(fault)? else {
-        return Ok(None);
-    };
+    let member = membership::Entity::find_by_id(membership_id).one(conn).await?.ok_or_else(none)?;
     let nonce = calendar_feed::Entity::find()
         .filter(calendar_feed::Column::MembershipId.eq(member.id))
         .one(conn)
-        .await
-        .map_err(fault)?
+        .await?
         .map(|f| f.nonce)
         .unwrap_or_default();
     if !feeds.verify(member.tenant_id, member.id, &nonce, &sig) || !access::calendar_feed_works(standing(Some(&member)))
     {
-        return Ok(None);
+        return Err(none());
     }
     let cohort = cohort::Entity::find_by_id(member.cohort_id)
         .filter(cohort::Column::TenantId.eq(member.tenant_id))
         .one(conn)
-        .await
-        .map_err(fault)?
-        .ok_or_else(|| "a membership without its cohort".to_owned())?;
-    let plan = meeting_plan::Entity::find_by_id(cohort.id).one(conn).await.map_err(fault)?;
+        .await?
+        .ok_or_else(|| ApiError::Internal("a membership without its cohort".into()))?;
+    let plan = meeting_plan::Entity::find_by_id(cohort.id).one(conn).await?;
     let window = Window { from: now - Duration::days(DAYS_BACK), to: now + Duration::days(DAYS_AHEAD) };
     let computed: Vec<dm::Occurrence> = match plan.as_ref().and_then(meeting_plan::Model::cadence) {
         Some(c) => {
@@ -70,20 +61,19 @@ pub async fn feed_data(
         None => Vec::new(),
     };
     let from = to_micros(window.from) - sm::LONGEST_MEETING_MICROS;
-    let rows =
-        sm::starting_between(conn, cohort.tenant_id, &[cohort.id], from, to_micros(window.to)).await.map_err(fault)?;
+    let rows = sm::starting_between(conn, cohort.tenant_id, &[cohort.id], from, to_micros(window.to)).await?;
     let plan_place = plan.as_ref().and_then(meeting_plan::Model::place);
     let meetings = sm::merge(cohort.id, &computed, rows, window)
         .into_iter()
         .take(dm::MAX_OCCURRENCES)
         .map(|slot| feed_meeting(slot, plan_place.as_ref()))
         .collect();
-    Ok(Some(FeedData {
+    Ok(FeedData {
         cohort_name: cohort.name,
         channel: plan.as_ref().and_then(meeting_plan::Model::channel),
         generated_at: now,
         meetings,
-    }))
+    })
 }
 
 fn feed_meeting(slot: Slot, plan_place: Option<&dm::Place>) -> FeedMeeting {

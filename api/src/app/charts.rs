@@ -11,7 +11,7 @@
 use afterclass_domain::access::Facet;
 use afterclass_domain::goal::{self as dgoal, GoalSpec};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::app::access::Access;
 use crate::auth::Viewer;
@@ -40,7 +40,11 @@ pub async fn cohort_for_viewer(store: &Store, viewer: &Viewer, id: &str) -> Resu
     }
 }
 
-/// The cohort a signed link names, or `None` when the link is expired, forged or malformed.
+/// What a request with an expired, forged or malformed link is told.
+pub const BAD_LINK: &str = "this link is invalid or has expired";
+
+/// The cohort a signed link names; `UNAUTHENTICATED` ([`BAD_LINK`]) when the link is expired,
+/// forged or malformed, or names no cohort.
 pub async fn cohort_for_link(
     store: &Store,
     links: &Links,
@@ -48,27 +52,26 @@ pub async fn cohort_for_link(
     exp: Option<&str>,
     sig: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Option<cohort::Model>, DbErr> {
+) -> Result<cohort::Model, ApiError> {
+    let bad_link = || ApiError::Unauthenticated(BAD_LINK.into());
     let conn = store.reader();
-    let Some(exp) = exp
+    let exp = exp
         .filter(|e| !e.is_empty() && e.len() <= 18 && e.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|e| e.parse::<i64>().ok())
-    else {
-        return Ok(None);
-    };
+        .ok_or_else(bad_link)?;
     if exp < now.timestamp() {
-        return Ok(None);
+        return Err(bad_link());
     }
-    let Some(sig) = sig.and_then(decode_hex) else { return Ok(None) };
-    let Ok(row_id) = ids::decode(Kind::Cohort, id) else { return Ok(None) };
+    let sig = sig.and_then(decode_hex).ok_or_else(bad_link)?;
+    let row_id = ids::decode(Kind::Cohort, id).map_err(|_| bad_link())?;
     // The signature names the tenant: the cohort is looked up by its row id alone, and a
     // missing one is refused exactly like a bad signature.
-    let Some(cohort) = cohort::Entity::find_by_id(row_id).one(conn).await? else { return Ok(None) };
-    Ok(links.verify(cohort.tenant_id, cohort.id, exp, &sig).then_some(cohort))
+    let cohort = cohort::Entity::find_by_id(row_id).one(conn).await?.ok_or_else(bad_link)?;
+    if links.verify(cohort.tenant_id, cohort.id, exp, &sig) { Ok(cohort) } else { Err(bad_link()) }
 }
 
 /// Samples every goal of the cohort (see the module documentation).
-pub async fn chart_data(store: &Store, cohort: &cohort::Model, now: DateTime<Utc>) -> Result<ChartData, DbErr> {
+pub async fn chart_data(store: &Store, cohort: &cohort::Model, now: DateTime<Utc>) -> Result<ChartData, ApiError> {
     let conn = store.reader();
     let goals = goal::Entity::find()
         .filter(goal::Column::TenantId.eq(cohort.tenant_id))

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use crate::app::calendar::feed_data;
+use crate::error::ApiError;
 use crate::render::ical::render;
 use crate::store;
 
@@ -17,7 +18,7 @@ use crate::store;
 pub async fn feed(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     let now = store::now();
     match feed_data(&state.store, &state.feeds, &file, now).await {
-        Ok(Some(data)) => (
+        Ok(data) => (
             [
                 (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
                 (header::CACHE_CONTROL, "private, max-age=300"),
@@ -26,11 +27,21 @@ pub async fn feed(State(state): State<AppState>, Path(file): Path<String>) -> Re
             render(&data),
         )
             .into_response(),
-        Ok(None) => plain(StatusCode::NOT_FOUND, "calendar not found"),
-        Err(cause) => {
+        Err(err) => respond(&state, err),
+    }
+}
+
+/// The one way an error becomes the feed's answer: a token that names no feed is 404 and is told
+/// nothing more; an internal cause is logged and answered "internal error".
+fn respond(state: &AppState, err: ApiError) -> Response {
+    match &err {
+        ApiError::Internal(cause) => {
             tracing::error!(%cause, "serving a calendar feed");
             state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            plain(StatusCode::INTERNAL_SERVER_ERROR, err.message())
+        }
+        ApiError::NotFound(_) | ApiError::Forbidden(_) | ApiError::Unauthenticated(_) | ApiError::BadUserInput(_) => {
+            plain(StatusCode::NOT_FOUND, "calendar not found")
         }
     }
 }

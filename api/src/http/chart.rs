@@ -41,63 +41,40 @@ fn link_params(query: Option<&str>) -> (Option<&str>, Option<&str>) {
 // ---------------------------------------------------------------------------------------------
 // The handler
 
-/// Why a request gets no chart. The bodies are short and say nothing about internals.
-enum Refusal {
-    NoCredentials,
-    BadToken,
-    BadLink,
-    NotFound,
-    /// The viewer may know of the cohort but not read its members' progress.
-    Forbidden,
-    Internal(String),
-}
+/// What a request without any credentials is told.
+const NO_CREDENTIALS: &str = "send a bearer token or use a signed link from progressChartUrl";
+/// What a request with a bearer token that does not verify is told.
+const BAD_TOKEN: &str = "invalid or expired bearer token";
 
-impl From<sea_orm::DbErr> for Refusal {
-    fn from(err: sea_orm::DbErr) -> Self {
-        Refusal::Internal(format!("database: {err}"))
-    }
-}
-
-impl From<ApiError> for Refusal {
-    fn from(err: ApiError) -> Self {
-        match err {
-            ApiError::Internal(cause) => Refusal::Internal(cause),
-            ApiError::NotFound(_) | ApiError::Forbidden(_) => Refusal::NotFound,
-            ApiError::Unauthenticated(_) | ApiError::BadUserInput(_) => Refusal::BadToken,
+/// The one way an error becomes the chart's answer: a short plain-text body that says nothing
+/// about internals. `UNAUTHENTICATED` carries its own client text (no credentials, a bad token,
+/// a bad link); an internal cause is logged and answered "internal error".
+fn respond(state: &AppState, err: ApiError) -> Response {
+    let (status, text) = match &err {
+        ApiError::Unauthenticated(text) => (StatusCode::UNAUTHORIZED, text.as_str()),
+        ApiError::BadUserInput(text) => (StatusCode::BAD_REQUEST, text.as_str()),
+        ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "cohort not found"),
+        // The viewer may know of the cohort but not read its members' progress.
+        ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "only the cohort's active members see its progress"),
+        ApiError::Internal(cause) => {
+            tracing::error!(%cause, "drawing a progress chart");
+            state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
+            (StatusCode::INTERNAL_SERVER_ERROR, err.message())
         }
+    };
+    if status == StatusCode::UNAUTHORIZED {
+        state.counters.unauthenticated.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-impl Refusal {
-    fn respond(self, state: &AppState) -> Response {
-        let (status, text) = match self {
-            Refusal::NoCredentials => {
-                (StatusCode::UNAUTHORIZED, "send a bearer token or use a signed link from progressChartUrl")
-            }
-            Refusal::BadToken => (StatusCode::UNAUTHORIZED, "invalid or expired bearer token"),
-            Refusal::BadLink => (StatusCode::UNAUTHORIZED, "this link is invalid or has expired"),
-            Refusal::NotFound => (StatusCode::NOT_FOUND, "cohort not found"),
-            Refusal::Forbidden => (StatusCode::FORBIDDEN, "only the cohort's active members see its progress"),
-            Refusal::Internal(cause) => {
-                tracing::error!(%cause, "drawing a progress chart");
-                state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-            }
-        };
-        if status == StatusCode::UNAUTHORIZED {
-            state.counters.unauthenticated.fetch_add(1, Ordering::Relaxed);
-        }
-        let mut response = (
-            status,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-            format!("{text}\n"),
-        )
-            .into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+        format!("{text}\n"),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
+    response
 }
 
 /// `GET /cohorts/{id}/progress.svg`, with a bearer token or a signed link.
@@ -110,7 +87,7 @@ pub async fn progress_svg(
     let now = store::now();
     let chart = async {
         let cohort = authorize(&state, &id, query.as_deref(), &headers, now).await?;
-        Ok::<_, Refusal>(render(&charts::chart_data(&state.store, &cohort, now).await?))
+        Ok::<_, ApiError>(render(&charts::chart_data(&state.store, &cohort, now).await?))
     };
     match chart.await {
         Ok(svg) => (
@@ -124,7 +101,7 @@ pub async fn progress_svg(
             svg,
         )
             .into_response(),
-        Err(refusal) => refusal.respond(&state),
+        Err(err) => respond(&state, err),
     }
 }
 
@@ -136,24 +113,24 @@ async fn authorize(
     query: Option<&str>,
     headers: &HeaderMap,
     now: DateTime<Utc>,
-) -> Result<cohort::Model, Refusal> {
+) -> Result<cohort::Model, ApiError> {
     match link_params(query) {
         (None, None) if headers.contains_key(header::AUTHORIZATION) => {
+            let bad_token = || ApiError::Unauthenticated(BAD_TOKEN.into());
             let claims = super::bearer(headers).and_then(|token| state.verifier.verify(token)).map_err(|err| {
                 tracing::info!(reason = err.message(), "unauthenticated chart request");
-                Refusal::BadToken
+                bad_token()
             })?;
-            let viewer = auth::viewer(&state.store, &claims).await?;
-            charts::cohort_for_viewer(&state.store, &viewer, id).await.map_err(|err| match err {
-                ApiError::Forbidden(_) => Refusal::Forbidden,
-                ApiError::Internal(cause) => Refusal::Internal(cause),
-                _ => Refusal::NotFound,
-            })
+            // A viewer the claims cannot make is a bad token; one of no tenant sees no cohort.
+            let viewer = auth::viewer(&state.store, &claims).await.map_err(|err| match err {
+                ApiError::Internal(_) => err,
+                ApiError::NotFound(_) | ApiError::Forbidden(_) => ApiError::not_found("cohort"),
+                ApiError::Unauthenticated(_) | ApiError::BadUserInput(_) => bad_token(),
+            })?;
+            charts::cohort_for_viewer(&state.store, &viewer, id).await
         }
-        (None, None) => Err(Refusal::NoCredentials),
-        (exp, sig) => {
-            charts::cohort_for_link(&state.store, &state.links, id, exp, sig, now).await?.ok_or(Refusal::BadLink)
-        }
+        (None, None) => Err(ApiError::Unauthenticated(NO_CREDENTIALS.into())),
+        (exp, sig) => charts::cohort_for_link(&state.store, &state.links, id, exp, sig, now).await,
     }
 }
 
