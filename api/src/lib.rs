@@ -2,16 +2,15 @@
 //!
 //! - `cli`: the subcommands (`serve`, `migrate`, `token`, `demo`).
 //! - `config`: settings from flags and environment.
-//! - `http`: routes, the GraphQL handler, health and shutdown.
+//! - `http`: routes, handlers (GraphQL, the progress chart, calendar feeds), health and shutdown.
 //! - `auth`: bearer tokens and the request's viewer.
-//! - `chart`: the progress chart, an SVG behind a bearer token or a signed link.
-//! - `graphql`: the schema; `app`: the use cases behind its mutations.
+//! - `graphql`: the schema, resolvers and loaders.
+//! - `app`: the use cases, and the reads behind the chart and the calendar feeds.
 //! - `store`: connections, entities and queries for SQLite and PostgreSQL.
+//! - `render`: pure renderers (the chart as SVG, feeds as iCalendar); `links`: signed links.
 
 pub mod app;
 pub mod auth;
-pub mod calendar;
-pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -19,5 +18,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod links;
+pub mod render;
 pub mod store;
 pub mod sweeper;

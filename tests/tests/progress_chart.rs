@@ -2,9 +2,10 @@
 //! for whoever may see the cohort with a bearer token, or for anyone holding a fresh link from
 //! `Cohort.progressChartUrl`; refused (401 or 404, short plain text) otherwise.
 
-use afterclass::chart::{LINK_TTL_SECONDS, SAMPLES, link_signature};
+use afterclass::app::charts::SAMPLES;
 use afterclass::config::{Config, KeyConfig};
 use afterclass::ids::{self, Kind};
+use afterclass::links::{LINK_TTL_SECONDS, link_signature};
 use afterclass::store::entities::cohort;
 use afterclass_tests::serde_json::{Value, json};
 use afterclass_tests::{ActiveCohort, Backend, SECRET, TestApp, active_cohort, error_codes, instructor, ops, trainee};

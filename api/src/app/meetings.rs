@@ -401,7 +401,7 @@ impl App<'_> {
             return Err(ApiError::forbidden("only the member themself revokes their calendar feed").into());
         }
         locked.access(self.viewer.role).ensure_may(Action::RevokeOwnFeed)?;
-        let nonce = crate::calendar::new_nonce().map_err(ApiError::Internal)?;
+        let nonce = crate::links::new_nonce()?;
         let existing =
             calendar_feed::Entity::find().filter(calendar_feed::Column::MembershipId.eq(target.id)).one(&txn).await?;
         match existing {

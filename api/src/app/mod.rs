@@ -7,6 +7,8 @@
 //! viewer's right to act is FORBIDDEN, then domain rules become `userErrors`.
 
 pub mod access;
+pub mod calendar;
+pub mod charts;
 mod checkins;
 mod cohorts;
 mod ending;

@@ -25,9 +25,9 @@ use crate::app::access::Access;
 use crate::app::meetings::{Change, MeetingDone, PlanChange};
 use crate::app::{App, reads};
 use crate::auth::Viewer;
-use crate::calendar::Feeds;
 use crate::error::{ApiError, Failure};
 use crate::ids::{self, Kind};
+use crate::links::Feeds;
 use crate::store::entities::membership;
 use crate::store::meetings::{
     self as sm, LONGEST_MEETING_MICROS, Slot, attendance, calendar_feed, meeting, meeting_plan, rsvp,
@@ -538,7 +538,7 @@ pub async fn calendar_feed_url(ctx: &Context<'_>, member: &membership::Model) ->
     }
     let feed = loader(ctx)?.load_one(FeedOf(member.id)).await?;
     let feeds = data::<Arc<Feeds>>(ctx)?;
-    crate::calendar::url_for(feeds, viewer.person_id(), member, feed.as_ref().map(|f| f.nonce.as_str()))
+    crate::app::calendar::url_for(feeds, viewer.person_id(), member, feed.as_ref().map(|f| f.nonce.as_str()))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -320,7 +320,7 @@ impl Cohort {
     /// without a token for 15 minutes, e.g. as an image in an LMS page.
     async fn progress_chart_url(&self, ctx: &Context<'_>) -> Result<String> {
         self.ensure(Facet::Activity)?;
-        let links = data::<std::sync::Arc<crate::chart::Links>>(ctx)?;
+        let links = data::<std::sync::Arc<crate::links::Links>>(ctx)?;
         let now = data::<super::RequestTime>(ctx)?.0;
         links.chart_url(self.model.tenant_id, self.model.id, now)
     }

@@ -1,6 +1,10 @@
 //! The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, `/healthz`, `/readyz`,
-//! `/metrics` and the progress chart (`GET /cohorts/{id}/progress.svg`, see `chart`), and the
-//! server's life from bind to graceful shutdown.
+//! `/metrics`, the progress chart (`GET /cohorts/{id}/progress.svg`, see `chart`) and calendar
+//! feeds (`GET /calendar/{token}.ics`, see `calendar`), and the server's life from bind to graceful
+//! shutdown.
+
+mod calendar;
+mod chart;
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -33,9 +37,9 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     pub counters: Arc<Counters>,
     /// Signs and checks short-lived links (the progress chart).
-    pub links: Arc<crate::chart::Links>,
+    pub links: Arc<crate::links::Links>,
     /// Signs and checks private calendar-feed URLs.
-    pub feeds: Arc<crate::calendar::Feeds>,
+    pub feeds: Arc<crate::links::Feeds>,
     /// How long one GraphQL request may run.
     pub request_timeout: std::time::Duration,
 }
@@ -55,8 +59,8 @@ impl AppState {
             store,
             verifier: Arc::new(Verifier::new(&config.auth)?),
             counters: Arc::default(),
-            links: Arc::new(crate::chart::Links::new(config)),
-            feeds: Arc::new(crate::calendar::Feeds::new(config)),
+            links: Arc::new(crate::links::Links::new(config)),
+            feeds: Arc::new(crate::links::Feeds::new(config)),
             request_timeout: config.limits.request_timeout,
         })
     }
@@ -69,9 +73,9 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/cohorts/{id}/progress.svg", get(crate::chart::progress_svg))
+        .route("/cohorts/{id}/progress.svg", get(chart::progress_svg))
         // A private calendar feed: `/calendar/{token}.ics`, no bearer token (see `calendar`).
-        .route("/calendar/{file}", get(crate::calendar::feed))
+        .route("/calendar/{file}", get(calendar::feed))
         // The GraphQL extractor reads the body as a stream, past axum's own limit, so the limit
         // is enforced on the whole body: 413 beyond it.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
