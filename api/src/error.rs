@@ -3,13 +3,11 @@
 //! `extensions.code` clients can switch on. Internal causes are logged, never sent.
 
 use afterclass_domain::DomainError;
-use async_graphql::ErrorExtensions;
-
 /// A failure that is not a broken domain rule.
 ///
 /// It deliberately does not implement `Display`: async-graphql turns any `Display` error into a
 /// client-visible message, and an internal cause must never reach a client. The one way out is
-/// `From<ApiError> for async_graphql::Error`, which sets `extensions.code` and masks internals.
+/// `From<ApiError> for async_graphql::Error` (in `crate::graphql`), which sets `extensions.code` and masks internals.
 #[derive(Debug, Clone)]
 pub enum ApiError {
     /// No valid token. The client sees `UNAUTHENTICATED` and the reason (e.g. "token expired").
@@ -62,17 +60,6 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
-impl From<ApiError> for async_graphql::Error {
-    fn from(err: ApiError) -> Self {
-        if let ApiError::Internal(cause) = &err {
-            // The span around the request carries its request id.
-            tracing::error!(%cause, "internal error");
-        }
-        let code = err.code();
-        async_graphql::Error::new(err.message()).extend_with(|_, ext| ext.set("code", code))
-    }
-}
-
 /// What a use case can fail with: a broken rule (a `userError`) or anything else.
 #[derive(Debug)]
 pub enum Failure {
@@ -101,14 +88,6 @@ impl From<sea_orm::DbErr> for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn internal_errors_never_show_their_cause() {
-        let err: async_graphql::Error = ApiError::Internal("database: syntax error near SELECT".into()).into();
-        assert_eq!(err.message, "internal error");
-        let json = serde_json::to_string(&err.extensions).unwrap_or_default();
-        assert!(json.contains("INTERNAL") && !json.contains("SELECT"), "{json}");
-    }
 
     #[test]
     fn codes_are_stable() {

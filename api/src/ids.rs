@@ -36,8 +36,8 @@ impl Kind {
     }
 }
 
-pub fn encode(kind: Kind, id: i64) -> async_graphql::ID {
-    async_graphql::ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name())))
+pub fn encode(kind: Kind, id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name()))
 }
 
 /// Reads any global ID back into its kind and row id.
@@ -65,8 +65,8 @@ pub fn decode(kind: Kind, id: &str) -> Result<i64, ApiError> {
 /// A meeting's ID names its cohort and its start (microseconds since the epoch), not a row:
 /// `base64url("Meeting:42:1793725200000000")`. An occurrence of a cadence has the same ID before
 /// and after something attached to it made it a row, since `(cohort_id, starts_at)` is unique.
-pub fn encode_meeting(cohort_id: i64, starts_at: i64) -> async_graphql::ID {
-    async_graphql::ID(URL_SAFE_NO_PAD.encode(format!("{}:{cohort_id}:{starts_at}", Kind::Meeting.name())))
+pub fn encode_meeting(cohort_id: i64, starts_at: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{cohort_id}:{starts_at}", Kind::Meeting.name()))
 }
 
 /// The starts a meeting's ID may name, in microseconds: from 0001-01-01 to the end of 9999, the

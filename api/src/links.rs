@@ -64,7 +64,7 @@ impl Links {
         let sig = link_signature(key, tenant_id, cohort_id, exp)
             .ok_or_else(|| ApiError::Internal("the link key was refused by HMAC".into()))?;
         let id = ids::encode(Kind::Cohort, cohort_id);
-        Ok(format!("{}/cohorts/{}/progress.svg?exp={exp}&sig={sig}", self.public_url.as_deref().unwrap_or(""), id.0))
+        Ok(format!("{}/cohorts/{}/progress.svg?exp={exp}&sig={sig}", self.public_url.as_deref().unwrap_or(""), id))
     }
 
     /// Whether `sig` signs this cohort's link until `exp`, compared in constant time.
@@ -182,7 +182,7 @@ mod tests {
         let links = Links { key: Some(b"a-link-secret-for-tests".to_vec()), public_url: None };
         let now = day(1);
         let url = links.chart_url(7, 42, now).unwrap_or_default();
-        let id = ids::encode(Kind::Cohort, 42).0;
+        let id = ids::encode(Kind::Cohort, 42);
         let exp = now.timestamp() + LINK_TTL_SECONDS;
         assert!(url.starts_with(&format!("/cohorts/{id}/progress.svg?exp={exp}&sig=")), "{url}");
         let Some((e, sig)) = url.split_once("?exp=").and_then(|(_, q)| q.split_once("&sig=")) else { panic!("{url}") };

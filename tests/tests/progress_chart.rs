@@ -191,7 +191,7 @@ async fn a_trainee_or_instructor_of_another_tenant_is_told_the_cohort_is_not_fou
     }
     // So is a cohort that does not exist, or an ID that names no cohort.
     let member = &cohort.trainees[0];
-    assert_refused(&fetch(&app, &chart_path(&ids::encode(Kind::Cohort, 999).0), Some(member)).await, 404);
+    assert_refused(&fetch(&app, &chart_path(&ids::encode(Kind::Cohort, 999)), Some(member)).await, 404);
     assert_refused(&fetch(&app, &chart_path(&cohort.goal_id), Some(member)).await, 404);
     assert_refused(&fetch(&app, &chart_path("not-an-id"), Some(member)).await, 404);
 }
@@ -249,7 +249,7 @@ async fn an_expired_link_a_tampered_signature_and_a_link_for_another_cohort_are_
         format!("{path}?exp=-1&sig={sig}"),
         // The link of one cohort on another cohort's chart, and on one that does not exist.
         format!("{}?exp={exp}&sig={sig}", chart_path(&other.id)),
-        format!("{}?exp={exp}&sig={sig}", chart_path(&ids::encode(Kind::Cohort, 999).0)),
+        format!("{}?exp={exp}&sig={sig}", chart_path(&ids::encode(Kind::Cohort, 999))),
         format!("{}?exp={exp}&sig={sig}", chart_path("not-an-id")),
     ];
     for link in &refused {

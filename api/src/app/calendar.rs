@@ -80,7 +80,7 @@ fn feed_meeting(slot: Slot, plan_place: Option<&dm::Place>) -> FeedMeeting {
     let status = slot.status();
     let row = slot.row.as_ref();
     FeedMeeting {
-        uid: format!("{}@afterclass", ids::encode_meeting(slot.cohort_id, slot.starts_at).0),
+        uid: format!("{}@afterclass", ids::encode_meeting(slot.cohort_id, slot.starts_at)),
         starts_at: from_micros(slot.starts_at),
         ends_at: from_micros(slot.ends_at),
         status,

@@ -30,7 +30,7 @@ pub struct JoinRequest(pub join_request::Model);
 #[Object]
 impl JoinRequest {
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::JoinRequest, self.0.id)
+        ids::encode(Kind::JoinRequest, self.0.id).into()
     }
     #[graphql(complexity = "super::limits::field(super::limits::LOOKUP_STATEMENTS, child_complexity)")]
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {

@@ -232,7 +232,7 @@ impl Meeting {
 #[Object]
 impl Meeting {
     pub async fn id(&self) -> ID {
-        ids::encode_meeting(self.slot.cohort_id, self.slot.starts_at)
+        ids::encode_meeting(self.slot.cohort_id, self.slot.starts_at).into()
     }
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
         let row = loader(ctx)?.load_one(CohortKey(self.slot.cohort_id)).await?;

@@ -11,7 +11,9 @@ pub mod mutation;
 pub mod query;
 pub mod types;
 
-use async_graphql::{EmptySubscription, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
+use async_graphql::{
+    EmptySubscription, ErrorExtensions, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value,
+};
 use chrono::NaiveDate;
 
 use crate::app::reads::Page;
@@ -214,6 +216,19 @@ pub fn page_info<T>(page: &Page<(i64, T)>) -> PageInfo {
     }
 }
 
+/// An `ApiError` as a GraphQL error: its code in `extensions.code`, and an internal cause logged
+/// (the span around the request carries its request id) and masked as "internal error".
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        if let ApiError::Internal(cause) = &err {
+            // The span around the request carries its request id.
+            tracing::error!(%cause, "internal error");
+        }
+        let code = err.code();
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
 /// The one path of an error to the client: gives every error of a response its code and returns
 /// it. Resolvers answer `ApiError`s, which carry their code already (and mask internals). An
 /// error without one was raised by the executor: about the request itself when it is a parse,
@@ -260,6 +275,14 @@ mod tests {
         let mut error = ServerError::new(message, None);
         error.path = vec![PathSegment::Field("cohort".into())];
         error
+    }
+
+    #[test]
+    fn internal_errors_never_show_their_cause() {
+        let err: async_graphql::Error = ApiError::Internal("database: syntax error near SELECT".into()).into();
+        assert_eq!(err.message, "internal error");
+        let json = serde_json::to_string(&err.extensions).unwrap_or_default();
+        assert!(json.contains("INTERNAL") && !json.contains("SELECT"), "{json}");
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub struct Person(pub person::Model);
 #[Object]
 impl Person {
     async fn id(&self) -> ID {
-        ids::encode(Kind::Person, self.0.id)
+        ids::encode(Kind::Person, self.0.id).into()
     }
     async fn external_id(&self) -> &str {
         &self.0.external_id
@@ -183,7 +183,7 @@ pub async fn access_to(ctx: &Context<'_>, cohort_id: i64) -> Result<Access, ApiE
 #[Object]
 impl Cohort {
     async fn id(&self) -> ID {
-        ids::encode(Kind::Cohort, self.model.id)
+        ids::encode(Kind::Cohort, self.model.id).into()
     }
     async fn name(&self) -> &str {
         &self.model.name
@@ -366,7 +366,7 @@ pub struct Membership(pub membership::Model);
 #[Object]
 impl Membership {
     async fn id(&self) -> ID {
-        ids::encode(Kind::Membership, self.0.id)
+        ids::encode(Kind::Membership, self.0.id).into()
     }
     async fn person(&self, ctx: &Context<'_>) -> Result<Person> {
         let row = loader(ctx)?.load_one(PersonKey(self.0.person_id)).await?;
@@ -438,7 +438,7 @@ pub struct GoalProgress {
 #[Object]
 impl Goal {
     async fn id(&self) -> ID {
-        ids::encode(Kind::Goal, self.0.id)
+        ids::encode(Kind::Goal, self.0.id).into()
     }
     async fn title(&self) -> &str {
         &self.0.title
@@ -493,7 +493,7 @@ pub struct CheckIn(pub check_in::Model);
 #[Object]
 impl CheckIn {
     async fn id(&self) -> ID {
-        ids::encode(Kind::CheckIn, self.0.id)
+        ids::encode(Kind::CheckIn, self.0.id).into()
     }
     async fn membership(&self, ctx: &Context<'_>) -> Result<Membership> {
         let row = loader(ctx)?.load_one(MembershipKey(self.0.membership_id)).await?;
