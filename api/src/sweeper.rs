@@ -128,7 +128,7 @@ pub async fn sweep_cohorts(store: &Store, now: DateTime<Utc>) -> Result<Report, 
                     report.ended += u32::from(ended);
                 }
                 Ok(None) => {}
-                Err(err) => tracing::error!(cohort = id, %err, "sweeping a cohort"),
+                Err(err) => tracing::error!(cohort = id, ?err, "sweeping a cohort"),
             }
         }
         after = last;
@@ -137,7 +137,8 @@ pub async fn sweep_cohorts(store: &Store, now: DateTime<Utc>) -> Result<Report, 
 }
 
 /// Evaluates one cohort; `None` when another transaction holds it or it is no longer active.
-async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Option<(u32, bool)>, DbErr> {
+/// Fails with the use cases' own error: the sweeper has no client, so the caller logs it.
+async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Option<(u32, bool)>, Failure> {
     let txn = store.writer().begin().await?;
     let Some(c) =
         cohort::Entity::find_by_id(id).lock_with_behavior(LockType::Update, LockBehavior::SkipLocked).one(&txn).await?
@@ -209,10 +210,7 @@ async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Opti
             if evaluation.recommendation == Recommendation::Graduate { Stage::Graduated } else { Stage::Disbanded };
         let reason = evaluation.outcome_reason().unwrap_or(afterclass_domain::cohort::OutcomeReason::LeadersDecision);
         let ending = Ending { to, reason, retrospective: None, formal_structure: None, evaluation: Some(evaluation) };
-        end_cohort(&txn, c, ending, None, now).await.map_err(|e| match e {
-            Failure::Api(api) => DbErr::Custom(format!("{api:?}")),
-            Failure::Rule(rule) => DbErr::Custom(rule.message),
-        })?;
+        end_cohort(&txn, c, ending, None, now).await?;
         ended = true;
     }
     txn.commit().await?;
