@@ -238,10 +238,6 @@ pub async fn load_join_request(ctx: &Context<'_>, id: i64) -> Result<JoinRequest
         return Ok(JoinRequest(row));
     }
     let c = super::query::visible_cohort(ctx, row.cohort_id).await?;
-    join_requests_allowed(ctx, &c).await?;
+    c.ensure(Facet::JoinRequests)?;
     Ok(JoinRequest(row))
-}
-
-async fn join_requests_allowed(_ctx: &Context<'_>, c: &Cohort) -> Result<(), ApiError> {
-    c.ensure(Facet::JoinRequests)
 }
