@@ -3,11 +3,14 @@
 //! `extensions.code` clients can switch on. Internal causes are logged, never sent.
 
 use afterclass_domain::DomainError;
+
 /// A failure that is not a broken domain rule.
 ///
 /// It deliberately does not implement `Display`: async-graphql turns any `Display` error into a
 /// client-visible message, and an internal cause must never reach a client. The one way out is
-/// `From<ApiError> for async_graphql::Error` (in `crate::graphql`), which sets `extensions.code` and masks internals.
+/// `From<ApiError> for async_graphql::Error` (in `crate::graphql`), which sets `extensions.code`
+/// and masks internals. A database error becomes `Internal` through `From<DbErr>` (in
+/// `crate::store`), so its text is logged, never sent.
 #[derive(Debug, Clone)]
 pub enum ApiError {
     /// No valid token. The client sees `UNAUTHENTICATED` and the reason (e.g. "token expired").
@@ -54,12 +57,6 @@ impl ApiError {
     }
 }
 
-impl From<sea_orm::DbErr> for ApiError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        ApiError::Internal(format!("database: {err}"))
-    }
-}
-
 /// What a use case can fail with: a broken rule (a `userError`) or anything else.
 #[derive(Debug)]
 pub enum Failure {
@@ -76,12 +73,6 @@ impl From<DomainError> for Failure {
 impl From<ApiError> for Failure {
     fn from(err: ApiError) -> Self {
         Failure::Api(err)
-    }
-}
-
-impl From<sea_orm::DbErr> for Failure {
-    fn from(err: sea_orm::DbErr) -> Self {
-        Failure::Api(err.into())
     }
 }
 

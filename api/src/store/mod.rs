@@ -158,3 +158,17 @@ pub fn to_micros(t: DateTime<Utc>) -> i64 {
 pub fn from_micros(micros: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
+
+/// A database error is a fault on our side: the client sees a masked `INTERNAL`, the cause is
+/// logged (see `crate::error`).
+impl From<DbErr> for crate::error::ApiError {
+    fn from(err: DbErr) -> Self {
+        crate::error::ApiError::Internal(format!("database: {err}"))
+    }
+}
+
+impl From<DbErr> for crate::error::Failure {
+    fn from(err: DbErr) -> Self {
+        crate::error::Failure::Api(err.into())
+    }
+}
