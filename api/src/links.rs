@@ -27,6 +27,15 @@ pub const LINK_TTL_SECONDS: i64 = 15 * 60;
 type HmacSha256 = Hmac<Sha256>;
 
 // ---------------------------------------------------------------------------------------------
+/// The key that signs chart links and calendar-feed URLs: `AFTERCLASS_LINK_SECRET`, or else the
+/// HS256 token secret; `None` for a public-key configuration without a link secret.
+fn link_key(config: &Config) -> Option<Vec<u8>> {
+    config.link_secret.clone().or_else(|| match &config.auth.key {
+        KeyConfig::Hs256(secret) => Some(secret.clone()),
+        KeyConfig::Rs256Pem(_) | KeyConfig::EdDsaPem(_) => None,
+    })
+}
+
 // Chart links
 
 const NO_LINK_KEY: &str = "progress chart links need a signing secret: this server verifies tokens with a public key, \
@@ -49,11 +58,7 @@ impl Links {
     /// The link key is `AFTERCLASS_LINK_SECRET`, or else the HS256 token secret; a public-key
     /// configuration without a link secret cannot sign links.
     pub fn new(config: &Config) -> Links {
-        let key = config.link_secret.clone().or_else(|| match &config.auth.key {
-            KeyConfig::Hs256(secret) => Some(secret.clone()),
-            KeyConfig::Rs256Pem(_) | KeyConfig::EdDsaPem(_) => None,
-        });
-        Links { key, public_url: config.public_url.clone() }
+        Links { key: link_key(config), public_url: config.public_url.clone() }
     }
 
     /// A link to a cohort's chart that works without a token until `now` + [`LINK_TTL_SECONDS`]:
@@ -114,11 +119,7 @@ impl std::fmt::Debug for Feeds {
 impl Feeds {
     /// The key is `AFTERCLASS_LINK_SECRET`, or else the HS256 token secret, as for chart links.
     pub fn new(config: &Config) -> Feeds {
-        let key = config.link_secret.clone().or_else(|| match &config.auth.key {
-            KeyConfig::Hs256(secret) => Some(secret.clone()),
-            KeyConfig::Rs256Pem(_) | KeyConfig::EdDsaPem(_) => None,
-        });
-        Feeds { key, public_url: config.public_url.clone() }
+        Feeds { key: link_key(config), public_url: config.public_url.clone() }
     }
 
     fn mac(&self, tenant_id: i64, membership_id: i64, nonce: &str) -> Option<HmacSha256> {
