@@ -427,3 +427,19 @@ pub fn child_server_command(child_flag: &str, database_url: &str) -> std::proces
         .stderr(Stdio::inherit());
     command
 }
+
+/// The body of a suite's `child_server` test: without `child_flag` set it returns at once (so it
+/// passes as an ordinary test); with it, it runs `afterclass serve` on a free port with the
+/// settings [`child_server_command`] gave it, until the server stops.
+pub fn serve_if_child(child_flag: &str) {
+    if std::env::var_os(child_flag).is_none() {
+        return;
+    }
+    let cli = <afterclass::cli::Cli as clap::Parser>::parse_from(["afterclass", "serve", "--bind", "127.0.0.1:0"]);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+    let result = runtime.block_on(afterclass::cli::run(cli));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if let Err(err) = result {
+        panic!("afterclass serve failed: {err}");
+    }
+}

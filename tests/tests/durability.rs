@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use afterclass_tests::serde_json::{Value, json};
 use afterclass_tests::{Backend, fresh_database, instructor, ops, trainee};
-use clap::Parser;
 
 /// Set in a child process: `child_server` then serves instead of returning.
 const CHILD: &str = "AFTERCLASS_TEST_CHILD";
@@ -30,14 +29,7 @@ const TRAINEES: [&str; 3] = ["t1", "t2", "t3"];
 /// with `DATABASE_URL` and `AFTERCLASS_JWT_SECRET` from the environment, until SIGTERM.
 #[test]
 fn child_server() {
-    if std::env::var_os(CHILD).is_none() {
-        return;
-    }
-    let cli = afterclass::cli::Cli::parse_from(["afterclass", "serve", "--bind", "127.0.0.1:0"]);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
-    if let Err(err) = runtime.block_on(afterclass::cli::run(cli)) {
-        panic!("afterclass serve failed: {err}");
-    }
+    afterclass_tests::serve_if_child(CHILD);
 }
 
 /// `afterclass serve` in a child process. Dropping it kills the process, so that a failing test

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use afterclass::graphql::limits;
 use afterclass_tests::serde_json::{Value, json};
 use afterclass_tests::{TestApp, active_cohort, error_codes, fresh_database, on_both_stores, ops};
-use clap::Parser;
 
 on_both_stores!(
     an_alias_per_health_snapshot_is_refused_before_anything_runs,
@@ -304,16 +303,7 @@ const CHILD: &str = "AFTERCLASS_TEST_HOSTILE_CHILD";
 /// Not a test of its own: the body of the child process `sigterm_…` starts.
 #[test]
 fn child_server() {
-    if std::env::var_os(CHILD).is_none() {
-        return;
-    }
-    let cli = afterclass::cli::Cli::parse_from(["afterclass", "serve", "--bind", "127.0.0.1:0"]);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
-    let result = runtime.block_on(afterclass::cli::run(cli));
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    if let Err(err) = result {
-        panic!("afterclass serve failed: {err}");
-    }
+    afterclass_tests::serve_if_child(CHILD);
 }
 
 fn start_child(database_url: &str, grace: &str) -> (Child, SocketAddr) {
