@@ -82,10 +82,6 @@ pub enum Level {
 impl Standing {
     pub const NONE: Standing = Standing { role: None, status: None };
 
-    pub fn is_active(self) -> bool {
-        self.status == Some(MembershipStatus::Active)
-    }
-
     /// Where this standing puts the person.
     pub fn level(self) -> Level {
         match self.status {
@@ -98,11 +94,6 @@ impl Standing {
                 Some(MemberRole::Member | MemberRole::Observer) | None => Level::Member,
             },
         }
-    }
-
-    /// An active leader or facilitator.
-    pub fn manages(self) -> bool {
-        self.level() >= Level::Facilitator
     }
 }
 
@@ -292,10 +283,9 @@ pub enum Refusal {
 pub fn may(viewer: ViewerRole, standing: Standing, action: Action) -> Result<(), Refusal> {
     use Refusal::Forbidden;
     let level = standing.level();
-    let acts_as_person = viewer != ViewerRole::Integration;
     match action {
         Action::AddMembers if viewer == ViewerRole::Integration => Ok(()),
-        _ if !acts_as_person => Err(Forbidden("the integration account does not act as a person")),
+        _ if !acts_as_person(viewer) => Err(Forbidden("the integration account does not act as a person")),
         Action::RequestToJoin if level == Level::Former => {
             Err(Forbidden("you left this cohort; ask one of its leaders to invite you again"))
         }
