@@ -175,9 +175,21 @@ pub async fn cohort_access(ctx: &Context<'_>, model: &cohort::Model) -> Result<A
 
 /// The viewer's access to a cohort known by its id only (a goal's, a membership's, a
 /// check-in's), through the request's loaders.
+/// The cohort and the viewer's standing in it load together (in the same batches as their
+/// siblings'), not one after the other.
 pub async fn access_to(ctx: &Context<'_>, cohort_id: i64) -> Result<Access, ApiError> {
-    let model = loader(ctx)?.load_one(CohortKey(cohort_id)).await?.ok_or_else(|| ApiError::not_found("cohort"))?;
-    cohort_access(ctx, &model).await
+    let viewer = data::<AuthViewer>(ctx)?;
+    let loader = loader(ctx)?;
+    let standing = async {
+        match viewer.person_id() {
+            Some(_) => loader.load_one(ViewerStanding(cohort_id)).await,
+            None => Ok(None),
+        }
+    };
+    let (model, mine) =
+        async_graphql::futures_util::future::join(loader.load_one(CohortKey(cohort_id)), standing).await;
+    let model = model?.ok_or_else(|| ApiError::not_found("cohort"))?;
+    Ok(Access::of(viewer.role, &model, mine?.as_ref()))
 }
 
 #[Object]
@@ -464,14 +476,18 @@ impl Goal {
     /// Progress from the check-ins that occurred up to `asOf` (default: now).
     #[graphql(complexity = "limits::at_moment(as_of.is_some(), limits::PROGRESS_STATEMENTS, child_complexity)")]
     async fn progress(&self, ctx: &Context<'_>, as_of: Option<DateTime<Utc>>) -> Result<GoalProgress> {
-        access_to(ctx, self.0.cohort_id).await?.ensure(Facet::Activity)?;
         let as_of = match as_of {
             Some(t) => t,
             None => data::<super::RequestTime>(ctx)?.0,
         };
         let key = ProgressKey { goal_id: self.0.id, as_of: to_micros(as_of) };
         let loader = loader(ctx)?;
-        let observed = loader.load_one(key).await?.unwrap_or_default();
+        // The policy's answer and the aggregates load side by side; nothing is answered unless
+        // the policy allows it.
+        let (access, observed) =
+            async_graphql::futures_util::future::join(access_to(ctx, self.0.cohort_id), loader.load_one(key)).await;
+        access?.ensure(Facet::Activity)?;
+        let observed = observed?.unwrap_or_default();
         let cohort = loader.load_one(CohortKey(self.0.cohort_id)).await?;
         let activated_at = cohort.and_then(|c| c.activated_at).map(from_micros);
         let p = dgoal::progress(&crate::store::progress::goal_spec(&self.0), &observed, activated_at, as_of);
