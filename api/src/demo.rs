@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 
 use crate::store::entities::{check_in, cohort, conduct_version, goal, membership, person, stage_event, tenant};
-use crate::store::{Store, to_micros};
+use crate::store::{Store, tallies, to_micros};
 
 pub const TENANT: &str = "demo";
 const COHORT: &str = "Rust practice circle";
@@ -181,7 +181,7 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<Seeded, DbErr> {
         }
         for week in 0..4i64 {
             let ago = activated - Duration::days(7 * week + 2 + i as i64 % 3);
-            check_in::ActiveModel {
+            let row = check_in::ActiveModel {
                 tenant_id: Set(tenant.id),
                 cohort_id: Set(c.id),
                 membership_id: Set(m.id),
@@ -197,6 +197,7 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<Seeded, DbErr> {
             }
             .insert(&txn)
             .await?;
+            tallies::record(&txn, &row).await?;
         }
     }
     txn.commit().await?;

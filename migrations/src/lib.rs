@@ -12,6 +12,8 @@ mod m20261126_000001_core;
 mod m20261126_000002_lifecycle;
 mod m20261126_000003_meetings;
 mod m20261126_000004_discovery;
+mod m20261201_000005_tallies;
+pub mod tallies;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -25,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_lifecycle::Migration),
             Box::new(m20261126_000003_meetings::Migration),
             Box::new(m20261126_000004_discovery::Migration),
+            Box::new(m20261201_000005_tallies::Migration),
         ]
     }
 }

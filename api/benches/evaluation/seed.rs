@@ -10,12 +10,13 @@
 //! `check_ins` check-ins: check-in `i` is by member `i % members`, on goal `(i / members) % 3`,
 //! with value `i % 7 + 1`, at `now - 1 - i * step` µs, so they spread evenly over the
 //! [`SPREAD_DAYS`] days before `now`. On SQLite they go in as multi-row INSERTs of literal values;
-//! on PostgreSQL as `INSERT … SELECT … FROM generate_series(…)` computing the same formula.
+//! on PostgreSQL as `INSERT … SELECT … FROM generate_series(…)` computing the same formula; then
+//! their tallies are rebuilt (`store::tallies::rebuild`), as the write path would have kept them.
 
 use std::fmt::Write as _;
 
 use afterclass::store::entities::{cohort, conduct_version, goal, membership, person, stage_event, tenant};
-use afterclass::store::{Store, from_micros};
+use afterclass::store::{Store, from_micros, tallies};
 use afterclass_domain::lifecycle::{MICROS_PER_DAY, MICROS_PER_WEEK, Snapshot, WINDOW_DAYS};
 use chrono::Days;
 use sea_orm::ActiveValue::Set;
@@ -269,6 +270,8 @@ pub async fn seed(store: &Store, tenant_key: &str, plan: &Plan) -> Result<Seeded
         }
         txn.commit().await?;
     }
+    // The check-ins went in with bulk SQL, past the write path that keeps their tallies.
+    tallies::rebuild(conn, Some(seeded.cohort.id)).await?;
     Ok(seeded)
 }
 

@@ -59,6 +59,7 @@ impl App<'_> {
         }
         .insert(&txn)
         .await?;
+        crate::store::tallies::record(&txn, &row).await?;
         if let Some(goal) = goal {
             self.mark_achieved(&txn, &locked.cohort, goal).await?;
         }

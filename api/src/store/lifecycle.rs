@@ -2,7 +2,7 @@
 //! grouped windows) so that a cohort with a million check-ins costs the same handful of
 //! statements as one with ten; and the JSON forms of criteria and evaluations as stored.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use afterclass_domain::cohort::{Horizon, MemberRole, MembershipStatus};
 use afterclass_domain::goal::GoalStatus;
@@ -15,8 +15,9 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 
-use super::entities::{check_in, cohort, conduct_version, goal, join_request, membership, stage_event};
+use super::entities::{cohort, conduct_version, goal, join_request, stage_event};
 use super::from_micros;
+use super::tallies::{self, ALL_CHECK_INS, Binds};
 
 const WINDOW: i64 = WINDOW_DAYS * MICROS_PER_DAY;
 /// How far back `SUSTAINED_ACTIVITY_WEEKS` looks.
@@ -94,40 +95,104 @@ pub fn evaluation_from_json(text: &str) -> Option<Evaluation> {
 }
 
 /// Each member's activity in the window ending at `as_of`, for every membership of the cohorts.
-/// Four statements (check-ins, memberships, leadership, meetings attended), whatever the number
-/// of members, check-ins or meetings.
+/// Four statements (memberships with their check-ins, leadership, meetings attended), whatever
+/// the number of members, check-ins or meetings.
 pub async fn member_activity(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
     as_of: i64,
 ) -> Result<HashMap<i64, MemberActivity>, DbErr> {
+    let members = members(conn, cohort_ids, as_of, false).await?;
+    activity_of(conn, cohort_ids, as_of, &members).await
+}
+
+/// A membership as activity needs it, with its check-ins from its tallies.
+struct Member {
+    id: i64,
+    cohort_id: i64,
+    person_id: i64,
+    role: String,
+    status: String,
+    /// Check-ins in the window ending at `as_of`.
+    in_window: u32,
+    /// Check-ins in the window before that, and the latest check-in at or before `as_of`
+    /// (only when asked for).
+    in_previous_window: u32,
+    last_check_in: Option<i64>,
+}
+
+/// Every membership of the cohorts with its check-ins in the window ending at `as_of` (and,
+/// with `previous`, in the window before and its latest check-in): one statement, a few probes of
+/// each member's tallies, whatever the number of check-ins.
+async fn members(
+    conn: &impl ConnectionTrait,
+    cohort_ids: &[i64],
+    as_of: i64,
+    previous: bool,
+) -> Result<Vec<Member>, DbErr> {
+    if cohort_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut b = Binds::new(conn.get_database_backend());
+    let key = ALL_CHECK_INS.to_string();
+    let count_at = |at: &str| format!("COALESCE({}, 0)", tallies::as_of("check_ins", "m.id", &key, at));
+    let (now, from) = (b.bind(as_of), b.bind(as_of - WINDOW));
+    let (in_window, in_previous, last) = if previous {
+        let before = b.bind(as_of - 2 * WINDOW);
+        (
+            format!("{} - {}", count_at(&now), count_at(&from)),
+            format!("{} - {}", count_at(&from), count_at(&before)),
+            tallies::as_of("occurred_at", "m.id", &key, &now),
+        )
+    } else {
+        (
+            format!("{} - {}", count_at(&now), count_at(&from)),
+            "CAST(0 AS BIGINT)".to_owned(),
+            "CAST(NULL AS BIGINT)".to_owned(),
+        )
+    };
+    let list = b.list(cohort_ids);
+    let sql = format!(
+        "SELECT m.id, m.cohort_id, m.person_id, m.role, m.status, {in_window}, {in_previous}, {last} \
+         FROM memberships m WHERE m.cohort_id IN ({list})"
+    );
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    conn.query_all_raw(b.statement(sql))
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(Member {
+                id: row.try_get_by_index(0)?,
+                cohort_id: row.try_get_by_index(1)?,
+                person_id: row.try_get_by_index(2)?,
+                role: row.try_get_by_index(3)?,
+                status: row.try_get_by_index(4)?,
+                in_window: count(row.try_get_by_index(5)?),
+                in_previous_window: count(row.try_get_by_index(6)?),
+                last_check_in: row.try_get_by_index(7)?,
+            })
+        })
+        .collect()
+}
+
+/// The activity of `members` (of `cohort_ids`) in the window ending at `as_of`: their check-ins,
+/// leadership actions and meetings attended.
+async fn activity_of(
+    conn: &impl ConnectionTrait,
+    cohort_ids: &[i64],
+    as_of: i64,
+    members: &[Member],
+) -> Result<HashMap<i64, MemberActivity>, DbErr> {
+    if cohort_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let from = as_of - WINDOW;
-    let check_ins: Vec<(i64, i64)> = check_in::Entity::find()
-        .select_only()
-        .column(check_in::Column::MembershipId)
-        .column_as(Expr::col(check_in::Column::Id).count(), "n")
-        .filter(check_in::Column::CohortId.is_in(cohort_ids.iter().copied()))
-        .filter(check_in::Column::OccurredAt.gt(from))
-        .filter(check_in::Column::OccurredAt.lte(as_of))
-        .group_by(check_in::Column::MembershipId)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let members: Vec<(i64, i64, i64)> = membership::Entity::find()
-        .select_only()
-        .columns([membership::Column::Id, membership::Column::CohortId, membership::Column::PersonId])
-        .filter(membership::Column::CohortId.is_in(cohort_ids.iter().copied()))
-        .into_tuple()
-        .all(conn)
-        .await?;
     let leading = leadership_actions(conn, cohort_ids, from, as_of).await?;
     let mut out: HashMap<i64, MemberActivity> = HashMap::new();
-    for (membership_id, cohort_id, person_id) in members {
-        let entry = out.entry(membership_id).or_default();
-        entry.leadership_actions = leading.get(&(cohort_id, person_id)).map_or(0, |(n, _)| *n);
-    }
-    for (membership_id, n) in check_ins {
-        out.entry(membership_id).or_default().check_ins = u32::try_from(n).unwrap_or(u32::MAX);
+    for m in members {
+        let entry = out.entry(m.id).or_default();
+        entry.leadership_actions = leading.get(&(m.cohort_id, m.person_id)).map_or(0, |(n, _)| *n);
+        entry.check_ins = m.in_window;
     }
     for (membership_id, n) in super::meetings::attended_by_member(conn, cohort_ids, from, as_of).await? {
         out.entry(membership_id).or_default().meetings_attended = n;
@@ -201,45 +266,19 @@ pub async fn snapshots(
         return Ok(HashMap::new());
     }
     let ids: Vec<i64> = cohorts.iter().map(|c| c.id).collect();
-    let activity = member_activity(conn, &ids, as_of).await?;
-    let members: Vec<(i64, i64, String, String)> = membership::Entity::find()
-        .select_only()
-        .columns([
-            membership::Column::Id,
-            membership::Column::CohortId,
-            membership::Column::Role,
-            membership::Column::Status,
-        ])
-        .filter(membership::Column::CohortId.is_in(ids.iter().copied()))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let previous: HashMap<i64, i64> = check_in::Entity::find()
-        .select_only()
-        .column(check_in::Column::CohortId)
-        .column_as(Expr::col(check_in::Column::Id).count(), "n")
-        .filter(check_in::Column::CohortId.is_in(ids.iter().copied()))
-        .filter(check_in::Column::OccurredAt.gt(as_of - 2 * WINDOW))
-        .filter(check_in::Column::OccurredAt.lte(as_of - WINDOW))
-        .group_by(check_in::Column::CohortId)
-        .into_tuple::<(i64, i64)>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect();
-    let last_check_in: HashMap<i64, i64> = check_in::Entity::find()
-        .select_only()
-        .column(check_in::Column::CohortId)
-        .column_as(Expr::col(check_in::Column::OccurredAt).max(), "latest")
-        .filter(check_in::Column::CohortId.is_in(ids.iter().copied()))
-        .filter(check_in::Column::OccurredAt.lte(as_of))
-        .group_by(check_in::Column::CohortId)
-        .into_tuple::<(i64, Option<i64>)>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .filter_map(|(cohort_id, latest)| Some((cohort_id, latest?)))
-        .collect();
+    let members = members(conn, &ids, as_of, true).await?;
+    let activity = activity_of(conn, &ids, as_of, &members).await?;
+    // Every membership's check-ins count here, whatever its status now.
+    let mut previous: HashMap<i64, u32> = HashMap::new();
+    let mut last_check_in: HashMap<i64, i64> = HashMap::new();
+    for m in &members {
+        let n = previous.entry(m.cohort_id).or_default();
+        *n = n.saturating_add(m.in_previous_window);
+        if let Some(at) = m.last_check_in {
+            let latest = last_check_in.entry(m.cohort_id).or_insert(at);
+            *latest = std::cmp::max(*latest, at);
+        }
+    }
     let mut last_leading: HashMap<i64, i64> = HashMap::new();
     for ((cohort_id, _), (_, latest)) in leadership_actions(conn, &ids, i64::MIN, as_of).await? {
         let entry = last_leading.entry(cohort_id).or_insert(latest);
@@ -253,19 +292,7 @@ pub async fn snapshots(
         .into_tuple()
         .all(conn)
         .await?;
-    let weeks: Vec<(i64, i64, i64)> = check_in::Entity::find()
-        .select_only()
-        .column(check_in::Column::CohortId)
-        .column_as(Expr::val(as_of).sub(Expr::col(check_in::Column::OccurredAt)).div(MICROS_PER_WEEK), "week")
-        .column_as(Expr::col(check_in::Column::Id).count(), "n")
-        .filter(check_in::Column::CohortId.is_in(ids.iter().copied()))
-        .filter(check_in::Column::OccurredAt.lte(as_of))
-        .filter(check_in::Column::OccurredAt.gt(as_of - STREAK_WEEKS * MICROS_PER_WEEK))
-        .group_by(check_in::Column::CohortId)
-        .group_by(Expr::col(Alias("week")))
-        .into_tuple()
-        .all(conn)
-        .await?;
+    let streaks = active_weeks_in_a_row(conn, &ids, as_of).await?;
     let outside = outside_interests(conn, &ids, as_of).await?;
     // Attendance counts as activity at the meeting's start; the rate is over the last meetings.
     let last_attended = super::meetings::last_attended(conn, &ids, as_of).await?;
@@ -278,8 +305,9 @@ pub async fn snapshots(
                 as_of: from_micros(as_of),
                 created_at: from_micros(c.created_at),
                 activated_at: c.activated_at.map(from_micros),
-                check_ins_in_previous_window: previous.get(&c.id).map_or(0, |n| u32::try_from(*n).unwrap_or(u32::MAX)),
+                check_ins_in_previous_window: previous.get(&c.id).copied().unwrap_or(0),
                 outside_interest: outside.get(&c.id).copied().unwrap_or(0),
+                active_weeks_in_a_row: streaks.get(&c.id).copied().unwrap_or(0),
                 attendance_rate: attendance_rates.get(&c.id).copied(),
                 last_activity_at: [
                     last_check_in.get(&c.id).copied(),
@@ -295,12 +323,12 @@ pub async fn snapshots(
             (c.id, snap)
         })
         .collect();
-    for (membership_id, cohort_id, role, status) in &members {
+    for Member { id, cohort_id, role, status, .. } in &members {
         let Some(snap) = out.get_mut(cohort_id) else { continue };
         if MembershipStatus::parse(status) != Some(MembershipStatus::Active) {
             continue;
         }
-        let a = activity.get(membership_id).copied().unwrap_or_default();
+        let a = activity.get(id).copied().unwrap_or_default();
         snap.active_members += 1;
         snap.check_ins_in_window += a.check_ins;
         if a.total() > 0 {
@@ -320,27 +348,43 @@ pub async fn snapshots(
         let deadline = deadline.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
         snap.latest_deadline = std::cmp::max(snap.latest_deadline, deadline);
     }
-    let mut active_weeks: HashMap<i64, HashSet<i64>> = HashMap::new();
-    for (cohort_id, week, n) in weeks {
-        if n > 0 {
-            active_weeks.entry(cohort_id).or_default().insert(week);
-        }
-    }
-    for (cohort_id, snap) in &mut out {
-        let weeks = active_weeks.get(cohort_id);
-        snap.active_weeks_in_a_row =
-            (0..STREAK_WEEKS).take_while(|w| weeks.is_some_and(|weeks| weeks.contains(w))).count() as u32;
-    }
     Ok(out)
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Alias(&'static str);
-
-impl sea_orm::sea_query::Iden for Alias {
-    fn unquoted(&self) -> &str {
-        self.0
+/// Consecutive weeks, ending with the week up to `as_of`, with at least one check-in, per
+/// cohort (absent for none): one statement that looks a week further back only while the weeks
+/// so far had check-ins, each week one probe of the check-ins' index by cohort and time.
+async fn active_weeks_in_a_row(
+    conn: &impl ConnectionTrait,
+    cohort_ids: &[i64],
+    as_of: i64,
+) -> Result<HashMap<i64, u32>, DbErr> {
+    let mut b = Binds::new(conn.get_database_backend());
+    let (at, week, weeks, list) = (b.bind(as_of), b.bind(MICROS_PER_WEEK), b.bind(STREAK_WEEKS), b.list(cohort_ids));
+    let checked_in = |cohort: &str, weeks_back: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM check_ins x WHERE x.cohort_id = {cohort} \
+                     AND x.occurred_at <= {at} - {weeks_back} * {week} \
+                     AND x.occurred_at > {at} - ({weeks_back} + 1) * {week})"
+        )
+    };
+    let sql = format!(
+        "WITH RECURSIVE streak (cohort_id, weeks_back) AS ( \
+             SELECT c.id, 0 FROM cohorts c WHERE c.id IN ({list}) AND {first} \
+             UNION ALL \
+             SELECT s.cohort_id, s.weeks_back + 1 FROM streak s \
+             WHERE s.weeks_back + 1 < {weeks} AND {next}) \
+         SELECT cohort_id, COUNT(*) FROM streak GROUP BY cohort_id",
+        first = checked_in("c.id", "0"),
+        next = checked_in("s.cohort_id", "(s.weeks_back + 1)"),
+    );
+    let mut out = HashMap::new();
+    for row in conn.query_all_raw(b.statement(sql)).await? {
+        let cohort_id: i64 = row.try_get_by_index(0)?;
+        let n: i64 = row.try_get_by_index(1)?;
+        out.insert(cohort_id, u32::try_from(n).unwrap_or(u32::MAX));
     }
+    Ok(out)
 }
 
 /// Outside interest as of `as_of`: distinct people, not on the origin course's roster, whose

@@ -12,6 +12,7 @@ pub mod meetings;
 pub mod progress;
 pub mod queries;
 pub mod search;
+pub mod tallies;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

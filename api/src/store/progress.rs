@@ -1,16 +1,16 @@
-//! Reduces check-ins to the domain's `Observations` with aggregate SQL: a sum per goal, and each
-//! member's latest value per goal, as of a moment. The number of statements is fixed, whatever
-//! the number of goals, members or check-ins.
+//! Reduces check-ins to the domain's `Observations` from their running tallies
+//! (`store::tallies`): a goal's sum is the sum of its members' last tallies as of a moment, and
+//! a member's latest value is their last tally's. One statement, one index probe per member and
+//! goal, whatever the number of check-ins.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use afterclass_domain::goal::{Aggregation, MAX_MAGNITUDE, Observations};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement, Value,
-};
+use afterclass_domain::cohort::{MemberRole, MembershipStatus};
+use afterclass_domain::goal::{Aggregation, Observations};
+use sea_orm::{ConnectionTrait, DbErr};
 
-use super::entities::{check_in, goal, membership};
+use super::entities::goal;
+use super::tallies::{self, Binds};
 
 /// Observations for each of `goal_ids`, counting check-ins that occurred at or before `as_of`
 /// (microseconds). Goals that do not exist are left out.
@@ -22,131 +22,38 @@ pub async fn observations(
     if goal_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let goals: Vec<(i64, i64, String)> = goal::Entity::find()
-        .select_only()
-        .columns([goal::Column::Id, goal::Column::CohortId, goal::Column::Aggregation])
-        .filter(goal::Column::Id.is_in(goal_ids.iter().copied()))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let mut out: HashMap<i64, Observations> = goals.iter().map(|(id, _, _)| (*id, Observations::default())).collect();
-
-    let by_member: Vec<i64> = goals
-        .iter()
-        .filter(|(_, _, agg)| Aggregation::parse(agg) != Some(Aggregation::Sum))
-        .map(|(id, _, _)| *id)
-        .collect();
-    let sum_goals: Vec<i64> = goals
-        .iter()
-        .filter(|(_, _, agg)| Aggregation::parse(agg) == Some(Aggregation::Sum))
-        .map(|(id, _, _)| *id)
-        .collect();
-
-    if !sum_goals.is_empty() {
-        let totals: Vec<(Option<i64>, Option<f64>)> = check_in::Entity::find()
-            .select_only()
-            .column(check_in::Column::GoalId)
-            .column_as(bounded(check_in::Column::Value).sum(), "total")
-            .filter(check_in::Column::GoalId.is_in(sum_goals))
-            .filter(check_in::Column::Value.is_not_null())
-            .filter(check_in::Column::OccurredAt.lte(as_of))
-            .group_by(check_in::Column::GoalId)
-            .into_tuple()
-            .all(conn)
-            .await?;
-        for (goal_id, total) in totals {
-            if let (Some(goal_id), Some(obs)) = (goal_id, goal_id.and_then(|g| out.get_mut(&g))) {
-                let _ = goal_id;
-                obs.total = total.unwrap_or(0.0);
-            }
-        }
-    }
-
-    // Active, goal-counting members of every cohort involved. The current membership status is
-    // used for any `as_of`: memberships keep no history of their status.
-    let cohort_ids: HashSet<i64> = goals.iter().map(|(_, c, _)| *c).collect();
-    let members: Vec<(i64, i64)> = membership::Entity::find()
-        .select_only()
-        .columns([membership::Column::CohortId, membership::Column::Id])
-        .filter(membership::Column::CohortId.is_in(cohort_ids))
-        .filter(membership::Column::Status.eq("ACTIVE"))
-        .filter(membership::Column::Role.ne("OBSERVER"))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let mut active: HashMap<i64, HashSet<i64>> = HashMap::new();
-    for (cohort_id, membership_id) in members {
-        active.entry(cohort_id).or_default().insert(membership_id);
-    }
-    for (goal_id, cohort_id, _) in &goals {
-        if let Some(obs) = out.get_mut(goal_id) {
-            obs.active_members = active.get(cohort_id).map_or(0, |m| m.len() as u32);
-        }
-    }
-
-    if !by_member.is_empty() {
-        let latest = latest_values(conn, &by_member, as_of).await?;
-        let cohort_of: HashMap<i64, i64> = goals.iter().map(|(g, c, _)| (*g, *c)).collect();
-        for ((goal_id, membership_id), value) in latest {
-            let counts =
-                cohort_of.get(&goal_id).and_then(|c| active.get(c)).is_some_and(|m| m.contains(&membership_id));
-            if let (true, Some(obs)) = (counts, out.get_mut(&goal_id)) {
-                obs.latest_values.push(value);
-            }
+    // Every membership of the goal's cohort, whatever its status: a sum counts every check-in.
+    let mut b = Binds::new(conn.get_database_backend());
+    let (sum, at, list) = (b.bind(Aggregation::Sum.as_str()), b.bind(as_of), b.list(goal_ids));
+    let sql = format!(
+        "SELECT g.id, g.aggregation, m.role, m.status, \
+                CASE WHEN g.aggregation = {sum} THEN {total} ELSE {latest} END \
+         FROM goals g LEFT JOIN memberships m ON m.cohort_id = g.cohort_id \
+         WHERE g.id IN ({list})",
+        total = tallies::as_of("value_sum", "m.id", "g.id", &at),
+        latest = tallies::as_of("latest_value", "m.id", "g.id", &at),
+    );
+    let mut out: HashMap<i64, Observations> = HashMap::new();
+    for row in conn.query_all_raw(b.statement(sql)).await? {
+        let goal_id: i64 = row.try_get_by_index(0)?;
+        let aggregation: String = row.try_get_by_index(1)?;
+        let role: Option<String> = row.try_get_by_index(2)?;
+        let status: Option<String> = row.try_get_by_index(3)?;
+        let value: Option<f64> = row.try_get_by_index(4)?;
+        let obs = out.entry(goal_id).or_default();
+        let (Some(role), Some(status)) = (role, status) else { continue };
+        // Active, goal-counting members. The current membership status is used for any
+        // `as_of`: memberships keep no history of their status.
+        let counts = MembershipStatus::parse(&status) == Some(MembershipStatus::Active)
+            && MemberRole::parse(&role).is_none_or(MemberRole::counts_toward_goals);
+        obs.active_members += u32::from(counts);
+        if Aggregation::parse(&aggregation) == Some(Aggregation::Sum) {
+            obs.total += value.unwrap_or(0.0);
+        } else if let (true, Some(value)) = (counts, value) {
+            obs.latest_values.push(value);
         }
     }
     Ok(out)
-}
-
-/// A check-in's value as sums count it: within the domain's bound on values
-/// (`goal::MAX_MAGNITUDE`), so that a value stored before the bound cannot make a sum overflow
-/// (PostgreSQL refuses a `double precision` sum past the largest float; SQLite gives infinity).
-fn bounded(column: check_in::Column) -> Expr {
-    let least = Func::least([Expr::col(column), Expr::val(MAX_MAGNITUDE)]);
-    Func::greatest([Expr::from(least), Expr::val(-MAX_MAGNITUDE)]).into()
-}
-
-/// Each member's latest value per goal as of `as_of`; of check-ins at the same moment, the one
-/// recorded last wins.
-async fn latest_values(
-    conn: &impl ConnectionTrait,
-    goal_ids: &[i64],
-    as_of: i64,
-) -> Result<HashMap<(i64, i64), f64>, DbErr> {
-    let backend = conn.get_database_backend();
-    let list = placeholders(backend, 1, goal_ids.len());
-    let as_of_slot = placeholders(backend, goal_ids.len() + 1, 1);
-    let sql = format!(
-        "SELECT c.goal_id, c.membership_id, c.value, c.id FROM check_ins c \
-         JOIN (SELECT goal_id, membership_id, MAX(occurred_at) AS latest FROM check_ins \
-               WHERE goal_id IN ({list}) AND value IS NOT NULL AND occurred_at <= {as_of_slot} \
-               GROUP BY goal_id, membership_id) l \
-         ON c.goal_id = l.goal_id AND c.membership_id = l.membership_id AND c.occurred_at = l.latest \
-         WHERE c.value IS NOT NULL"
-    );
-    let mut values: Vec<Value> = goal_ids.iter().map(|g| Value::from(*g)).collect();
-    values.push(Value::from(as_of));
-    let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    let mut best: HashMap<(i64, i64), (i64, f64)> = HashMap::new();
-    for row in rows {
-        let goal_id: i64 = row.try_get_by_index(0)?;
-        let membership_id: i64 = row.try_get_by_index(1)?;
-        let value: f64 = row.try_get_by_index(2)?;
-        let id: i64 = row.try_get_by_index(3)?;
-        let entry = best.entry((goal_id, membership_id)).or_insert((id, value));
-        if id > entry.0 {
-            *entry = (id, value);
-        }
-    }
-    Ok(best.into_iter().map(|(k, (_, v))| (k, v)).collect())
-}
-
-/// `count` bind placeholders starting at position `first` (1-based), in the backend's spelling.
-fn placeholders(backend: DbBackend, first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| if backend == DbBackend::Postgres { format!("${i}") } else { "?".to_owned() })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A stored goal as the domain sees it.

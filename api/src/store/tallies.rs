@@ -1,0 +1,112 @@
+//! Running tallies of check-ins, kept in the same transaction as each check-in, so that
+//! progress, participation and health read a few rows per member whatever the history.
+//!
+//! What a tally row holds is defined in SQL by `afterclass_migrations::tallies` (which also
+//! builds them for check-ins stored before them): per member and key (every check-in, or one
+//! goal's), the running count, bounded sum and latest valued check-in up to each check-in, in
+//! the order (`occurred_at`, `id`). Reading "as of `T`" is one index probe per member and key:
+//! the member's last tally at or before `T`. Tallies are per member, so concurrent check-ins by
+//! different members never write the same row.
+
+use afterclass_migrations::tallies::bounded;
+pub use afterclass_migrations::tallies::{ALL_CHECK_INS, rebuild};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+
+use super::entities::check_in;
+
+/// Bind values of one raw statement, with their numbered placeholders in the backend's
+/// spelling (`$1` or `?1`), so that a value may be used more than once.
+pub(super) struct Binds {
+    backend: DbBackend,
+    values: Vec<Value>,
+}
+
+impl Binds {
+    pub(super) fn new(backend: DbBackend) -> Self {
+        Binds { backend, values: Vec::new() }
+    }
+
+    /// Binds `value`; gives its placeholder.
+    pub(super) fn bind(&mut self, value: impl Into<Value>) -> String {
+        self.values.push(value.into());
+        let n = self.values.len();
+        if self.backend == DbBackend::Postgres { format!("${n}") } else { format!("?{n}") }
+    }
+
+    /// Binds every id; gives their placeholders, comma-separated.
+    pub(super) fn list(&mut self, ids: &[i64]) -> String {
+        ids.iter().map(|id| self.bind(*id)).collect::<Vec<_>>().join(", ")
+    }
+
+    pub(super) fn statement(self, sql: String) -> Statement {
+        Statement::from_sql_and_values(self.backend, sql, self.values)
+    }
+}
+
+/// A scalar subquery giving `column` of the member's last tally of `key` at or before `at` (all
+/// three SQL expressions); NULL when the member had no check-in of that key by then. One probe
+/// of the tallies' index.
+pub(super) fn as_of(column: &str, membership: &str, key: &str, at: &str) -> String {
+    format!(
+        "(SELECT t.{column} FROM check_in_tallies t \
+          WHERE t.membership_id = {membership} AND t.goal_key = {key} AND t.occurred_at <= {at} \
+          ORDER BY t.occurred_at DESC, t.check_in_id DESC LIMIT 1)"
+    )
+}
+
+/// Adds a check-in just stored to its member's tallies: a row for every check-in and one for its
+/// goal, each continuing the member's previous row, and the check-in added to every later row
+/// (a check-in that occurred before others already recorded). Two statements, and on
+/// PostgreSQL a lock on the membership first, so that one member's tallies are written by one
+/// transaction at a time whatever else the write locks.
+pub async fn record(conn: &impl ConnectionTrait, c: &check_in::Model) -> Result<(), DbErr> {
+    let backend = conn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        let lock = "SELECT id FROM memberships WHERE id = $1 FOR NO KEY UPDATE";
+        conn.query_all_raw(Statement::from_sql_and_values(backend, lock, [Value::from(c.membership_id)])).await?;
+    }
+
+    let mut b = Binds::new(backend);
+    let (tenant, member, id, at, value) =
+        (b.bind(c.tenant_id), b.bind(c.membership_id), b.bind(c.id), b.bind(c.occurred_at), b.bind(c.value));
+    let keys = match c.goal_id {
+        Some(goal) => format!("SELECT {ALL_CHECK_INS} AS goal_key UNION ALL SELECT {}", b.bind(goal)),
+        None => format!("SELECT {ALL_CHECK_INS} AS goal_key"),
+    };
+    let insert = format!(
+        "INSERT INTO check_in_tallies (tenant_id, membership_id, goal_key, check_in_id, occurred_at, \
+                                       check_ins, value_sum, latest_at, latest_id, latest_value) \
+         SELECT {tenant}, {member}, k.goal_key, {id}, {at}, \
+                COALESCE(p.check_ins, 0) + 1, COALESCE(p.value_sum, 0) + COALESCE({bounded}, 0), \
+                CASE WHEN {value} IS NULL THEN p.latest_at ELSE {at} END, \
+                CASE WHEN {value} IS NULL THEN p.latest_id ELSE {id} END, \
+                CASE WHEN {value} IS NULL THEN p.latest_value ELSE {value} END \
+         FROM ({keys}) k \
+         LEFT JOIN check_in_tallies p ON p.id = ( \
+             SELECT t.id FROM check_in_tallies t \
+             WHERE t.membership_id = {member} AND t.goal_key = k.goal_key \
+               AND (t.occurred_at < {at} OR (t.occurred_at = {at} AND t.check_in_id < {id})) \
+             ORDER BY t.occurred_at DESC, t.check_in_id DESC LIMIT 1)",
+        bounded = bounded(&value),
+    );
+    conn.execute_raw(b.statement(insert)).await?;
+
+    let mut b = Binds::new(backend);
+    let (member, id, at, value) = (b.bind(c.membership_id), b.bind(c.id), b.bind(c.occurred_at), b.bind(c.value));
+    let goal = b.bind(c.goal_id);
+    let newer = format!(
+        "{value} IS NOT NULL AND (latest_at IS NULL OR latest_at < {at} OR (latest_at = {at} AND latest_id < {id}))"
+    );
+    let later = format!(
+        "UPDATE check_in_tallies SET check_ins = check_ins + 1, \
+                value_sum = value_sum + COALESCE({bounded}, 0), \
+                latest_at = CASE WHEN {newer} THEN {at} ELSE latest_at END, \
+                latest_id = CASE WHEN {newer} THEN {id} ELSE latest_id END, \
+                latest_value = CASE WHEN {newer} THEN {value} ELSE latest_value END \
+         WHERE membership_id = {member} AND goal_key IN ({ALL_CHECK_INS}, {goal}) \
+           AND (occurred_at > {at} OR (occurred_at = {at} AND check_in_id > {id}))",
+        bounded = bounded(&value),
+    );
+    conn.execute_raw(b.statement(later)).await?;
+    Ok(())
+}
