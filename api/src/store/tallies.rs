@@ -85,7 +85,7 @@ pub async fn record(conn: &impl ConnectionTrait, c: &check_in::Model) -> Result<
          LEFT JOIN check_in_tallies p ON p.id = ( \
              SELECT t.id FROM check_in_tallies t \
              WHERE t.membership_id = {member} AND t.goal_key = k.goal_key \
-               AND (t.occurred_at < {at} OR (t.occurred_at = {at} AND t.check_in_id < {id})) \
+               AND t.occurred_at <= {at} AND (t.occurred_at < {at} OR t.check_in_id < {id}) \
              ORDER BY t.occurred_at DESC, t.check_in_id DESC LIMIT 1)",
         bounded = bounded(&value),
     );
@@ -104,7 +104,7 @@ pub async fn record(conn: &impl ConnectionTrait, c: &check_in::Model) -> Result<
                 latest_id = CASE WHEN {newer} THEN {id} ELSE latest_id END, \
                 latest_value = CASE WHEN {newer} THEN {value} ELSE latest_value END \
          WHERE membership_id = {member} AND goal_key IN ({ALL_CHECK_INS}, {goal}) \
-           AND (occurred_at > {at} OR (occurred_at = {at} AND check_in_id > {id}))",
+           AND occurred_at >= {at} AND (occurred_at > {at} OR check_in_id > {id})",
         bounded = bounded(&value),
     );
     conn.execute_raw(b.statement(later)).await?;
