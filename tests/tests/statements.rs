@@ -59,8 +59,8 @@ async fn a_large_cohort_reads_with_no_more_statements_than_a_small_one(app: Test
     statements_for(&app, &large.leader, &large.id).await;
     let few = statements_for(&app, &small.leader, &small.id).await;
     let many = statements_for(&app, &large.leader, &large.id).await;
-    // The query reads nine kinds of rows (persons, cohorts, memberships, goals, check-ins,
-    // conduct versions, counts, and progress's two aggregates), some at two or three depths.
+    // The query reads eight kinds of rows (persons, cohorts, memberships, goals, check-ins,
+    // conduct versions, counts, and progress from the tallies), some at two or three depths.
     // Each kind loads with one statement per depth at most, so the count is bounded by the
     // query's shape: loads of one kind at two depths may share a batch or not, depending on
     // timing, which is the only variation allowed. Loading row by row would cost 26 persons,

@@ -1,6 +1,7 @@
 //! Activity snapshots for evaluation and health, computed with aggregate SQL (counts, maxima,
-//! grouped windows) so that a cohort with a million check-ins costs the same handful of
-//! statements as one with ten; and the JSON forms of criteria and evaluations as stored.
+//! grouped windows) and, for check-ins, from their running tallies (`store::tallies`), so that a
+//! cohort with a million check-ins costs the same handful of statements and index probes as one
+//! with ten; and the JSON forms of criteria and evaluations as stored.
 
 use std::collections::HashMap;
 
@@ -254,9 +255,10 @@ pub async fn snapshot(conn: &impl ConnectionTrait, c: &cohort::Model, as_of: i64
     snaps.remove(&c.id).ok_or_else(|| DbErr::Custom(format!("no snapshot of cohort {}", c.id)))
 }
 
-/// The snapshots of many cohorts as of one moment (microseconds), by cohort id. Fifteen
-/// statements, each an aggregate over all the cohorts at once (grouped by cohort or membership),
-/// whatever the number of cohorts, members, check-ins or meetings; none for no cohorts.
+/// The snapshots of many cohorts as of one moment (microseconds), by cohort id. Eleven
+/// statements, each over all the cohorts at once (grouped by cohort or membership; check-ins
+/// through their tallies and one index probe per week of the streak), whatever the number of
+/// cohorts, members, check-ins or meetings; none for no cohorts.
 pub async fn snapshots(
     conn: &impl ConnectionTrait,
     cohorts: &[cohort::Model],

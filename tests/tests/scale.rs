@@ -1,0 +1,60 @@
+//! The read with progress, health and participation issues the same statements whatever the
+//! history and whatever the size of the cohort: 1,000 check-ins or 100,000, 10 members or 1,000.
+//! The cohorts are seeded with bulk SQL by the benchmark's seeder (shared by path), which then
+//! rebuilds their tallies.
+
+#[allow(dead_code)]
+#[path = "../../api/benches/evaluation/seed.rs"]
+mod seed;
+
+use std::time::Instant;
+
+use afterclass::ids::{self, Kind};
+use afterclass::store::{self, to_micros};
+use afterclass_domain::access::ViewerRole;
+use afterclass_tests::serde_json::json;
+use afterclass_tests::{TestApp, on_both_stores, token};
+use seed::Plan;
+
+on_both_stores!(the_enriched_read_costs_the_same_statements_at_every_size);
+
+const READ: &str = r#"query($id: ID!) { cohort(id: $id) {
+    goals { title progress { current fraction } }
+    health { status }
+    members(first: 100) { totalCount nodes { role participation } } } }"#;
+
+/// The fewest statements of five requests (loads of one kind at two depths may share a batch
+/// or not, depending on timing), and the slowest request's time.
+async fn statements(app: &TestApp, tenant: &str, cohort_id: i64, members: u64) -> (u64, u128) {
+    let leader = token("member-0000000", ViewerRole::Trainee, tenant);
+    let vars = json!({ "id": ids::encode(Kind::Cohort, cohort_id) });
+    // The viewer's first request creates them just in time; it is not counted.
+    app.ok(&leader, READ, vars.clone()).await;
+    let (mut fewest, mut slowest) = (u64::MAX, 0);
+    for _ in 0..5 {
+        let (before, started) = (app.store.statements(), Instant::now());
+        let data = app.ok(&leader, READ, vars.clone()).await;
+        slowest = slowest.max(started.elapsed().as_millis());
+        fewest = fewest.min(app.store.statements() - before);
+        let nodes = data["cohort"]["members"]["nodes"].as_array().map_or(0, Vec::len);
+        assert_eq!(nodes as u64, members.min(100), "{data:#}");
+        assert_eq!(data["cohort"]["goals"].as_array().map_or(0, Vec::len), 3, "{data:#}");
+    }
+    (fewest, slowest)
+}
+
+async fn the_enriched_read_costs_the_same_statements_at_every_size(app: TestApp) {
+    let now = to_micros(store::now());
+    let sizes = [("short", 100, 1_000), ("long", 100, 100_000), ("few", 10, 100), ("many", 1_000, 10_000)];
+    let mut counts = Vec::new();
+    for (key, members, check_ins) in sizes {
+        let seeded = seed::seed(&app.store, key, &Plan { members, check_ins, now }).await.unwrap();
+        let (n, ms) = statements(&app, key, seeded.cohort.id, members).await;
+        println!("{:?}: {members} members, {check_ins} check-ins: {n} statements, {ms} ms", app.backend);
+        counts.push(n);
+    }
+    let [short, long, few, many] = counts[..] else { unreachable!() };
+    assert_eq!(short, long, "statements grew with the history: {short} at 1,000 check-ins, {long} at 100,000");
+    assert_eq!(few, many, "statements grew with the cohort: {few} for 10 members, {many} for 1,000");
+    app.stop().await;
+}
