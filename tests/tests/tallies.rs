@@ -27,7 +27,10 @@ use sea_orm::{
 };
 use seed::{Plan, Seeded};
 
-on_both_stores!(tallies_read_what_aggregating_every_check_in_gives);
+on_both_stores!(
+    tallies_read_what_aggregating_every_check_in_gives,
+    the_migration_builds_the_tallies_of_stored_check_ins
+);
 
 const WINDOW: i64 = WINDOW_DAYS * MICROS_PER_DAY;
 
@@ -116,6 +119,24 @@ async fn tallies_read_what_aggregating_every_check_in_gives(app: TestApp) {
             assert_eq!(snap.last_activity_at, latest.map(store::from_micros), "cohort {} as of {as_of}", c.id);
         }
     }
+    app.stop().await;
+}
+
+/// Check-ins stored before the tallies get them when the migration that adds the tallies runs:
+/// the same rows the write path keeps.
+async fn the_migration_builds_the_tallies_of_stored_check_ins(app: TestApp) {
+    use afterclass_migrations::{Migrator, MigratorTrait};
+    let now = to_micros(store::now());
+    let conn = app.store.writer();
+    let seeded = seed::seed(&app.store, "stored", &Plan { members: 6, check_ins: 0, now }).await.unwrap();
+    record_history(conn, &seeded, &mut Rng(0x5eed), now).await;
+    let kept = tally_rows(conn, seeded.cohort.id).await;
+    assert!(!kept.is_empty());
+
+    Migrator::down(conn, Some(1)).await.unwrap();
+    assert_eq!(app.count("check_ins").await, 150, "the check-ins stay when the tallies go");
+    Migrator::up(conn, None).await.unwrap();
+    assert_eq!(tally_rows(conn, seeded.cohort.id).await, kept);
     app.stop().await;
 }
 
