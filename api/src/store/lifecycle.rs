@@ -116,15 +116,13 @@ struct Member {
     status: String,
     /// Check-ins in the window ending at `as_of`.
     in_window: u32,
-    /// Check-ins in the window before that, and the latest check-in at or before `as_of`
-    /// (only when asked for).
+    /// Check-ins in the window before that (only when asked for).
     in_previous_window: u32,
-    last_check_in: Option<i64>,
 }
 
 /// Every membership of the cohorts with its check-ins in the window ending at `as_of` (and,
-/// with `previous`, in the window before and its latest check-in): one statement, a few probes of
-/// each member's tallies, whatever the number of check-ins.
+/// with `previous`, in the window before): one statement, two or three probes of each member's
+/// tallies, whatever the number of check-ins.
 async fn members(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
@@ -138,23 +136,16 @@ async fn members(
     let key = ALL_CHECK_INS.to_string();
     let count_at = |at: &str| format!("COALESCE({}, 0)", tallies::as_of("check_ins", "m.id", &key, at));
     let (now, from) = (b.bind(as_of), b.bind(as_of - WINDOW));
-    let (in_window, in_previous, last) = if previous {
+    let in_window = format!("{} - {}", count_at(&now), count_at(&from));
+    let in_previous = if previous {
         let before = b.bind(as_of - 2 * WINDOW);
-        (
-            format!("{} - {}", count_at(&now), count_at(&from)),
-            format!("{} - {}", count_at(&from), count_at(&before)),
-            tallies::as_of("occurred_at", "m.id", &key, &now),
-        )
+        format!("{} - {}", count_at(&from), count_at(&before))
     } else {
-        (
-            format!("{} - {}", count_at(&now), count_at(&from)),
-            "CAST(0 AS BIGINT)".to_owned(),
-            "CAST(NULL AS BIGINT)".to_owned(),
-        )
+        "CAST(0 AS BIGINT)".to_owned()
     };
     let list = b.list(cohort_ids);
     let sql = format!(
-        "SELECT m.id, m.cohort_id, m.person_id, m.role, m.status, {in_window}, {in_previous}, {last} \
+        "SELECT m.id, m.cohort_id, m.person_id, m.role, m.status, {in_window}, {in_previous} \
          FROM memberships m WHERE m.cohort_id IN ({list})"
     );
     let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
@@ -170,7 +161,6 @@ async fn members(
                 status: row.try_get_by_index(4)?,
                 in_window: count(row.try_get_by_index(5)?),
                 in_previous_window: count(row.try_get_by_index(6)?),
-                last_check_in: row.try_get_by_index(7)?,
             })
         })
         .collect()
@@ -257,7 +247,7 @@ pub async fn snapshot(conn: &impl ConnectionTrait, c: &cohort::Model, as_of: i64
 
 /// The snapshots of many cohorts as of one moment (microseconds), by cohort id. Eleven
 /// statements, each over all the cohorts at once (grouped by cohort or membership; check-ins
-/// through their tallies and one index probe per week of the streak), whatever the number of
+/// through their tallies and probes of their index by cohort and time), whatever the number of
 /// cohorts, members, check-ins or meetings; none for no cohorts.
 pub async fn snapshots(
     conn: &impl ConnectionTrait,
@@ -272,14 +262,9 @@ pub async fn snapshots(
     let activity = activity_of(conn, &ids, as_of, &members).await?;
     // Every membership's check-ins count here, whatever its status now.
     let mut previous: HashMap<i64, u32> = HashMap::new();
-    let mut last_check_in: HashMap<i64, i64> = HashMap::new();
     for m in &members {
         let n = previous.entry(m.cohort_id).or_default();
         *n = n.saturating_add(m.in_previous_window);
-        if let Some(at) = m.last_check_in {
-            let latest = last_check_in.entry(m.cohort_id).or_insert(at);
-            *latest = std::cmp::max(*latest, at);
-        }
     }
     let mut last_leading: HashMap<i64, i64> = HashMap::new();
     for ((cohort_id, _), (_, latest)) in leadership_actions(conn, &ids, i64::MIN, as_of).await? {
@@ -294,7 +279,7 @@ pub async fn snapshots(
         .into_tuple()
         .all(conn)
         .await?;
-    let streaks = active_weeks_in_a_row(conn, &ids, as_of).await?;
+    let recent = recent_check_ins(conn, &ids, as_of).await?;
     let outside = outside_interests(conn, &ids, as_of).await?;
     // Attendance counts as activity at the meeting's start; the rate is over the last meetings.
     let last_attended = super::meetings::last_attended(conn, &ids, as_of).await?;
@@ -309,10 +294,10 @@ pub async fn snapshots(
                 activated_at: c.activated_at.map(from_micros),
                 check_ins_in_previous_window: previous.get(&c.id).copied().unwrap_or(0),
                 outside_interest: outside.get(&c.id).copied().unwrap_or(0),
-                active_weeks_in_a_row: streaks.get(&c.id).copied().unwrap_or(0),
+                active_weeks_in_a_row: recent.get(&c.id).map_or(0, |r| r.weeks_in_a_row),
                 attendance_rate: attendance_rates.get(&c.id).copied(),
                 last_activity_at: [
-                    last_check_in.get(&c.id).copied(),
+                    recent.get(&c.id).and_then(|r| r.last),
                     last_leading.get(&c.id).copied().filter(|t| *t > i64::MIN),
                     last_attended.get(&c.id).copied(),
                 ]
@@ -353,14 +338,22 @@ pub async fn snapshots(
     Ok(out)
 }
 
-/// Consecutive weeks, ending with the week up to `as_of`, with at least one check-in, per
-/// cohort (absent for none): one statement that looks a week further back only while the weeks
-/// so far had check-ins, each week one probe of the check-ins' index by cohort and time.
-async fn active_weeks_in_a_row(
+/// What a cohort's check-ins say of its recent activity as of a moment.
+struct Recent {
+    /// The latest check-in at or before the moment.
+    last: Option<i64>,
+    /// Consecutive weeks, ending with the week up to the moment, with at least one check-in.
+    weeks_in_a_row: u32,
+}
+
+/// [`Recent`] of each cohort as of `as_of`: one statement of probes of the check-ins' index by
+/// cohort and time — one for the latest, and one a week for the streak, looking a week further
+/// back only while the weeks so far had check-ins.
+async fn recent_check_ins(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
     as_of: i64,
-) -> Result<HashMap<i64, u32>, DbErr> {
+) -> Result<HashMap<i64, Recent>, DbErr> {
     let mut b = Binds::new(conn.get_database_backend());
     let (at, week, weeks, list) = (b.bind(as_of), b.bind(MICROS_PER_WEEK), b.bind(STREAK_WEEKS), b.list(cohort_ids));
     let checked_in = |cohort: &str, weeks_back: &str| {
@@ -376,15 +369,19 @@ async fn active_weeks_in_a_row(
              UNION ALL \
              SELECT s.cohort_id, s.weeks_back + 1 FROM streak s \
              WHERE s.weeks_back + 1 < {weeks} AND {next}) \
-         SELECT cohort_id, COUNT(*) FROM streak GROUP BY cohort_id",
+         SELECT c.id, \
+                (SELECT MAX(x.occurred_at) FROM check_ins x WHERE x.cohort_id = c.id AND x.occurred_at <= {at}), \
+                (SELECT COUNT(*) FROM streak s WHERE s.cohort_id = c.id) \
+         FROM cohorts c WHERE c.id IN ({list})",
         first = checked_in("c.id", "0"),
         next = checked_in("s.cohort_id", "(s.weeks_back + 1)"),
     );
     let mut out = HashMap::new();
     for row in conn.query_all_raw(b.statement(sql)).await? {
         let cohort_id: i64 = row.try_get_by_index(0)?;
-        let n: i64 = row.try_get_by_index(1)?;
-        out.insert(cohort_id, u32::try_from(n).unwrap_or(u32::MAX));
+        let last: Option<i64> = row.try_get_by_index(1)?;
+        let weeks: i64 = row.try_get_by_index(2)?;
+        out.insert(cohort_id, Recent { last, weeks_in_a_row: u32::try_from(weeks).unwrap_or(u32::MAX) });
     }
     Ok(out)
 }
