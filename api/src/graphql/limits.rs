@@ -22,7 +22,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use std::future::Future;
-use std::task::Poll;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 
 use async_graphql::futures_util::future::BoxFuture;
 use async_graphql::futures_util::stream::{FuturesUnordered, StreamExt};
@@ -86,10 +87,22 @@ impl RequestTasks {
         let mut request = std::pin::pin!(request);
         let mut running = FuturesUnordered::new();
         std::future::poll_fn(move |cx| {
+            let woken = Arc::new(SelfWake { woken: AtomicBool::new(false), outer: cx.waker().clone() });
+            let waker = Waker::from(Arc::clone(&woken));
+            let mut inner = Context::from_waker(&waker);
+            let mut passes = 0;
             loop {
-                if let Poll::Ready(out) = request.as_mut().poll(cx) {
+                woken.woken.store(false, Ordering::Release);
+                if let Poll::Ready(out) = request.as_mut().poll(&mut inner) {
                     return Poll::Ready(out);
                 }
+                // A long list yields after a share of its items (so as not to hog the thread) and
+                // wakes itself at once: that pass is not over, so its keys are not all in yet.
+                passes += 1;
+                if woken.woken.load(Ordering::Acquire) && passes < MAX_PASSES_BEFORE_LOADING {
+                    continue;
+                }
+                passes = 0;
                 running.extend(std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner)));
                 let mut finished = false;
                 while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {
@@ -102,6 +115,26 @@ impl RequestTasks {
             }
         })
         .await
+    }
+}
+
+/// How many times in a row a request may wake itself before its queued batches start anyway.
+const MAX_PASSES_BEFORE_LOADING: u32 = 1_000;
+
+/// The waker a request is polled with: notes that the request woke itself, and passes the
+/// wake on.
+struct SelfWake {
+    woken: AtomicBool,
+    outer: Waker,
+}
+
+impl Wake for SelfWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.outer.wake_by_ref();
     }
 }
 
