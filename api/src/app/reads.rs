@@ -18,7 +18,7 @@ use crate::store::entities::{check_in, cohort, conduct_version, goal, join_reque
 use crate::store::meetings::{self as sm, Slot, attendance, calendar_feed, meeting, meeting_plan, rsvp};
 use crate::store::{Store, lifecycle, progress, queries, search};
 
-pub use crate::store::queries::{DEFAULT_PAGE, HasId, MAX_PAGE, Page, page_size};
+pub use crate::store::queries::{DEFAULT_PAGE, HasId, MAX_PAGE, Page, Total, page_size};
 
 type Reads<T> = Result<T, ApiError>;
 

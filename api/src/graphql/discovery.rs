@@ -182,7 +182,10 @@ pub async fn search_cohorts(
             rows.push((offset as i64 + i as i64 + 1, cohort));
         }
     }
-    Ok(CohortConnection { page: Page { rows, has_next, has_previous: offset > 0, total }, hidden: false })
+    Ok(CohortConnection {
+        page: Page { rows, has_next, has_previous: offset > 0, total: reads::Total::Known(total) },
+        hidden: false,
+    })
 }
 
 /// Proposals awaiting an instructor's decision, oldest first.

@@ -21,8 +21,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
 use async_graphql::futures_util::future::BoxFuture;
-use tokio::task::JoinSet;
+use async_graphql::futures_util::stream::{FuturesUnordered, StreamExt};
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 
@@ -63,31 +67,74 @@ pub const MUTATION_STATEMENTS: usize = 20;
 /// The `extensions.code` of a request stopped by the time limit.
 pub const TIMEOUT_CODE: &str = "TIMEOUT";
 
-/// The loader batches one request spawned. A request stopped by the time limit, or whose
-/// client went away, aborts them (`abort_on_drop`), so that no batch of it runs on unseen.
+/// The loader batches of one request, run by the request's own task (see [`RequestTasks::drive`]).
 #[derive(Clone, Default)]
-pub struct RequestTasks(Arc<Mutex<JoinSet<()>>>);
+pub struct RequestTasks(Arc<Mutex<Vec<BoxFuture<'static, ()>>>>);
 
 impl RequestTasks {
+    /// Queues a loader batch; [`RequestTasks::drive`] starts it.
     pub fn spawn(&self, task: BoxFuture<'static, ()>) {
-        let mut set = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        // Reap what finished, so that a long request does not hoard handles.
-        while set.try_join_next().is_some() {}
-        set.spawn(task);
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(task);
     }
 
-    /// A guard that aborts every task still running when it is dropped.
-    pub fn abort_on_drop(&self) -> AbortOnDrop {
-        AbortOnDrop(self.clone())
+    /// Runs `request` and, between its polls, the loader batches it queued. A batch starts only
+    /// once a whole pass of the executor has polled every field that can make progress, so every
+    /// sibling of a level has asked for its keys by then and one statement loads them all, with
+    /// no timer to wait for and whatever the load on the machine. The batches belong to the
+    /// returned future: a request stopped by the time limit, or whose client went away, drops
+    /// them with it, so no batch of it runs on unseen.
+    pub async fn drive<F: Future>(&self, request: F) -> F::Output {
+        let mut request = std::pin::pin!(request);
+        let mut running = FuturesUnordered::new();
+        std::future::poll_fn(move |cx| {
+            let woken = Arc::new(SelfWake { woken: AtomicBool::new(false), outer: cx.waker().clone() });
+            let waker = Waker::from(Arc::clone(&woken));
+            let mut inner = Context::from_waker(&waker);
+            let mut passes = 0;
+            loop {
+                woken.woken.store(false, Ordering::Release);
+                if let Poll::Ready(out) = request.as_mut().poll(&mut inner) {
+                    return Poll::Ready(out);
+                }
+                // A long list yields after a share of its items (so as not to hog the thread) and
+                // wakes itself at once: that pass is not over, so its keys are not all in yet.
+                passes += 1;
+                if woken.woken.load(Ordering::Acquire) && passes < MAX_PASSES_BEFORE_LOADING {
+                    continue;
+                }
+                passes = 0;
+                running.extend(std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner)));
+                let mut finished = false;
+                while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {
+                    finished = true;
+                }
+                // A finished batch has answered fields of the request: poll it again now.
+                if !finished {
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await
     }
 }
 
-/// See [`RequestTasks::abort_on_drop`].
-pub struct AbortOnDrop(RequestTasks);
+/// How many times in a row a request may wake itself before its queued batches start anyway.
+const MAX_PASSES_BEFORE_LOADING: u32 = 1_000;
 
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.0.lock().unwrap_or_else(PoisonError::into_inner).abort_all();
+/// The waker a request is polled with: notes that the request woke itself, and passes the
+/// wake on.
+struct SelfWake {
+    woken: AtomicBool,
+    outer: Waker,
+}
+
+impl Wake for SelfWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.outer.wake_by_ref();
     }
 }
 

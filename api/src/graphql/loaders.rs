@@ -46,17 +46,15 @@ pub struct ProgressKey {
     pub as_of: i64,
 }
 
-/// How long a loader waits to gather the keys of one level before it queries. Sibling fields of
-/// a long list reach their loads over a few milliseconds in a debug build; the window is wide
-/// enough to take them in one statement.
-pub const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(5);
-
 impl Loaders {
     /// A request's loader. It caches what it loaded for the length of the request only, so that
     /// keys seen at one level are not fetched again at another.
-    /// Its batches run as `tasks`, so that stopping the request stops them.
+    /// Its batches run as `tasks`, between passes of the request's executor (see
+    /// [`RequestTasks::drive`](super::limits::RequestTasks::drive)): they wait for no timer, and
+    /// stopping the request stops them.
     pub fn into_data_loader(self, tasks: super::limits::RequestTasks) -> DataLoader<Loaders, HashMapCache> {
-        DataLoader::with_cache(self, move |batch| tasks.spawn(batch), HashMapCache::default()).delay(BATCH_WINDOW)
+        DataLoader::with_cache(self, move |batch| tasks.spawn(batch), HashMapCache::default())
+            .delay(std::time::Duration::ZERO)
     }
 }
 

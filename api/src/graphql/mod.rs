@@ -189,8 +189,9 @@ macro_rules! connection {
                 Ok(crate::graphql::page_info(&self.page))
             }
 
-            async fn total_count(&self) -> i64 {
-                i64::try_from(self.page.total).unwrap_or(i64::MAX)
+            // Counted only when asked for.
+            async fn total_count(&self) -> crate::graphql::Result<i64, crate::error::ApiError> {
+                Ok(i64::try_from(self.page.total.get().await?).unwrap_or(i64::MAX))
             }
         }
 

@@ -178,7 +178,6 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
     // Whatever way this handler ends (done, timed out, or dropped because the client left), the
     // loader batches of the request end with it.
     let tasks = limits::RequestTasks::default();
-    let _stop_loads = tasks.abort_on_drop();
     let loaders = Loaders { store: state.store.clone(), tenant_id: viewer.tenant_id, person_id: viewer.person_id() };
     let request = request
         .data(state.store.clone())
@@ -188,13 +187,14 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
         .data(state.feeds.clone())
         .data(graphql::RequestTime(crate::store::now()));
     // Dropping the execution at the deadline cancels it and frees its worker.
-    let mut response = match tokio::time::timeout(state.request_timeout, state.schema.execute(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(timeout = ?state.request_timeout, "request stopped at its time limit");
-            return timeout_response(state.request_timeout, id);
-        }
-    };
+    let mut response =
+        match tokio::time::timeout(state.request_timeout, tasks.drive(state.schema.execute(request))).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::warn!(timeout = ?state.request_timeout, "request stopped at its time limit");
+                return timeout_response(state.request_timeout, id);
+            }
+        };
     for error in &mut response.errors {
         if graphql::classify_error(error) == "INTERNAL" {
             state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);

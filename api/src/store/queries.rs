@@ -4,8 +4,13 @@
 use afterclass_domain::access;
 use afterclass_domain::stage::Stage;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
 };
 
 use super::entities::{cohort, membership};
@@ -32,7 +37,35 @@ pub struct Page<T> {
     pub rows: Vec<T>,
     pub has_next: bool,
     pub has_previous: bool,
-    pub total: u64,
+    pub total: Total,
+}
+
+type Count = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<u64, DbErr>> + Send>> + Send + Sync>;
+
+/// A page's total count: known already, or counted only when asked for (`totalCount` often is
+/// not, and counting a long history costs more than the page itself).
+#[derive(Clone)]
+pub enum Total {
+    Known(u64),
+    Counted(Count),
+}
+
+impl Total {
+    pub async fn get(&self) -> Result<u64, ApiError> {
+        match self {
+            Total::Known(n) => Ok(*n),
+            Total::Counted(count) => Ok(count().await?),
+        }
+    }
+}
+
+impl std::fmt::Debug for Total {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Total::Known(n) => write!(f, "Known({n})"),
+            Total::Counted(_) => f.write_str("Counted"),
+        }
+    }
 }
 
 impl<T: HasId> Page<T> {
@@ -54,9 +87,10 @@ pub fn page_size(first: Option<i32>) -> Result<u64, ApiError> {
     }
 }
 
-/// Pages `select` forward by id: `first` rows after the `after` cursor, plus the total count.
+/// Pages `select` forward by id: `first` rows after the `after` cursor, and the total count when
+/// it is asked for.
 pub async fn page<E, C>(
-    conn: &impl ConnectionTrait,
+    conn: &DatabaseConnection,
     select: Select<E>,
     id: C,
     first: Option<i32>,
@@ -72,7 +106,7 @@ where
 
 /// Pages `select` newest first by id: `first` rows before the `after` cursor.
 pub async fn page_newest_first<E, C>(
-    conn: &impl ConnectionTrait,
+    conn: &DatabaseConnection,
     select: Select<E>,
     id: C,
     first: Option<i32>,
@@ -87,7 +121,7 @@ where
 }
 
 async fn page_in_order<E, C>(
-    conn: &impl ConnectionTrait,
+    conn: &DatabaseConnection,
     select: Select<E>,
     id: C,
     first: Option<i32>,
@@ -101,7 +135,13 @@ where
 {
     let size = page_size(first)?;
     let after = after.map(ids::decode_cursor).transpose()?;
-    let total = select.clone().count(conn).await?;
+    let total = {
+        let (select, conn) = (select.clone(), conn.clone());
+        Total::Counted(Arc::new(move || {
+            let (select, conn) = (select.clone(), conn.clone());
+            Box::pin(async move { select.count(&conn).await })
+        }))
+    };
     let mut rows_query = if newest_first { select.order_by_desc(id) } else { select.order_by_asc(id) };
     if let Some(after) = after {
         rows_query = rows_query.filter(if newest_first { id.lt(after) } else { id.gt(after) });
