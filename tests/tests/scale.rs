@@ -54,7 +54,13 @@ async fn the_enriched_read_costs_the_same_statements_at_every_size(app: TestApp)
         counts.push(n);
     }
     let [short, long, few, many] = counts[..] else { unreachable!() };
-    assert_eq!(short, long, "statements grew with the history: {short} at 1,000 check-ins, {long} at 100,000");
-    assert_eq!(few, many, "statements grew with the cohort: {few} for 10 members, {many} for 1,000");
+    // On PostgreSQL one load has been seen to share a batch with another in one cohort's
+    // requests and not in the other's (25 or 26 statements, whatever the size); anything more
+    // would be a statement that grows with the data.
+    assert!(
+        short.abs_diff(long) <= 1,
+        "statements grew with the history: {short} at 1,000 check-ins, {long} at 100,000"
+    );
+    assert!(few.abs_diff(many) <= 1, "statements grew with the cohort: {few} for 10 members, {many} for 1,000");
     app.stop().await;
 }
