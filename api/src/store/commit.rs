@@ -12,7 +12,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use tokio::sync::{mpsc, oneshot};
 
 /// A unit of work's future, borrowing the transaction it runs in.
@@ -100,7 +102,11 @@ async fn serve(writer: DatabaseConnection, mut units: mpsc::Receiver<Unit>) {
 }
 
 async fn run_batch(writer: DatabaseConnection, batch: Vec<Unit>) {
-    let txn = match writer.begin().await {
+    // IMMEDIATE: the write lock is taken before anything is read, so another process writing the
+    // same file cannot leave the batch's reads behind its commit.
+    let immediate =
+        TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+    let txn = match writer.begin_with_options(immediate).await {
         Ok(txn) => txn,
         Err(err) => {
             // Dropping the units answers each of them with a failure.
