@@ -27,7 +27,7 @@
 //! `cargo test --benches` does) uses small sizes and short runs. `AFTERCLASS_BENCH_SECONDS`
 //! (per run, default 2), `AFTERCLASS_BENCH_ROUNDS` (default 3), `AFTERCLASS_BENCH_CLIENTS`
 //! (default 32), `AFTERCLASS_JWT_SECRET` (default a fixed benchmark secret) and
-//! `AFTERCLASS_DB_MAX_CONNECTIONS` (default 10, as `serve`) change the run;
+//! `AFTERCLASS_DB_MAX_CONNECTIONS` (default as `serve`'s) change the run;
 //! `AFTERCLASS_BENCH_ONLY=writes` (or `reads`) runs only the check-ins (or only the reads). The
 //! table is printed and the same results are written as JSON to `target/bench-api.json`.
 
@@ -104,7 +104,8 @@ impl Settings {
             run: Duration::from_secs_f64(seconds.max(0.05)),
             rounds: env_or("AFTERCLASS_BENCH_ROUNDS", if quick { 1 } else { 3 })?.max(1),
             clients: env_or("AFTERCLASS_BENCH_CLIENTS", 32)?.max(1),
-            max_connections: env_or("AFTERCLASS_DB_MAX_CONNECTIONS", 10)?.max(1),
+            max_connections: env_or("AFTERCLASS_DB_MAX_CONNECTIONS", afterclass::config::DEFAULT_MAX_CONNECTIONS)?
+                .max(1),
             secret: std::env::var("AFTERCLASS_JWT_SECRET").unwrap_or_else(|_| DEFAULT_SECRET.to_owned()),
             postgres: std::env::var("AFTERCLASS_BENCH_POSTGRES_URL").ok().filter(|u| !u.is_empty()),
             only: match std::env::var("AFTERCLASS_BENCH_ONLY").as_deref() {
@@ -446,8 +447,11 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
         url: format!("http://{addr}/graphql").into(),
     };
 
-    let writes =
-        if settings.runs(Part::Writes) { writes(settings, url, &client, &write_cohorts, &token).await? } else { Vec::new() };
+    let writes = if settings.runs(Part::Writes) {
+        writes(settings, url, &client, &write_cohorts, &token).await?
+    } else {
+        Vec::new()
+    };
     let mut reads = Vec::new();
     for (key, seeded, members, check_ins) in &read_cohorts {
         println!("  read, {members} members, {check_ins} check-ins:");
