@@ -27,8 +27,9 @@
 //! `cargo test --benches` does) uses small sizes and short runs. `AFTERCLASS_BENCH_SECONDS`
 //! (per run, default 2), `AFTERCLASS_BENCH_ROUNDS` (default 3), `AFTERCLASS_BENCH_CLIENTS`
 //! (default 32), `AFTERCLASS_JWT_SECRET` (default a fixed benchmark secret) and
-//! `AFTERCLASS_DB_MAX_CONNECTIONS` (default 10, as `serve`) change the run. The table is printed
-//! and the same results are written as JSON to `target/bench-api.json`.
+//! `AFTERCLASS_DB_MAX_CONNECTIONS` (default as `serve`'s) change the run;
+//! `AFTERCLASS_BENCH_ONLY=writes` (or `reads`) runs only the check-ins (or only the reads). The
+//! table is printed and the same results are written as JSON to `target/bench-api.json`.
 
 #[allow(dead_code)]
 #[path = "evaluation/seed.rs"]
@@ -81,6 +82,14 @@ struct Settings {
     max_connections: u32,
     secret: String,
     postgres: Option<String>,
+    /// `AFTERCLASS_BENCH_ONLY`: run only the writes or only the reads.
+    only: Option<Part>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Writes,
+    Reads,
 }
 
 impl Settings {
@@ -95,10 +104,21 @@ impl Settings {
             run: Duration::from_secs_f64(seconds.max(0.05)),
             rounds: env_or("AFTERCLASS_BENCH_ROUNDS", if quick { 1 } else { 3 })?.max(1),
             clients: env_or("AFTERCLASS_BENCH_CLIENTS", 32)?.max(1),
-            max_connections: env_or("AFTERCLASS_DB_MAX_CONNECTIONS", 10)?.max(1),
+            max_connections: env_or("AFTERCLASS_DB_MAX_CONNECTIONS", afterclass::config::DEFAULT_MAX_CONNECTIONS)?
+                .max(1),
             secret: std::env::var("AFTERCLASS_JWT_SECRET").unwrap_or_else(|_| DEFAULT_SECRET.to_owned()),
             postgres: std::env::var("AFTERCLASS_BENCH_POSTGRES_URL").ok().filter(|u| !u.is_empty()),
+            only: match std::env::var("AFTERCLASS_BENCH_ONLY").as_deref() {
+                Err(_) | Ok("") => None,
+                Ok("writes") => Some(Part::Writes),
+                Ok("reads") => Some(Part::Reads),
+                Ok(other) => return Err(format!("AFTERCLASS_BENCH_ONLY={other}: `writes` or `reads`").into()),
+            },
         })
+    }
+
+    fn runs(&self, part: Part) -> bool {
+        self.only.is_none_or(|only| only == part)
     }
 
     /// The read cohorts by decade: (members, check-ins).
@@ -398,6 +418,9 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
     let mut read_cohorts: Vec<(String, Seeded, u64, u64)> = Vec::new();
     let mut sizes = settings.decades();
     sizes.push((100, settings.history()));
+    if !settings.runs(Part::Reads) {
+        sizes.clear();
+    }
     for (members, check_ins) in sizes {
         let key = next_tenant();
         let seeded = seed::seed(&store, &key, &Plan { members, check_ins, now }).await?;
@@ -405,7 +428,7 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
     }
     let writers = settings.clients as u64;
     let mut write_cohorts: Vec<(String, Seeded)> = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..if settings.runs(Part::Writes) { 100 } else { 0 } {
         let key = next_tenant();
         let seeded = seed::seed(&store, &key, &Plan { members: writers, check_ins: 0, now }).await?;
         write_cohorts.push((key, seeded));
@@ -424,7 +447,11 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
         url: format!("http://{addr}/graphql").into(),
     };
 
-    let writes = writes(settings, url, &client, &write_cohorts, &token).await?;
+    let writes = if settings.runs(Part::Writes) {
+        writes(settings, url, &client, &write_cohorts, &token).await?
+    } else {
+        Vec::new()
+    };
     let mut reads = Vec::new();
     for (key, seeded, members, check_ins) in &read_cohorts {
         println!("  read, {members} members, {check_ins} check-ins:");

@@ -12,6 +12,12 @@ use crate::store;
 
 /// The default store: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://afterclass.db";
+/// The database pool's default size: PostgreSQL connections for as many concurrent requests as a
+/// busy replica serves (32), so that they do not queue for connections. Connections are opened as
+/// needed (at least one is kept), so an idle replica holds few of PostgreSQL's `max_connections`
+/// (100 by default); size it down when many replicas share one server. SQLite uses one writer and
+/// at most 8 readers whatever this says.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 32;
 
 /// Settings every subcommand shares.
 #[derive(Debug, Clone, Args)]
@@ -19,8 +25,8 @@ pub struct GlobalOptions {
     /// Where the data lives: `sqlite://FILE` (created if missing) or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     pub database_url: String,
-    /// Most connections to hold open to the database.
-    #[arg(long, env = "AFTERCLASS_DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    /// Most connections to hold open to the database (see [`DEFAULT_MAX_CONNECTIONS`]).
+    #[arg(long, env = "AFTERCLASS_DB_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, global = true)]
     pub db_max_connections: u32,
     /// HS256 shared secret for bearer tokens.
     #[arg(long, env = "AFTERCLASS_JWT_SECRET", hide_env_values = true, global = true)]

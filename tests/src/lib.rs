@@ -90,6 +90,12 @@ impl TestDatabase {
     pub fn sqlite_file(&self) -> Option<PathBuf> {
         self.dir.as_ref().map(|d| d.join("afterclass.db"))
     }
+
+    /// Another handle on the same database, for a second server over it; dropping it removes
+    /// nothing.
+    pub fn shared(&self) -> TestDatabase {
+        TestDatabase { url: self.url.clone(), dir: None, pg: None }
+    }
 }
 
 impl Drop for TestDatabase {

@@ -1,5 +1,8 @@
 //! Check-ins: a member logs progress, idempotently, and goals are marked achieved when reached.
 
+use sea_orm::TryInsertResult;
+use sea_orm::sea_query::Expr;
+
 use super::*;
 
 impl App<'_> {
@@ -13,13 +16,46 @@ impl App<'_> {
     ) -> Outcome<check_in::Model> {
         // The key is looked up before the rest is validated, so it is checked first.
         let key = checkin::idempotency_key(draft.idempotency_key.as_deref())?;
-        let txn = self.begin().await?;
-        let locked = self.lock(&txn, cohort_id).await?;
+        let (store, viewer, now) = (self.store.clone(), self.viewer.clone(), self.now);
+        let (row, open_goal) = self
+            .store
+            .write(move |txn| {
+                Box::pin(async move {
+                    App { store: &store, viewer: &viewer, now }.check_in(txn, cohort_id, goal_id, draft, key).await
+                })
+            })
+            .await?;
+        if let Some((cohort, goal_id)) = open_goal
+            && !self.store.writes_one_at_a_time()
+        {
+            // Check-ins that overlap may together reach a goal that neither saw reached from
+            // inside its transaction; whichever commits last sees all of them from here. If
+            // this fails, the check-in stands and the next one on the goal looks again.
+            if let Err(err) = self.look_again(&cohort, goal_id).await {
+                tracing::warn!(?err, goal_id, "looking again whether a goal was reached");
+            }
+        }
+        Ok(row)
+    }
+
+    /// The check-in itself, in the caller's write transaction. It holds the cohort shared, so
+    /// check-ins run side by side while a change of stage, membership, role or code of conduct
+    /// waits for them to commit, and every check-in after it sees the change. Gives the row, and
+    /// the goal it counted towards if that goal was still open.
+    async fn check_in(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort_id: i64,
+        goal_id: Option<i64>,
+        draft: CheckInDraft,
+        key: Option<String>,
+    ) -> Outcome<(check_in::Model, Option<(cohort::Model, i64)>)> {
+        let locked = self.share(txn, cohort_id).await?;
         locked.access(self.viewer.role).ensure_may(Action::Participate)?;
         if let (Some(key), Some(mine)) = (key.as_deref(), locked.mine.as_ref())
-            && let Some(first) = find_by_key(&txn, locked.cohort.id, mine.id, key).await?
+            && let Some(first) = find_by_key(txn, locked.cohort.id, mine.id, key).await?
         {
-            return Ok(first);
+            return Ok((first, None));
         }
         let ctx = CheckInContext {
             stage: locked.stage(),
@@ -35,7 +71,7 @@ impl App<'_> {
             Some(goal_id) => Some(
                 goal_row::Entity::find_by_id(goal_id)
                     .filter(goal_row::Column::CohortId.eq(locked.cohort.id))
-                    .one(&txn)
+                    .one(txn)
                     .await?
                     .ok_or_else(|| DomainError::invalid("goalId", "the goal does not belong to this cohort"))?,
             ),
@@ -43,7 +79,8 @@ impl App<'_> {
         let Some(mine) = locked.mine else {
             return Err(ApiError::Internal("checked in without a membership".into()).into());
         };
-        let row = check_in::ActiveModel {
+        let keyed = valid.idempotency_key.is_some();
+        let am = check_in::ActiveModel {
             tenant_id: Set(locked.cohort.tenant_id),
             cohort_id: Set(locked.cohort.id),
             membership_id: Set(mine.id),
@@ -56,15 +93,50 @@ impl App<'_> {
             created_at: Set(self.now_micros()),
             idempotency_key: Set(valid.idempotency_key),
             ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        crate::store::tallies::record(&txn, &row).await?;
-        if let Some(goal) = goal {
-            self.mark_achieved(&txn, &locked.cohort, goal).await?;
+        };
+        let row = if keyed {
+            let inserted = check_in::Entity::insert(am)
+                .on_conflict_do_nothing_on([
+                    check_in::Column::CohortId,
+                    check_in::Column::MembershipId,
+                    check_in::Column::IdempotencyKey,
+                ])
+                .exec_with_returning_many(txn)
+                .await?;
+            match inserted {
+                TryInsertResult::Inserted(mut rows) if !rows.is_empty() => rows.swap_remove(0),
+                // A retry with the same key committed first (it was not yet visible above).
+                _ => {
+                    let key = key.as_deref().unwrap_or_default();
+                    let first = find_by_key(txn, locked.cohort.id, mine.id, key)
+                        .await?
+                        .ok_or_else(|| ApiError::Internal("an idempotency key conflicted with no check-in".into()))?;
+                    return Ok((first, None));
+                }
+            }
+        } else {
+            am.insert(txn).await?
+        };
+        crate::store::tallies::record(txn, &row).await?;
+        let open_goal = match goal {
+            Some(goal) => {
+                let open = (goal.status == GoalStatus::Open.as_str()).then_some((locked.cohort.clone(), goal.id));
+                self.mark_achieved(txn, &locked.cohort, goal).await?;
+                open
+            }
+            None => None,
+        };
+        Ok((row, open_goal))
+    }
+
+    /// Marks a goal achieved if the check-ins committed so far reach it.
+    async fn look_again(&self, cohort: &cohort::Model, goal_id: i64) -> Outcome<()> {
+        let txn = self.begin().await?;
+        if let Some(goal) = goal_row::Entity::find_by_id(goal_id).one(&txn).await? {
+            self.mark_achieved(&txn, cohort, goal).await?;
         }
         txn.commit().await?;
-        Ok(row)
+        Ok(())
     }
 
     /// Records the moment a goal first reaches its target.
@@ -82,10 +154,14 @@ impl App<'_> {
         let spec = progress::goal_spec(&goal);
         let activated = cohort.activated_at.map(crate::store::from_micros);
         if goal::progress(&spec, &observed, activated, self.now).fraction >= 1.0 {
-            let mut am = goal.into_active_model();
-            am.status = Set(GoalStatus::Achieved.as_str().to_owned());
-            am.achieved_at = Set(Some(self.now_micros()));
-            am.update(txn).await?;
+            // Only while it is open: of check-ins that see it reached at once, the first marks it.
+            goal_row::Entity::update_many()
+                .col_expr(goal_row::Column::Status, Expr::value(GoalStatus::Achieved.as_str()))
+                .col_expr(goal_row::Column::AchievedAt, Expr::value(self.now_micros()))
+                .filter(goal_row::Column::Id.eq(goal.id))
+                .filter(goal_row::Column::Status.eq(GoalStatus::Open.as_str()))
+                .exec(txn)
+                .await?;
         }
         Ok(())
     }

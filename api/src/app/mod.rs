@@ -1,7 +1,8 @@
 //! The use cases behind the mutations. Each one runs in one write transaction: it finds the
-//! cohort (locking it, so concurrent writes to one cohort are serialised), checks who is asking,
-//! asks the domain whether the change keeps every rule, and only then writes. A use case that
-//! fails writes nothing.
+//! cohort and holds its row (exclusively when it changes the cohort, its stage, code of conduct,
+//! members or roles, so such writes to one cohort are serialised; shared for check-ins, which
+//! only need it to stay as they found it), checks who is asking, asks the domain whether the
+//! change keeps every rule, and only then writes. A use case that fails writes nothing.
 //!
 //! Order of checks, the same everywhere: unknown or invisible objects are NOT_FOUND, then the
 //! viewer's right to act is FORBIDDEN, then domain rules become `userErrors`.
@@ -36,7 +37,7 @@ use sea_orm::{
 use crate::auth::{Viewer, ensure_person_on};
 use crate::error::{ApiError, Failure};
 use crate::store::entities::{check_in, cohort, conduct_version, goal as goal_row, membership, outcome, stage_event};
-use crate::store::queries;
+use crate::store::queries::{self, Hold};
 
 use self::access::{Access, standing};
 use crate::store::{Store, lifecycle, progress, to_micros};
@@ -120,12 +121,37 @@ impl App<'_> {
         Ok(self.store.writer().begin().await?)
     }
 
-    /// Finds and locks a cohort the viewer may know of; NOT_FOUND otherwise.
+    /// Finds and locks a cohort the viewer may know of, exclusively: for writes that change the
+    /// cohort, its stage, code of conduct, members or roles. NOT_FOUND otherwise.
     pub(crate) async fn lock(&self, txn: &DatabaseTransaction, cohort_id: i64) -> Outcome<Locked> {
-        let cohort = queries::lock_cohort(txn, self.viewer.tenant_id, cohort_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("cohort"))?;
-        let mine = queries::membership_of(txn, cohort.id, self.viewer.person_id()).await?;
+        self.hold(txn, cohort_id, Hold::Exclusive).await
+    }
+
+    /// Finds a cohort the viewer may know of and holds it as it is until the transaction ends,
+    /// shared with other such writes (check-ins) but not with [`App::lock`]: a change of stage,
+    /// membership, role or code of conduct waits for them, and they for it. NOT_FOUND otherwise.
+    pub(crate) async fn share(&self, txn: &DatabaseTransaction, cohort_id: i64) -> Outcome<Locked> {
+        self.hold(txn, cohort_id, Hold::Shared).await
+    }
+
+    async fn hold(&self, txn: &DatabaseTransaction, cohort_id: i64, hold: Hold) -> Outcome<Locked> {
+        let tenant = self.viewer.tenant_id;
+        // The cohort and the viewer's membership in one statement; without a membership, the
+        // cohort alone.
+        let found = match self.viewer.person_id() {
+            Some(person) => queries::lock_cohort_and_membership(txn, tenant, cohort_id, person, hold).await?,
+            None => None,
+        };
+        let (cohort, mine) = match found {
+            Some((cohort, mine)) => (cohort, Some(mine)),
+            None => {
+                let cohort = queries::lock_cohort(txn, tenant, cohort_id, hold)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("cohort"))?;
+                let mine = queries::membership_of(txn, cohort.id, self.viewer.person_id()).await?;
+                (cohort, mine)
+            }
+        };
         if !Access::of(self.viewer.role, &cohort, mine.as_ref()).knows() {
             return Err(ApiError::not_found("cohort").into());
         }

@@ -2,10 +2,13 @@
 //!
 //! SQLite has one writer, so a SQLite store keeps two pools over the same WAL-mode file: a single
 //! writer connection that every write transaction goes through, and a few reader connections that
-//! never block it. PostgreSQL uses one pool for both. Writes to one cohort lock its row
+//! never block it. PostgreSQL uses one pool for both. Writes that change a cohort lock its row
 //! (`SELECT … FOR UPDATE` on PostgreSQL; the single writer on SQLite), so concurrent requests
-//! on any number of replicas see each other's committed work.
+//! on any number of replicas see each other's committed work. [`Store::write`] runs a unit of
+//! work in a write transaction; on SQLite concurrent units share one (group commit, see
+//! `commit.rs`).
 
+mod commit;
 pub mod entities;
 pub mod lifecycle;
 pub mod meetings;
@@ -21,7 +24,9 @@ use std::time::Duration;
 use afterclass_migrations::{Migrator, MigratorTrait};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
+
+pub use commit::WriteFuture;
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
@@ -32,6 +37,8 @@ pub struct Store {
 struct Inner {
     reader: DatabaseConnection,
     writer: DatabaseConnection,
+    /// SQLite's queue of units for its one writer; `None` on PostgreSQL.
+    group: Option<commit::GroupCommit>,
     statements: Arc<AtomicU64>,
 }
 
@@ -51,7 +58,7 @@ impl Store {
     /// foreign keys on and a busy timeout.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, DbErr> {
         let statements = Arc::new(AtomicU64::new(0));
-        let (reader, writer) = if is_sqlite(url) {
+        let (reader, writer, group) = if is_sqlite(url) {
             let url = if url.contains("mode=") {
                 url.to_owned()
             } else {
@@ -59,7 +66,8 @@ impl Store {
             };
             let writer = sqlite_pool(&url, 1, &statements).await?;
             let reader = sqlite_pool(&url, max_connections.clamp(1, 8), &statements).await?;
-            (reader, writer)
+            let group = commit::GroupCommit::start(writer.clone());
+            (reader, writer, Some(group))
         } else {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.max_connections(max_connections)
@@ -73,9 +81,9 @@ impl Store {
                 .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
             let mut pool = Database::connect(opts).await?;
             count_statements(&mut pool, &statements);
-            (pool.clone(), pool)
+            (pool.clone(), pool, None)
         };
-        Ok(Store { inner: Arc::new(Inner { reader, writer, statements }) })
+        Ok(Store { inner: Arc::new(Inner { reader, writer, group, statements }) })
     }
 
     /// Applies every pending migration.
@@ -91,6 +99,31 @@ impl Store {
     /// For writes: begin a transaction here.
     pub fn writer(&self) -> &DatabaseConnection {
         &self.inner.writer
+    }
+
+    /// Runs `work` in a write transaction and returns its result once that transaction has
+    /// committed; a unit that fails writes nothing. On SQLite concurrent units share one
+    /// transaction, each in a savepoint of its own, and all of them wait for its commit; a failed
+    /// commit fails them all.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbErr> + Send + 'static,
+        F: for<'t> FnOnce(&'t DatabaseTransaction) -> WriteFuture<'t, Result<T, E>> + Send + 'static,
+    {
+        if let Some(group) = &self.inner.group {
+            return group.write(work).await;
+        }
+        let txn = self.inner.writer.begin().await?;
+        let value = work(&txn).await?;
+        txn.commit().await?;
+        Ok(value)
+    }
+
+    /// Whether write transactions run one after another (SQLite's single writer), so that each
+    /// sees every write before it; on PostgreSQL they overlap.
+    pub fn writes_one_at_a_time(&self) -> bool {
+        self.inner.group.is_some()
     }
 
     pub fn backend(&self) -> DbBackend {

@@ -3,14 +3,14 @@
 
 use afterclass_domain::access;
 use afterclass_domain::stage::Stage;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use sea_orm::sea_query::{Expr, ExprTrait, LockType, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, RelationDef, Select,
 };
 
 use super::entities::{cohort, membership};
@@ -170,14 +170,63 @@ pub async fn find_membership(
     Ok(membership::Entity::find_by_id(id).filter(membership::Column::TenantId.eq(tenant_id)).one(conn).await?)
 }
 
-/// A cohort of the tenant, locked until the transaction ends, so that concurrent writes to one
-/// cohort are serialised (PostgreSQL's `FOR UPDATE`; SQLite has a single writer already).
+/// How a write holds a cohort's row until its transaction ends (PostgreSQL's row locks; SQLite
+/// runs one write transaction at a time already).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// `FOR UPDATE`: for writes that change the cohort, its stage, code of conduct, members or
+    /// roles. They wait for each other and for every shared holder.
+    Exclusive,
+    /// `FOR SHARE`: for writes that only need the cohort to stay as they found it until they
+    /// commit (check-ins). They run side by side and wait only for exclusive holders.
+    Shared,
+}
+
+impl Hold {
+    fn lock_type(self) -> LockType {
+        match self {
+            Hold::Exclusive => LockType::Update,
+            Hold::Shared => LockType::Share,
+        }
+    }
+}
+
+/// A cohort of the tenant, held until the transaction ends (see [`Hold`]).
 pub async fn lock_cohort(
     conn: &impl ConnectionTrait,
     tenant_id: i64,
     id: i64,
+    hold: Hold,
 ) -> Result<Option<cohort::Model>, ApiError> {
-    Ok(cohort::Entity::find_by_id(id).filter(cohort::Column::TenantId.eq(tenant_id)).lock_exclusive().one(conn).await?)
+    Ok(cohort::Entity::find_by_id(id)
+        .filter(cohort::Column::TenantId.eq(tenant_id))
+        .lock(hold.lock_type())
+        .one(conn)
+        .await?)
+}
+
+/// A cohort of the tenant and the person's membership in it, both held until the transaction
+/// ends, in one statement; `None` when either is missing. The membership's row is held too so
+/// that a statement that waited for a writer of the cohort sees the membership as that writer
+/// left it, not as it was when the statement began.
+pub async fn lock_cohort_and_membership(
+    conn: &impl ConnectionTrait,
+    tenant_id: i64,
+    id: i64,
+    person_id: i64,
+    hold: Hold,
+) -> Result<Option<(cohort::Model, membership::Model)>, ApiError> {
+    let joined: RelationDef =
+        cohort::Entity::belongs_to(membership::Entity).from(cohort::Column::Id).to(membership::Column::CohortId).into();
+    let found = cohort::Entity::find_by_id(id)
+        .filter(cohort::Column::TenantId.eq(tenant_id))
+        .join(JoinType::InnerJoin, joined)
+        .filter(membership::Column::PersonId.eq(person_id))
+        .select_also(membership::Entity)
+        .lock(hold.lock_type())
+        .one(conn)
+        .await?;
+    Ok(found.and_then(|(c, m)| m.map(|m| (c, m))))
 }
 
 /// The person's membership in a cohort, if any.

@@ -57,13 +57,14 @@ pub(super) fn as_of(column: &str, membership: &str, key: &str, at: &str) -> Stri
 /// Adds a check-in just stored to its member's tallies: a row for every check-in and one for its
 /// goal, each continuing the member's previous row, and the check-in added to every later row
 /// (a check-in that occurred before others already recorded). Two statements, and on
-/// PostgreSQL a lock on the membership first, so that one member's tallies are written by one
-/// transaction at a time whatever else the write locks.
+/// PostgreSQL a transaction-level advisory lock keyed by the membership first, so that one
+/// member's tallies are written by one transaction at a time whatever else the write locks.
 pub async fn record(conn: &impl ConnectionTrait, c: &check_in::Model) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
     if backend == DbBackend::Postgres {
-        let lock = "SELECT id FROM memberships WHERE id = $1 FOR NO KEY UPDATE";
-        conn.query_all_raw(Statement::from_sql_and_values(backend, lock, [Value::from(c.membership_id)])).await?;
+        // An advisory lock, not a row lock: check-ins hold the membership row shared.
+        let lock = "SELECT pg_advisory_xact_lock($1)";
+        conn.execute_raw(Statement::from_sql_and_values(backend, lock, [Value::from(c.membership_id)])).await?;
     }
 
     let mut b = Binds::new(backend);
