@@ -29,7 +29,8 @@ use seed::{Plan, Seeded};
 
 on_both_stores!(
     tallies_read_what_aggregating_every_check_in_gives,
-    the_migration_builds_the_tallies_of_stored_check_ins
+    the_migration_builds_the_tallies_of_stored_check_ins,
+    concurrent_check_ins_of_one_member_keep_their_tallies_whole
 );
 
 const WINDOW: i64 = WINDOW_DAYS * MICROS_PER_DAY;
@@ -137,6 +138,34 @@ async fn the_migration_builds_the_tallies_of_stored_check_ins(app: TestApp) {
     assert_eq!(app.count("check_ins").await, 150, "the check-ins stay when the tallies go");
     Migrator::up(conn, None).await.unwrap();
     assert_eq!(tally_rows(conn, seeded.cohort.id).await, kept);
+    app.stop().await;
+}
+
+/// Check-ins of one member and of others at once, over HTTP: every one is answered, and the
+/// tallies they kept are the ones rebuilt from them.
+async fn concurrent_check_ins_of_one_member_keep_their_tallies_whole(app: TestApp) {
+    use afterclass_tests::{active_cohort, ops, serde_json::json};
+    let c = active_cohort(&app, "busy", &["tom", "una"]).await;
+    let requests = (0..24).map(|i| {
+        let token = &c.trainees[usize::from(i % 3 == 0)];
+        let input = json!({ "cohortId": c.id, "goalId": c.goal_id, "value": f64::from(i) / 4.0 });
+        app.ok(token, ops::CHECK_IN, json!({ "input": input }))
+    });
+    for data in futures_util::future::join_all(requests).await {
+        assert_eq!(data["logCheckIn"]["userErrors"], json!([]), "{data:#}");
+    }
+    let conn = app.store.writer();
+    let cohort_id: i64 = conn
+        .query_one_raw(Statement::from_string(conn.get_database_backend(), "SELECT MAX(cohort_id) FROM check_ins"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    let kept = tally_rows(conn, cohort_id).await;
+    assert_eq!(kept.len(), 48, "a row for every check-in and one for its goal");
+    tallies::rebuild(conn, Some(cohort_id)).await.unwrap();
+    assert_eq!(tally_rows(conn, cohort_id).await, kept);
     app.stop().await;
 }
 
