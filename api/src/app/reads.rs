@@ -99,9 +99,15 @@ pub async fn observations(store: &Store, goal_ids: &[i64], as_of: i64) -> Reads<
     Ok(progress::observations(store.reader(), goal_ids, as_of).await?)
 }
 
-/// Each member's activity in these cohorts over the window ending at `as_of` (microseconds).
-pub async fn member_activity(store: &Store, cohort_ids: &[i64], as_of: i64) -> Reads<HashMap<i64, MemberActivity>> {
-    Ok(lifecycle::member_activity(store.reader(), cohort_ids, as_of).await?)
+/// The activity of these memberships (of these cohorts) over the window ending at `as_of`
+/// (microseconds).
+pub async fn member_activity(
+    store: &Store,
+    cohort_ids: &[i64],
+    membership_ids: &[i64],
+    as_of: i64,
+) -> Reads<HashMap<i64, MemberActivity>> {
+    Ok(lifecycle::activity_of_memberships(store.reader(), cohort_ids, membership_ids, as_of).await?)
 }
 
 /// Activity snapshots of these cohorts as of `as_of` (microseconds), in a fixed number of

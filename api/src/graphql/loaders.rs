@@ -225,7 +225,8 @@ impl Loader<ParticipationKey> for Loaders {
         }
         let mut out = HashMap::new();
         for (as_of, keys) in by_time {
-            let activity = reads::member_activity(&self.store, &cohort_ids, as_of).await?;
+            let ids: Vec<i64> = keys.iter().map(|k| k.membership_id).collect();
+            let activity = reads::member_activity(&self.store, &cohort_ids, &ids, as_of).await?;
             for key in keys {
                 let Some(m) = members.iter().find(|m| m.id == key.membership_id) else { continue };
                 let level = afterclass_domain::lifecycle::participation(

@@ -103,7 +103,22 @@ pub async fn member_activity(
     cohort_ids: &[i64],
     as_of: i64,
 ) -> Result<HashMap<i64, MemberActivity>, DbErr> {
-    let members = members(conn, cohort_ids, as_of, false).await?;
+    let members = members(conn, cohort_ids, None, as_of, false).await?;
+    activity_of(conn, cohort_ids, as_of, &members).await
+}
+
+/// [`member_activity`] of the memberships `only` (of `cohort_ids`): the members a page shows,
+/// so that a page of a large cohort probes the tallies of its own members only.
+pub async fn activity_of_memberships(
+    conn: &impl ConnectionTrait,
+    cohort_ids: &[i64],
+    only: &[i64],
+    as_of: i64,
+) -> Result<HashMap<i64, MemberActivity>, DbErr> {
+    if only.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let members = members(conn, cohort_ids, Some(only), as_of, false).await?;
     activity_of(conn, cohort_ids, as_of, &members).await
 }
 
@@ -120,12 +135,13 @@ struct Member {
     in_previous_window: u32,
 }
 
-/// Every membership of the cohorts with its check-ins in the window ending at `as_of` (and,
-/// with `previous`, in the window before): one statement, two or three probes of each member's
-/// tallies, whatever the number of check-ins.
+/// Every membership of the cohorts (or those of them in `only`) with its check-ins in the window
+/// ending at `as_of` (and, with `previous`, in the window before): one statement, two or three
+/// probes of each member's tallies, whatever the number of check-ins.
 async fn members(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
+    only: Option<&[i64]>,
     as_of: i64,
     previous: bool,
 ) -> Result<Vec<Member>, DbErr> {
@@ -144,9 +160,10 @@ async fn members(
         "CAST(0 AS BIGINT)".to_owned()
     };
     let list = b.list(cohort_ids);
+    let only = only.map_or_else(String::new, |ids| format!(" AND m.id IN ({})", b.list(ids)));
     let sql = format!(
         "SELECT m.id, m.cohort_id, m.person_id, m.role, m.status, {in_window}, {in_previous} \
-         FROM memberships m WHERE m.cohort_id IN ({list})"
+         FROM memberships m WHERE m.cohort_id IN ({list}){only}"
     );
     let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     conn.query_all_raw(b.statement(sql))
@@ -258,7 +275,7 @@ pub async fn snapshots(
         return Ok(HashMap::new());
     }
     let ids: Vec<i64> = cohorts.iter().map(|c| c.id).collect();
-    let members = members(conn, &ids, as_of, true).await?;
+    let members = members(conn, &ids, None, as_of, true).await?;
     let activity = activity_of(conn, &ids, as_of, &members).await?;
     // Every membership's check-ins count here, whatever its status now.
     let mut previous: HashMap<i64, u32> = HashMap::new();
