@@ -34,6 +34,8 @@
 #[allow(dead_code)]
 #[path = "evaluation/seed.rs"]
 mod seed;
+#[path = "common/stores.rs"]
+mod stores;
 
 use std::error::Error;
 use std::future::Future;
@@ -48,7 +50,7 @@ use afterclass::ids::{self, Kind};
 use afterclass::store::{self, Store, to_micros};
 use afterclass_domain::access::ViewerRole;
 use chrono::SecondsFormat;
-use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
 
 use seed::{Plan, Seeded};
@@ -336,29 +338,11 @@ async fn run(settings: &Settings) -> Result<()> {
         settings.run.as_secs_f64(),
         settings.max_connections
     );
-    let mut reports = Vec::new();
-    let dir = std::env::temp_dir().join(unique("afterclass-bench-api"));
-    std::fs::create_dir_all(&dir)?;
-    let url = format!("sqlite://{}", dir.join("bench.db").display());
-    let outcome = on_backend("SQLite", &url, settings).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    reports.push(outcome?);
-
-    match &settings.postgres {
-        Some(admin_url) => {
-            let name = unique("afterclass_bench_api");
-            let admin = Database::connect(admin_url.as_str()).await?;
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-            let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
-            let outcome = on_backend("PostgreSQL", &format!("{base}/{name}"), settings).await;
-            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
-            admin.close().await?;
-            reports.push(outcome?);
-        }
-        None => {
-            println!("PostgreSQL: skipped (set AFTERCLASS_BENCH_POSTGRES_URL=postgres://user@host:5432/db to run it)")
-        }
-    }
+    let reports =
+        stores::on_each_store("afterclass_bench_api", settings.postgres.as_deref(), |backend, url| async move {
+            on_backend(backend, &url, settings).await
+        })
+        .await?;
 
     let json = print_and_collect(&reports);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -368,11 +352,6 @@ async fn run(settings: &Settings) -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
     println!("\nJSON: {}", path.display());
     Ok(())
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("{prefix}_{}_{nanos}", std::process::id())
 }
 
 fn tenant_key(i: usize) -> String {

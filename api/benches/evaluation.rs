@@ -21,6 +21,8 @@
 
 #[path = "evaluation/seed.rs"]
 mod seed;
+#[path = "common/stores.rs"]
+mod stores;
 
 use std::error::Error;
 use std::future::Future;
@@ -32,7 +34,7 @@ use afterclass::store::{self, Store, lifecycle, progress, to_micros};
 use afterclass_domain::goal::{self as dgoal, Aggregation, GoalSpec};
 use afterclass_domain::lifecycle as dl;
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ConnectionTrait, Database, DbErr};
+use sea_orm::{ConnectionTrait, DbErr};
 
 use seed::{Plan, Seeded};
 
@@ -95,38 +97,17 @@ async fn run(settings: &Settings) -> Result<()> {
         "evaluation benchmark: {} members, {} check-ins; {WARM_UP} warm-up and {} timed runs per operation",
         settings.members, settings.check_ins, settings.iterations
     );
-    let mut rows = Vec::new();
-
-    let dir = std::env::temp_dir().join(unique("afterclass-bench"));
-    std::fs::create_dir_all(&dir)?;
-    let url = format!("sqlite://{}", dir.join("bench.db").display());
-    let outcome = on_backend("SQLite", &url, settings).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    rows.extend(outcome?);
-
-    match &settings.postgres {
-        Some(admin_url) => {
-            let name = unique("afterclass_bench");
-            let admin = Database::connect(admin_url.as_str()).await?;
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-            let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
-            let outcome = on_backend("PostgreSQL", &format!("{base}/{name}"), settings).await;
-            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
-            admin.close().await?;
-            rows.extend(outcome?);
-        }
-        None => {
-            println!("PostgreSQL: skipped (set AFTERCLASS_BENCH_POSTGRES_URL=postgres://user@host:5432/db to run it)")
-        }
-    }
+    let rows: Vec<Row> =
+        stores::on_each_store("afterclass_bench", settings.postgres.as_deref(), |backend, url| async move {
+            on_backend(backend, &url, settings).await
+        })
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
 
     print_table(&rows);
     Ok(())
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("{prefix}_{}_{nanos}", std::process::id())
 }
 
 /// Seeds both cohorts into a fresh store at `url` and measures each.
