@@ -16,23 +16,28 @@ impl App<'_> {
     ) -> Outcome<check_in::Model> {
         // The key is looked up before the rest is validated, so it is checked first.
         let key = checkin::idempotency_key(draft.idempotency_key.as_deref())?;
+        // A goal never moves to another cohort and is never deleted, so it is read before the
+        // write, outside it; whether it belongs to the cohort is told only once the write has
+        // found the cohort and checked the viewer may check in.
+        let goal = match goal_id {
+            Some(id) => Some(goal_row::Entity::find_by_id(id).one(self.store.reader()).await?),
+            None => None,
+        };
         let (store, viewer, now) = (self.store.clone(), self.viewer.clone(), self.now);
         let (row, open_goal) = self
             .store
             .write(move |txn| {
                 Box::pin(async move {
-                    App { store: &store, viewer: &viewer, now }.check_in(txn, cohort_id, goal_id, draft, key).await
+                    App { store: &store, viewer: &viewer, now }.check_in(txn, cohort_id, goal, draft, key).await
                 })
             })
             .await?;
-        if let Some((cohort, goal_id)) = open_goal
-            && !self.store.writes_one_at_a_time()
-        {
-            // Check-ins that overlap may together reach a goal that neither saw reached from
-            // inside its transaction; whichever commits last sees all of them from here. If
-            // this fails, the check-in stands and the next one on the goal looks again.
-            if let Err(err) = self.look_again(&cohort, goal_id).await {
-                tracing::warn!(?err, goal_id, "looking again whether a goal was reached");
+        if let Some((cohort, goal)) = open_goal {
+            // Whichever of overlapping check-ins commits last sees all of them from here, so a
+            // goal they reach together is marked. If this fails, the check-in stands and the
+            // next one on the goal looks again.
+            if let Err(err) = self.mark_achieved(&cohort, goal).await {
+                tracing::warn!(?err, "looking whether a goal was reached");
             }
         }
         Ok(row)
@@ -46,10 +51,10 @@ impl App<'_> {
         &self,
         txn: &DatabaseTransaction,
         cohort_id: i64,
-        goal_id: Option<i64>,
+        goal: Option<Option<goal_row::Model>>,
         draft: CheckInDraft,
         key: Option<String>,
-    ) -> Outcome<(check_in::Model, Option<(cohort::Model, i64)>)> {
+    ) -> Outcome<(check_in::Model, Option<(cohort::Model, goal_row::Model)>)> {
         let locked = self.share(txn, cohort_id).await?;
         locked.access(self.viewer.role).ensure_may(Action::Participate)?;
         if let (Some(key), Some(mine)) = (key.as_deref(), locked.mine.as_ref())
@@ -66,13 +71,11 @@ impl App<'_> {
         };
         checkin::ensure_may_check_in(&ctx)?;
         let valid = checkin::validate(draft, &ctx, self.now)?;
-        let goal = match goal_id {
+        let goal = match goal {
             None => None,
-            Some(goal_id) => Some(
-                goal_row::Entity::find_by_id(goal_id)
-                    .filter(goal_row::Column::CohortId.eq(locked.cohort.id))
-                    .one(txn)
-                    .await?
+            Some(found) => Some(
+                found
+                    .filter(|g| g.cohort_id == locked.cohort.id)
                     .ok_or_else(|| DomainError::invalid("goalId", "the goal does not belong to this cohort"))?,
             ),
         };
@@ -117,52 +120,41 @@ impl App<'_> {
         } else {
             am.insert(txn).await?
         };
-        crate::store::tallies::record(txn, &row).await?;
-        let open_goal = match goal {
-            Some(goal) => {
-                let open = (goal.status == GoalStatus::Open.as_str()).then_some((locked.cohort.clone(), goal.id));
-                self.mark_achieved(txn, &locked.cohort, goal).await?;
-                open
-            }
-            None => None,
-        };
+        // The shared hold above took the member's tallies on PostgreSQL.
+        crate::store::tallies::record_held(txn, &row).await?;
+        let open_goal = goal.filter(|g| g.status == GoalStatus::Open.as_str()).map(|g| (locked.cohort, g));
         Ok((row, open_goal))
     }
 
-    /// Marks a goal achieved if the check-ins committed so far reach it.
-    async fn look_again(&self, cohort: &cohort::Model, goal_id: i64) -> Outcome<()> {
-        let txn = self.begin().await?;
-        if let Some(goal) = goal_row::Entity::find_by_id(goal_id).one(&txn).await? {
-            self.mark_achieved(&txn, cohort, goal).await?;
-        }
-        txn.commit().await?;
-        Ok(())
-    }
-
-    /// Records the moment a goal first reaches its target.
-    pub(super) async fn mark_achieved(
-        &self,
-        txn: &DatabaseTransaction,
-        cohort: &cohort::Model,
-        goal: goal_row::Model,
-    ) -> Outcome<()> {
-        if goal.status != GoalStatus::Open.as_str() {
-            return Ok(());
-        }
-        let observed =
-            progress::observations(txn, &[goal.id], self.now_micros()).await?.remove(&goal.id).unwrap_or_default();
+    /// Records the moment an open goal first reaches its target, from what has been committed:
+    /// the progress is read outside any transaction, and only when it is reached is the goal
+    /// written, while it is still open (of check-ins that see it reached at once, the first marks
+    /// it).
+    async fn mark_achieved(&self, cohort: &cohort::Model, goal: goal_row::Model) -> Outcome<()> {
+        let observed = progress::observations(self.store.reader(), &[goal.id], self.now_micros())
+            .await?
+            .remove(&goal.id)
+            .unwrap_or_default();
         let spec = progress::goal_spec(&goal);
         let activated = cohort.activated_at.map(crate::store::from_micros);
-        if goal::progress(&spec, &observed, activated, self.now).fraction >= 1.0 {
-            // Only while it is open: of check-ins that see it reached at once, the first marks it.
-            goal_row::Entity::update_many()
-                .col_expr(goal_row::Column::Status, Expr::value(GoalStatus::Achieved.as_str()))
-                .col_expr(goal_row::Column::AchievedAt, Expr::value(self.now_micros()))
-                .filter(goal_row::Column::Id.eq(goal.id))
-                .filter(goal_row::Column::Status.eq(GoalStatus::Open.as_str()))
-                .exec(txn)
-                .await?;
+        if goal::progress(&spec, &observed, activated, self.now).fraction < 1.0 {
+            return Ok(());
         }
+        let (id, at) = (goal.id, self.now_micros());
+        self.store
+            .write(move |txn| {
+                Box::pin(async move {
+                    goal_row::Entity::update_many()
+                        .col_expr(goal_row::Column::Status, Expr::value(GoalStatus::Achieved.as_str()))
+                        .col_expr(goal_row::Column::AchievedAt, Expr::value(at))
+                        .filter(goal_row::Column::Id.eq(id))
+                        .filter(goal_row::Column::Status.eq(GoalStatus::Open.as_str()))
+                        .exec(txn)
+                        .await
+                        .map(|_| ())
+                })
+            })
+            .await?;
         Ok(())
     }
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use sea_orm::sea_query::{Expr, ExprTrait, LockType, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, RelationDef, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationDef, Select,
 };
 
 use super::entities::{cohort, membership};
@@ -178,7 +178,10 @@ pub enum Hold {
     /// roles. They wait for each other and for every shared holder.
     Exclusive,
     /// `FOR SHARE`: for writes that only need the cohort to stay as they found it until they
-    /// commit (check-ins). They run side by side and wait only for exclusive holders.
+    /// commit (check-ins). They run side by side and wait only for exclusive holders. With the
+    /// viewer's membership, on PostgreSQL, it also takes the member's tallies
+    /// ([`tallies::member_lock`](super::tallies::member_lock)) in the same statement, since
+    /// such a write adds to them.
     Shared,
 }
 
@@ -218,14 +221,17 @@ pub async fn lock_cohort_and_membership(
 ) -> Result<Option<(cohort::Model, membership::Model)>, ApiError> {
     let joined: RelationDef =
         cohort::Entity::belongs_to(membership::Entity).from(cohort::Column::Id).to(membership::Column::CohortId).into();
-    let found = cohort::Entity::find_by_id(id)
+    let mut select = cohort::Entity::find_by_id(id)
         .filter(cohort::Column::TenantId.eq(tenant_id))
         .join(JoinType::InnerJoin, joined)
         .filter(membership::Column::PersonId.eq(person_id))
         .select_also(membership::Entity)
-        .lock(hold.lock_type())
-        .one(conn)
-        .await?;
+        .lock(hold.lock_type());
+    if hold == Hold::Shared && conn.get_database_backend() == DbBackend::Postgres {
+        let lock = super::tallies::member_lock("\"memberships\".\"id\"");
+        select = select.expr_as(Expr::cust(lock), "member_tallies_lock");
+    }
+    let found = select.one(conn).await?;
     Ok(found.and_then(|(c, m)| m.map(|m| (c, m))))
 }
 

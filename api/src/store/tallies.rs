@@ -54,60 +54,75 @@ pub(super) fn as_of(column: &str, membership: &str, key: &str, at: &str) -> Stri
     )
 }
 
-/// Adds a check-in just stored to its member's tallies: a row for every check-in and one for its
-/// goal, each continuing the member's previous row, and the check-in added to every later row
-/// (a check-in that occurred before others already recorded). Two statements, and on
-/// PostgreSQL a transaction-level advisory lock keyed by the membership first, so that one
-/// member's tallies are written by one transaction at a time whatever else the write locks.
+/// Adds a check-in just stored to its member's tallies, taking on PostgreSQL a
+/// transaction-level advisory lock keyed by the membership first, so that one member's tallies
+/// are written by one transaction at a time whatever else the write locks. See [`record_held`].
 pub async fn record(conn: &impl ConnectionTrait, c: &check_in::Model) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
     if backend == DbBackend::Postgres {
-        // An advisory lock, not a row lock: check-ins hold the membership row shared.
-        let lock = "SELECT pg_advisory_xact_lock($1)";
+        let lock = format!("SELECT {}", member_lock("$1"));
         conn.execute_raw(Statement::from_sql_and_values(backend, lock, [Value::from(c.membership_id)])).await?;
     }
+    record_held(conn, c).await
+}
 
-    let mut b = Binds::new(backend);
+/// The PostgreSQL expression that takes the advisory lock on a member's tallies (`membership`,
+/// an SQL expression giving the membership's id) until the transaction ends. An advisory lock,
+/// not a row lock: check-ins hold the membership row shared.
+pub(super) fn member_lock(membership: &str) -> String {
+    format!("pg_advisory_xact_lock({membership})")
+}
+
+/// Adds a check-in just stored to its member's tallies, the caller already holding the member's
+/// tallies on PostgreSQL ([`member_lock`], taken by a shared hold of the cohort). One statement:
+/// a row for every check-in and one for its goal, each continuing the member's previous row, and
+/// the check-in added to every later row (a check-in that occurred before others already
+/// recorded) by writing those rows again, which the unique key turns into an update.
+pub async fn record_held(conn: &impl ConnectionTrait, c: &check_in::Model) -> Result<(), DbErr> {
+    let mut b = Binds::new(conn.get_database_backend());
     let (tenant, member, id, at, value) =
         (b.bind(c.tenant_id), b.bind(c.membership_id), b.bind(c.id), b.bind(c.occurred_at), b.bind(c.value));
+    let goal = b.bind(c.goal_id);
     let keys = match c.goal_id {
-        Some(goal) => format!("SELECT {ALL_CHECK_INS} AS goal_key UNION ALL SELECT {}", b.bind(goal)),
+        Some(_) => format!("SELECT {ALL_CHECK_INS} AS goal_key UNION ALL SELECT {goal}"),
         None => format!("SELECT {ALL_CHECK_INS} AS goal_key"),
     };
-    let insert = format!(
-        "INSERT INTO check_in_tallies (tenant_id, membership_id, goal_key, check_in_id, occurred_at, \
-                                       check_ins, value_sum, latest_at, latest_id, latest_value) \
-         SELECT {tenant}, {member}, k.goal_key, {id}, {at}, \
-                COALESCE(p.check_ins, 0) + 1, COALESCE(p.value_sum, 0) + COALESCE({bounded}, 0), \
-                CASE WHEN {value} IS NULL THEN p.latest_at ELSE {at} END, \
-                CASE WHEN {value} IS NULL THEN p.latest_id ELSE {id} END, \
-                CASE WHEN {value} IS NULL THEN p.latest_value ELSE {value} END \
-         FROM ({keys}) k \
-         LEFT JOIN check_in_tallies p ON p.id = ( \
-             SELECT t.id FROM check_in_tallies t \
-             WHERE t.membership_id = {member} AND t.goal_key = k.goal_key \
-               AND t.occurred_at <= {at} AND (t.occurred_at < {at} OR t.check_in_id < {id}) \
-             ORDER BY t.occurred_at DESC, t.check_in_id DESC LIMIT 1)",
-        bounded = bounded(&value),
-    );
-    conn.execute_raw(b.statement(insert)).await?;
-
-    let mut b = Binds::new(backend);
-    let (member, id, at, value) = (b.bind(c.membership_id), b.bind(c.id), b.bind(c.occurred_at), b.bind(c.value));
-    let goal = b.bind(c.goal_id);
+    let t = "check_in_tallies";
     let newer = format!(
-        "{value} IS NOT NULL AND (latest_at IS NULL OR latest_at < {at} OR (latest_at = {at} AND latest_id < {id}))"
+        "{value} IS NOT NULL AND ({t}.latest_at IS NULL OR {t}.latest_at < {at} \
+         OR ({t}.latest_at = {at} AND {t}.latest_id < {id}))"
     );
-    let later = format!(
-        "UPDATE check_in_tallies SET check_ins = check_ins + 1, \
-                value_sum = value_sum + COALESCE({bounded}, 0), \
-                latest_at = CASE WHEN {newer} THEN {at} ELSE latest_at END, \
-                latest_id = CASE WHEN {newer} THEN {id} ELSE latest_id END, \
-                latest_value = CASE WHEN {newer} THEN {value} ELSE latest_value END \
-         WHERE membership_id = {member} AND goal_key IN ({ALL_CHECK_INS}, {goal}) \
-           AND occurred_at >= {at} AND (occurred_at > {at} OR check_in_id > {id})",
+    // The outer `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join constraint.
+    let upsert = format!(
+        "INSERT INTO {t} (tenant_id, membership_id, goal_key, check_in_id, occurred_at, \
+                          check_ins, value_sum, latest_at, latest_id, latest_value) \
+         SELECT * FROM ( \
+             SELECT {tenant}, {member}, k.goal_key, {id}, {at}, \
+                    COALESCE(p.check_ins, 0) + 1, COALESCE(p.value_sum, 0) + COALESCE({bounded}, 0), \
+                    CASE WHEN {value} IS NULL THEN p.latest_at ELSE {at} END, \
+                    CASE WHEN {value} IS NULL THEN p.latest_id ELSE {id} END, \
+                    CASE WHEN {value} IS NULL THEN p.latest_value ELSE {value} END \
+             FROM ({keys}) k \
+             LEFT JOIN {t} p ON p.id = ( \
+                 SELECT l.id FROM {t} l \
+                 WHERE l.membership_id = {member} AND l.goal_key = k.goal_key \
+                   AND l.occurred_at <= {at} AND (l.occurred_at < {at} OR l.check_in_id < {id}) \
+                 ORDER BY l.occurred_at DESC, l.check_in_id DESC LIMIT 1) \
+             UNION ALL \
+             SELECT tenant_id, membership_id, goal_key, check_in_id, occurred_at, \
+                    check_ins, value_sum, latest_at, latest_id, latest_value \
+             FROM {t} \
+             WHERE membership_id = {member} AND goal_key IN ({ALL_CHECK_INS}, {goal}) \
+               AND occurred_at >= {at} AND (occurred_at > {at} OR check_in_id > {id}) \
+         ) changed WHERE true \
+         ON CONFLICT (membership_id, goal_key, occurred_at, check_in_id) DO UPDATE SET \
+             check_ins = {t}.check_ins + 1, \
+             value_sum = {t}.value_sum + COALESCE({bounded}, 0), \
+             latest_at = CASE WHEN {newer} THEN {at} ELSE {t}.latest_at END, \
+             latest_id = CASE WHEN {newer} THEN {id} ELSE {t}.latest_id END, \
+             latest_value = CASE WHEN {newer} THEN {value} ELSE {t}.latest_value END",
         bounded = bounded(&value),
     );
-    conn.execute_raw(b.statement(later)).await?;
+    conn.execute_raw(b.statement(upsert)).await?;
     Ok(())
 }
