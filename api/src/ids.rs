@@ -16,12 +16,22 @@ pub enum Kind {
     Goal,
     CheckIn,
     JoinRequest,
+    /// An entry of the event log.
+    CohortEvent,
     /// A meeting: named by its cohort and start, see [`encode_meeting`].
     Meeting,
 }
 
 impl Kind {
-    const ALL: &[Kind] = &[Kind::Person, Kind::Cohort, Kind::Membership, Kind::Goal, Kind::CheckIn, Kind::JoinRequest];
+    const ALL: &[Kind] = &[
+        Kind::Person,
+        Kind::Cohort,
+        Kind::Membership,
+        Kind::Goal,
+        Kind::CheckIn,
+        Kind::JoinRequest,
+        Kind::CohortEvent,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -31,6 +41,7 @@ impl Kind {
             Kind::Goal => "Goal",
             Kind::CheckIn => "CheckIn",
             Kind::JoinRequest => "JoinRequest",
+            Kind::CohortEvent => "CohortEvent",
             Kind::Meeting => "Meeting",
         }
     }

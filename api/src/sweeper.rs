@@ -21,8 +21,10 @@ use sea_orm::{
 
 use crate::app::{Ending, end_cohort};
 use crate::error::Failure;
-use crate::store::entities::{cohort, cohort_event, cohort_signal, sweeper_lease};
+use crate::store::entities::{cohort, cohort_signal, sweeper_lease};
+use crate::store::events::{self, NewEvent};
 use crate::store::{self, Store, lifecycle, to_micros};
+use afterclass_domain::event::EventKind;
 
 const LEASE: &str = "sweeper";
 const BATCH: u64 = 100;
@@ -155,13 +157,13 @@ async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Opti
     let mut events = 0;
     let changes = [
         (
-            "HEALTH_CHANGED",
+            EventKind::HealthChanged,
             previous.as_ref().map(|p| p.health_status.clone()),
             health.status.as_str(),
             health.reasons.join(" "),
         ),
         (
-            "RECOMMENDATION_CHANGED",
+            EventKind::RecommendationChanged,
             previous.as_ref().map(|p| p.recommendation.clone()),
             evaluation.recommendation.as_str(),
             evaluation.summary.clone(),
@@ -171,18 +173,16 @@ async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Opti
         if from.as_deref() == Some(to) {
             continue;
         }
-        cohort_event::ActiveModel {
-            tenant_id: Set(c.tenant_id),
-            cohort_id: Set(c.id),
-            kind: Set(kind.to_owned()),
-            from_value: Set(from),
-            to_value: Set(to.to_owned()),
-            detail: Set(detail),
-            occurred_at: Set(to_micros(now)),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        let event = NewEvent {
+            tenant_id: c.tenant_id,
+            cohort_id: c.id,
+            kind,
+            actor_person_id: None,
+            person_id: None,
+            occurred_at: now,
+            data: events::data([("from", from.into()), ("to", to.into()), ("detail", detail.into())]),
+        };
+        events::record(&txn, event).await?;
         events += 1;
     }
     let signal = cohort_signal::ActiveModel {

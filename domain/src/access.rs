@@ -18,6 +18,7 @@
 //! write by their standing like anyone else, and the integration account adds members.
 
 use crate::cohort::{MemberRole, MembershipStatus, Visibility};
+use crate::event::EventKind;
 use crate::stage::Stage;
 use crate::{DomainError, ErrorCode};
 
@@ -194,6 +195,17 @@ pub fn read_member_data(viewer: ViewerRole, cohort: CohortFacts, standing: Stand
         return Verdict::Allowed;
     }
     read(viewer, cohort, standing, Facet::Activity)
+}
+
+/// Whether a viewer sees an event of a cohort's log: by the part of the cohort its kind reveals
+/// ([`EventKind::facet`]), and an event about the viewer's own membership (their check-in, their
+/// request, their joining or leaving) as their own data ([`read_member_data`]).
+pub fn read_event(viewer: ViewerRole, cohort: CohortFacts, standing: Standing, kind: EventKind, own: bool) -> bool {
+    match kind.facet() {
+        Facet::Activity | Facet::JoinRequests if own => read_member_data(viewer, cohort, standing, true),
+        facet => read(viewer, cohort, standing, facet),
+    }
+    .is_allowed()
 }
 
 /// The membership statuses whose holders may know of a cohort whatever its visibility and stage:

@@ -9,6 +9,7 @@ pub mod access;
 pub mod checkin;
 pub mod cohort;
 pub mod error;
+pub mod event;
 pub mod goal;
 pub mod joining;
 pub mod lifecycle;

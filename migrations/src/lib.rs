@@ -13,6 +13,7 @@ mod m20261126_000002_lifecycle;
 mod m20261126_000003_meetings;
 mod m20261126_000004_discovery;
 mod m20261201_000005_tallies;
+mod m20261201_000006_events;
 pub mod tallies;
 
 /// The ordered list of migrations.
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_meetings::Migration),
             Box::new(m20261126_000004_discovery::Migration),
             Box::new(m20261201_000005_tallies::Migration),
+            Box::new(m20261201_000006_events::Migration),
         ]
     }
 }

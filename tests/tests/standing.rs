@@ -224,6 +224,15 @@ enum Target {
     Private,
 }
 
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Circle => CIRCLE,
+            Target::Private => PRIVATE,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Expectations
 // ---------------------------------------------------------------------------------------------
@@ -379,9 +388,13 @@ enum Read {
     NodeOwnCheckIn,
     /// `GET /calendar/{token}.ics` from the URL the column's membership showed.
     CalendarFeed,
+    /// The log's stage events of the cohort (its public face).
+    EventsFace,
+    /// The log's check-in events of the cohort (members' activity, or one's own).
+    EventsCheckIns,
 }
 
-const READS: [Read; 38] = [
+const READS: [Read; 40] = [
     Read::Viewer,
     Read::Cohorts,
     Read::SearchCohorts,
@@ -420,6 +433,8 @@ const READS: [Read; 38] = [
     Read::NodeOwnMembership,
     Read::NodeOwnCheckIn,
     Read::CalendarFeed,
+    Read::EventsFace,
+    Read::EventsCheckIns,
 ];
 
 impl Read {
@@ -432,6 +447,7 @@ impl Read {
             Read::SimilarCohorts => &["Query.similarCohorts"],
             Read::Proposals => &["Query.proposals"],
             Read::Outcomes => &["Query.outcomes"],
+            Read::EventsFace | Read::EventsCheckIns => &["Query.events"],
             Read::Face => &[
                 "Query.cohort",
                 "Cohort.id",
@@ -516,6 +532,8 @@ impl Read {
         if tenant == Tenant::Other {
             return match self {
                 Read::Viewer | Read::Outcomes => Count(0),
+                // Another tenant's cohort filters the log to nothing.
+                Read::EventsFace | Read::EventsCheckIns => Sees(BTreeSet::new()),
                 Read::Cohorts | Read::SearchCohorts | Read::SimilarCohorts => Sees(BTreeSet::new()),
                 Read::Proposals if who.standing() == Standing::Staff => Sees(BTreeSet::new()),
                 Read::Proposals => Forbidden,
@@ -578,6 +596,17 @@ impl Read {
                 Who::OtherInstructor | Who::Integration | Who::Outsider => Undecided,
                 Who::Requested | Who::Declined | Who::Withdrawn => Undecided,
                 _ => Allowed,
+            },
+            // Its activation, to whoever sees its public face.
+            Read::EventsFace => match level(Level::Face) {
+                Allowed => Sees([target.name()].into()),
+                _ => Sees(BTreeSet::new()),
+            },
+            // Check-ins: to whoever sees members' activity, and their own to those who left or
+            // were removed; nothing to anyone else.
+            Read::EventsCheckIns => match (level(Level::Inside), who) {
+                (Allowed, _) | (_, Who::Left | Who::Removed) => Sees([target.name()].into()),
+                _ => Sees(BTreeSet::new()),
             },
             // Their own check-in: the active trainees, and those who left or were removed.
             Read::NodeOwnCheckIn => match who {
@@ -672,6 +701,8 @@ impl Read {
             Read::NodeOwnMembership => (node("... on Membership { status }"), node_of(&c.of(who).membership)),
             Read::NodeOwnCheckIn => (node("... on CheckIn { note }"), node_of(&c.of(who).check_in)),
             Read::CalendarFeed => (c.of(who).feed.clone(), Value::Null),
+            Read::EventsFace => (EVENTS.into(), json!({ "id": c.id, "kinds": ["COHORT_ACTIVATED"] })),
+            Read::EventsCheckIns => (EVENTS.into(), json!({ "id": c.id, "kinds": ["CHECK_IN_LOGGED"] })),
         }
     }
 
@@ -684,6 +715,7 @@ impl Read {
             Read::SimilarCohorts => "similarCohorts",
             Read::Proposals => "proposals",
             Read::Outcomes => "outcomes",
+            Read::EventsFace | Read::EventsCheckIns => "events",
             Read::NodeCohort
             | Read::NodeGoal
             | Read::NodeMeeting
@@ -705,7 +737,12 @@ impl Read {
         let nodes = match self {
             Read::Viewer => &data["viewer"]["memberships"]["nodes"],
             Read::SimilarCohorts => &data["similarCohorts"],
-            Read::Cohorts | Read::SearchCohorts | Read::Proposals | Read::Outcomes => &data[self.field()]["nodes"],
+            Read::Cohorts
+            | Read::SearchCohorts
+            | Read::Proposals
+            | Read::Outcomes
+            | Read::EventsFace
+            | Read::EventsCheckIns => &data[self.field()]["nodes"],
             _ => return None,
         };
         let name = |n: &Value| {
@@ -751,6 +788,8 @@ impl fmt::Display for Read {
             Read::NodeOwnMembership => "node(own Membership)",
             Read::NodeOwnCheckIn => "node(own CheckIn)",
             Read::CalendarFeed => "GET calendar feed (own URL)",
+            Read::EventsFace => "events (COHORT_ACTIVATED of the cohort)",
+            Read::EventsCheckIns => "events (CHECK_IN_LOGGED of the cohort)",
             other => return write!(f, "{}", other.field()),
         };
         f.write_str(what)
@@ -1152,6 +1191,8 @@ const REVOKE_CALENDAR_FEED: &str = r#"mutation($input: RevokeCalendarFeedInput!)
     revokeCalendarFeed(input: $input) { membership { id calendarFeedUrl } userErrors { field message code } } }"#;
 const MEETING_IDS: &str = r#"query($id: ID!, $from: DateTime!, $to: DateTime!) { cohort(id: $id) {
     meetings(from: $from, to: $to) { id } } }"#;
+const EVENTS: &str = r#"query($id: ID!, $kinds: [CohortEventKind!]) {
+    events(first: 100, cohortId: $id, kinds: $kinds) { nodes { kind cohort { name } } } }"#;
 const OUTSIDE_INTEREST: &str = r#"query($id: ID!) { cohort(id: $id) { outsideInterest } }"#;
 
 // ---------------------------------------------------------------------------------------------

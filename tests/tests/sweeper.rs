@@ -14,17 +14,25 @@ on_both_stores!(the_sweeper_records_each_change_once_and_ends_only_cohorts_that_
 
 const LEASE: StdDuration = StdDuration::from_secs(60);
 
+/// The sweeper's events in the log: kind, and the payload's `from` and `to`.
 async fn events(app: &TestApp) -> Vec<(String, Option<String>, String)> {
     let conn = app.store.reader();
     let rows = conn
         .query_all_raw(Statement::from_string(
             conn.get_database_backend(),
-            "SELECT kind, from_value, to_value FROM cohort_events ORDER BY id",
+            "SELECT kind, payload FROM events WHERE kind IN ('HEALTH_CHANGED', 'RECOMMENDATION_CHANGED') ORDER BY id",
         ))
         .await
         .unwrap();
     rows.iter()
-        .map(|r| (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap(), r.try_get_by_index(2).unwrap()))
+        .map(|r| {
+            let kind: String = r.try_get_by_index(0).unwrap();
+            let payload: String = r.try_get_by_index(1).unwrap();
+            let doc: afterclass_tests::serde_json::Value = afterclass_tests::serde_json::from_str(&payload).unwrap();
+            assert_eq!(doc["type"], kind.as_str());
+            let data = &doc["data"];
+            (kind, data["from"].as_str().map(str::to_owned), data["to"].as_str().unwrap().to_owned())
+        })
         .collect()
 }
 

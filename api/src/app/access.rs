@@ -5,6 +5,7 @@
 
 use afterclass_domain::access::{self, Action, CohortFacts, Facet, Refusal, Standing, Verdict, ViewerRole};
 use afterclass_domain::cohort::{MemberRole, MembershipStatus, Visibility};
+use afterclass_domain::event::EventKind;
 use afterclass_domain::stage::Stage;
 
 use crate::error::{ApiError, Failure};
@@ -63,6 +64,12 @@ impl Access {
     /// cohort's activity.
     pub fn ensure_member_data(&self, own: bool) -> Result<(), ApiError> {
         refuse_read(access::read_member_data(self.role, self.cohort, self.standing, own))
+    }
+
+    /// Whether the viewer sees an event of the cohort's log of `kind`; `own` when it is about
+    /// them.
+    pub fn sees_event(&self, kind: EventKind, own: bool) -> bool {
+        access::read_event(self.role, self.cohort, self.standing, kind, own)
     }
 
     /// Refuses a write the viewer may not make: `FORBIDDEN`, or a `userError` for a person

@@ -122,6 +122,12 @@ impl App<'_> {
         };
         // The shared hold above took the member's tallies on PostgreSQL.
         crate::store::tallies::record_held(txn, &row).await?;
+        let data = events::data([
+            ("checkInId", ids::encode(ids::Kind::CheckIn, row.id).into()),
+            ("goalId", goal.as_ref().map(|g| ids::encode(ids::Kind::Goal, g.id)).into()),
+            ("value", row.value.into()),
+        ]);
+        self.record_event(txn, &locked.cohort, EventKind::CheckInLogged, Some(&mine), data).await?;
         let open_goal = goal.filter(|g| g.status == GoalStatus::Open.as_str()).map(|g| (locked.cohort, g));
         Ok((row, open_goal))
     }
@@ -141,17 +147,29 @@ impl App<'_> {
             return Ok(());
         }
         let (id, at) = (goal.id, self.now_micros());
+        let event = NewEvent {
+            tenant_id: cohort.tenant_id,
+            cohort_id: cohort.id,
+            kind: EventKind::GoalAchieved,
+            actor_person_id: self.viewer.person_id(),
+            person_id: None,
+            occurred_at: self.now,
+            data: events::data([("goalId", ids::encode(ids::Kind::Goal, id).into())]),
+        };
         self.store
             .write(move |txn| {
                 Box::pin(async move {
-                    goal_row::Entity::update_many()
+                    let marked = goal_row::Entity::update_many()
                         .col_expr(goal_row::Column::Status, Expr::value(GoalStatus::Achieved.as_str()))
                         .col_expr(goal_row::Column::AchievedAt, Expr::value(at))
                         .filter(goal_row::Column::Id.eq(id))
                         .filter(goal_row::Column::Status.eq(GoalStatus::Open.as_str()))
                         .exec(txn)
-                        .await
-                        .map(|_| ())
+                        .await?;
+                    if marked.rows_affected == 1 {
+                        events::record(txn, event).await?;
+                    }
+                    Ok::<(), sea_orm::DbErr>(())
                 })
             })
             .await?;

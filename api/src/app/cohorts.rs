@@ -70,7 +70,7 @@ impl App<'_> {
 
         // A person who creates or proposes a cohort leads it from the start.
         if let Some(person_id) = self.viewer.person_id() {
-            membership::ActiveModel {
+            let leader = membership::ActiveModel {
                 tenant_id: Set(cohort.tenant_id),
                 cohort_id: Set(cohort.id),
                 person_id: Set(person_id),
@@ -84,6 +84,7 @@ impl App<'_> {
             }
             .insert(&txn)
             .await?;
+            self.member_joined(&txn, &cohort, &leader).await?;
         }
         let invited = self.invite(&txn, &cohort, &roster).await?;
         if let Some(course) = &cohort.course_lms_id {
@@ -160,6 +161,8 @@ impl App<'_> {
             am.conduct_accepted_at = Set(Some(self.now_micros()));
             am.update(&txn).await?;
         }
+        let data = events::data([("version", version.into())]);
+        self.record_event(&txn, &cohort, EventKind::ConductChanged, None, data).await?;
         txn.commit().await?;
         Ok(cohort)
     }
@@ -191,6 +194,8 @@ impl App<'_> {
         }
         .insert(&txn)
         .await?;
+        let data = events::data([("goalId", ids::encode(ids::Kind::Goal, row.id).into())]);
+        self.record_event(&txn, &locked.cohort, EventKind::GoalAdded, None, data).await?;
         txn.commit().await?;
         Ok(row)
     }

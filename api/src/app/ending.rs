@@ -146,18 +146,7 @@ pub async fn end_cohort(
     am.stage = Set(ending.to.as_str().to_owned());
     am.ended_at = Set(Some(now));
     let cohort = am.update(txn).await?;
-    stage_event::ActiveModel {
-        tenant_id: Set(cohort.tenant_id),
-        cohort_id: Set(cohort.id),
-        from_stage: Set(from.map(|s| s.as_str().to_owned())),
-        to_stage: Set(ending.to.as_str().to_owned()),
-        actor_person_id: Set(actor),
-        reason: Set(why),
-        occurred_at: Set(now),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
+    super::record_stage_change(txn, &cohort, from, ending.to, actor, &why, crate::store::from_micros(now)).await?;
     Ok(cohort)
 }
 

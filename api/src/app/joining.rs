@@ -13,8 +13,11 @@ use sea_orm::{
 
 use crate::app::{App, Outcome};
 use crate::error::ApiError;
+use crate::ids;
 use crate::store::entities::{cohort, course_roster, join_request, membership};
+use crate::store::events;
 use crate::store::queries;
+use afterclass_domain::event::EventKind;
 
 /// Records the people of an origin course's roster, once each.
 pub async fn record_course_roster(
@@ -109,6 +112,14 @@ impl App<'_> {
         .insert(&txn)
         .await?;
         let membership = set_membership(&txn, &locked.cohort, person_id, locked.mine, membership_status, now).await?;
+        let data = events::data([
+            ("joinRequestId", ids::encode(ids::Kind::JoinRequest, request.id).into()),
+            ("status", request.status.as_str().into()),
+        ]);
+        self.record_event(&txn, &locked.cohort, EventKind::JoinRequested, Some(&membership), data).await?;
+        if admission == Admission::Now {
+            self.member_joined(&txn, &locked.cohort, &membership).await?;
+        }
         txn.commit().await?;
         let membership = (admission == Admission::Now).then_some(membership);
         Ok(Joined { request, membership })
@@ -130,7 +141,9 @@ impl App<'_> {
         let request = am.update(&txn).await?;
         let existing = queries::membership_of(&txn, locked.cohort.id, Some(person_id)).await?;
         let membership = if approve {
-            Some(set_membership(&txn, &locked.cohort, person_id, existing, MembershipStatus::Invited, now).await?)
+            let row = set_membership(&txn, &locked.cohort, person_id, existing, MembershipStatus::Invited, now).await?;
+            self.member_joined(&txn, &locked.cohort, &row).await?;
+            Some(row)
         } else {
             drop_pending_membership(&txn, existing).await?;
             None

@@ -21,9 +21,12 @@ use sea_orm::{
 use super::access::standing;
 use super::{App, Locked, Outcome};
 use crate::error::ApiError;
+use crate::ids;
 use crate::store::entities::{cohort, membership};
+use crate::store::events;
 use crate::store::meetings::{Slot, attendance, calendar_feed, meeting, meeting_at, meeting_plan, rsvp, slot_at};
 use crate::store::{from_micros, queries, to_micros};
+use afterclass_domain::event::EventKind;
 
 /// What a field of `setMeetingPlan` asks for: left out keeps it, null clears it.
 #[derive(Debug, Clone)]
@@ -268,6 +271,7 @@ impl App<'_> {
         }
         .insert(&txn)
         .await?;
+        self.meeting_event(&txn, &locked.cohort, EventKind::MeetingScheduled, &row, []).await?;
         txn.commit().await?;
         Ok(MeetingDone { cohort: locked.cohort, plan, slot: Slot::from_row(row) })
     }
@@ -286,6 +290,7 @@ impl App<'_> {
         let mut am = row.into_active_model();
         am.cancel_reason = Set(reason);
         let row = am.update(&txn).await?;
+        self.meeting_event(&txn, &found.locked.cohort, EventKind::MeetingCancelled, &row, []).await?;
         txn.commit().await?;
         Ok(MeetingDone { cohort: found.locked.cohort, plan: found.plan, slot: Slot::from_row(row) })
     }
@@ -357,6 +362,7 @@ impl App<'_> {
         let row = self.materialise(&txn, &found, MeetingStatus::Held).await?;
         let marked = attendance::Entity::find().filter(attendance::Column::MeetingId.eq(row.id)).all(&txn).await?;
         let now = self.now_micros();
+        let count = entries.len();
         for (membership_id, mark) in entries {
             match marked.iter().find(|a| a.membership_id == membership_id) {
                 Some(a) if a.mark == mark.as_str() => {}
@@ -384,8 +390,27 @@ impl App<'_> {
                 }
             }
         }
+        let marked = [("members", count.into())];
+        self.meeting_event(&txn, &found.locked.cohort, EventKind::AttendanceRecorded, &row, marked).await?;
         txn.commit().await?;
         Ok(MeetingDone { cohort: found.locked.cohort, plan: found.plan, slot: Slot::from_row(row) })
+    }
+
+    /// Records an event about a meeting: its ID and start, and `more`.
+    async fn meeting_event<const N: usize>(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort: &cohort::Model,
+        kind: EventKind,
+        row: &meeting::Model,
+        more: [(&str, serde_json::Value); N],
+    ) -> Outcome<()> {
+        let mut data = events::data([
+            ("meetingId", ids::encode_meeting(row.cohort_id, row.starts_at).into()),
+            ("startsAt", from_micros(row.starts_at).to_rfc3339_opts(chrono::SecondsFormat::Micros, true).into()),
+        ]);
+        data.extend(events::data(more));
+        self.record_event(txn, cohort, kind, None, data).await
     }
 
     /// A member revokes their calendar feed's URL: the old one stops working at once and

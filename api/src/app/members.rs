@@ -31,11 +31,13 @@ impl App<'_> {
                     am.role = Set(entry.role.unwrap_or(MemberRole::Member).as_str().to_owned());
                     am.invited_at = Set(self.now_micros());
                     am.left_at = Set(None);
-                    am.update(txn).await?
+                    let row = am.update(txn).await?;
+                    self.member_joined(txn, cohort, &row).await?;
+                    row
                 }
                 Some(m) => m,
                 None => {
-                    membership::ActiveModel {
+                    let row = membership::ActiveModel {
                         tenant_id: Set(cohort.tenant_id),
                         cohort_id: Set(cohort.id),
                         person_id: Set(person.id),
@@ -45,12 +47,25 @@ impl App<'_> {
                         ..Default::default()
                     }
                     .insert(txn)
-                    .await?
+                    .await?;
+                    self.member_joined(txn, cohort, &row).await?;
+                    row
                 }
             };
             out.push(row);
         }
         Ok(out)
+    }
+
+    /// Records that a membership joined the cohort's roster, as invited or as active.
+    pub(super) async fn member_joined(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort: &cohort::Model,
+        row: &membership::Model,
+    ) -> Outcome<()> {
+        let data = events::data([("status", row.status.as_str().into()), ("role", row.role.as_str().into())]);
+        self.record_event(txn, cohort, EventKind::MemberJoined, Some(row), data).await
     }
 
     /// Leaders and the integration account: invite people, idempotent per person.
@@ -80,6 +95,9 @@ impl App<'_> {
             am.joined_at = Set(Some(self.now_micros()));
         }
         let row = am.update(&txn).await?;
+        if !was_active {
+            self.member_joined(&txn, &locked.cohort, &row).await?;
+        }
         txn.commit().await?;
         Ok(row)
     }
@@ -93,9 +111,12 @@ impl App<'_> {
         let locked = self.lock_for(&txn, target.cohort_id, Action::ChangeRoles).await?;
         let leaders = queries::active_leaders(&txn, locked.cohort.id).await?;
         policy::change_role(locked.stage(), standing(Some(&target)), role, leaders)?;
+        let from = target.role.clone();
         let mut am = target.into_active_model();
         am.role = Set(role.as_str().to_owned());
         let row = am.update(&txn).await?;
+        let data = events::data([("from", from.into()), ("to", role.as_str().into())]);
+        self.record_event(&txn, &locked.cohort, EventKind::MemberRoleChanged, Some(&row), data).await?;
         txn.commit().await?;
         Ok(row)
     }
@@ -110,6 +131,8 @@ impl App<'_> {
         am.status = Set(status.as_str().to_owned());
         am.left_at = Set(Some(self.now_micros()));
         let row = am.update(&txn).await?;
+        let data = events::data([("status", row.status.as_str().into())]);
+        self.record_event(&txn, &locked.cohort, EventKind::MemberLeft, Some(&row), data).await?;
         txn.commit().await?;
         Ok(row)
     }

@@ -13,6 +13,7 @@ pub mod charts;
 mod checkins;
 mod cohorts;
 mod ending;
+pub mod feed;
 pub mod joining;
 pub mod meetings;
 mod members;
@@ -40,7 +41,10 @@ use crate::store::entities::{check_in, cohort, conduct_version, goal as goal_row
 use crate::store::queries::{self, Hold};
 
 use self::access::{Access, standing};
+use crate::ids;
+use crate::store::events::{self, NewEvent};
 use crate::store::{Store, lifecycle, progress, to_micros};
+use afterclass_domain::event::EventKind;
 
 pub(crate) type Outcome<T> = Result<T, Failure>;
 
@@ -180,18 +184,80 @@ impl App<'_> {
         to: Stage,
         reason: &str,
     ) -> Outcome<()> {
-        stage_event::ActiveModel {
-            tenant_id: Set(cohort.tenant_id),
-            cohort_id: Set(cohort.id),
-            from_stage: Set(from.map(|s| s.as_str().to_owned())),
-            to_stage: Set(to.as_str().to_owned()),
-            actor_person_id: Set(self.viewer.person_id()),
-            reason: Set(reason.to_owned()),
-            occurred_at: Set(self.now_micros()),
-            ..Default::default()
+        record_stage_change(txn, cohort, from, to, self.viewer.person_id(), reason, self.now).await
+    }
+
+    /// Records an event of `cohort`, caused by the viewer now, in the write's transaction. With
+    /// a membership, the event is about it: its ID and its person's go into the data, and its
+    /// holder reads the event as their own.
+    pub(crate) async fn record_event(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort: &cohort::Model,
+        kind: EventKind,
+        member: Option<&membership::Model>,
+        fields: serde_json::Map<String, serde_json::Value>,
+    ) -> Outcome<()> {
+        let mut data = serde_json::Map::new();
+        if let Some(m) = member {
+            data.insert("membershipId".into(), ids::encode(ids::Kind::Membership, m.id).into());
+            data.insert("personId".into(), ids::encode(ids::Kind::Person, m.person_id).into());
         }
-        .insert(txn)
+        data.extend(fields);
+        events::record(
+            txn,
+            NewEvent {
+                tenant_id: cohort.tenant_id,
+                cohort_id: cohort.id,
+                kind,
+                actor_person_id: self.viewer.person_id(),
+                person_id: member.map(|m| m.person_id),
+                occurred_at: self.now,
+                data,
+            },
+        )
         .await?;
         Ok(())
     }
+}
+
+/// Records a stage change — who, when and why — and its event, in the caller's transaction.
+/// `actor` is `None` for the engine itself (the sweeper applying an evaluation).
+pub(crate) async fn record_stage_change(
+    txn: &DatabaseTransaction,
+    cohort: &cohort::Model,
+    from: Option<Stage>,
+    to: Stage,
+    actor: Option<i64>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Outcome<()> {
+    stage_event::ActiveModel {
+        tenant_id: Set(cohort.tenant_id),
+        cohort_id: Set(cohort.id),
+        from_stage: Set(from.map(|s| s.as_str().to_owned())),
+        to_stage: Set(to.as_str().to_owned()),
+        actor_person_id: Set(actor),
+        reason: Set(reason.to_owned()),
+        occurred_at: Set(to_micros(now)),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    let data = events::data([
+        ("from", from.map(|s| s.as_str()).into()),
+        ("to", to.as_str().into()),
+        ("reason", reason.into()),
+    ]);
+    let event = NewEvent {
+        tenant_id: cohort.tenant_id,
+        cohort_id: cohort.id,
+        kind: EventKind::entering(to),
+        actor_person_id: actor,
+        person_id: None,
+        occurred_at: now,
+        data,
+    };
+    events::record(txn, event).await?;
+    Ok(())
 }

@@ -57,6 +57,9 @@ pub const PAGE_STATEMENTS: usize = 2;
 pub const LOOKUP_STATEMENTS: usize = 1;
 /// `node`: the row, its cohort and, for a meeting, the stored or computed occurrence.
 pub const NODE_STATEMENTS: usize = 4;
+/// A page of the event log: up to ten batches of rows, each with its cohorts and the viewer's
+/// memberships in them (three statements a batch), and the count.
+pub const EVENT_PAGE_STATEMENTS: usize = 31;
 /// A full-text search ranks every match: charged as ten statements, whatever it returns.
 pub const SEARCH_STATEMENTS: usize = 10;
 /// Similar cohorts read up to 2,000 candidates and rank them: charged as twenty statements.

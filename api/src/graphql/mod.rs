@@ -3,6 +3,7 @@
 //! use cases in `crate::app`.
 
 pub mod discovery;
+pub mod events;
 pub mod lifecycle;
 pub mod limits;
 pub mod loaders;

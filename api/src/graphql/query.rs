@@ -112,6 +112,19 @@ impl QueryRoot {
         super::discovery::proposals(ctx, first, after.as_deref()).await
     }
 
+    /// The tenant's event log, oldest first after the cursor: a feed for integrations that poll.
+    #[graphql(complexity = "limits::connection(first, limits::EVENT_PAGE_STATEMENTS, child_complexity)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        cohort_id: Option<ID>,
+        kinds: Option<Vec<super::events::CohortEventKind>>,
+    ) -> Result<super::events::CohortEventConnection> {
+        super::events::events(ctx, first, after.as_deref(), cohort_id.as_ref(), kinds).await
+    }
+
     /// Outcomes of ended cohorts in the viewer's tenant, newest first: the tenant's library of use cases.
     #[graphql(complexity = "limits::connection(first, limits::PAGE_STATEMENTS + 1, child_complexity)")]
     async fn outcomes(
@@ -188,6 +201,7 @@ async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiEr
             Node::Goal(Goal(row))
         }
         Kind::JoinRequest => Node::JoinRequest(super::discovery::load_join_request(ctx, id).await?),
+        Kind::CohortEvent => Node::CohortEvent(super::events::load(ctx, id).await?),
         // A meeting's ID names a cohort and a start, not one row: `node` reads it above.
         Kind::Meeting => return Err(missing()),
         Kind::CheckIn => {

@@ -37,7 +37,7 @@ where
     page.map(|row| (row.row_id(), wrap(row)))
 }
 
-fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<Loaders, HashMapCache>, ApiError> {
+pub(crate) fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<Loaders, HashMapCache>, ApiError> {
     data::<DataLoader<Loaders, HashMapCache>>(ctx)
 }
 
@@ -52,6 +52,7 @@ pub enum Node {
     CheckIn(CheckIn),
     JoinRequest(super::discovery::JoinRequest),
     Meeting(super::meetings::Meeting),
+    CohortEvent(super::events::CohortEvent),
 }
 
 /// The person or account behind the request.

@@ -222,22 +222,24 @@ pub mod cohort_signal {
     no_relations!();
 }
 
-pub mod cohort_event {
+pub mod event {
     use sea_orm::entity::prelude::*;
 
-    /// Something noticed about a cohort that is not a stage change.
+    /// One entry of the event log (`store::events`).
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "cohort_events")]
+    #[sea_orm(table_name = "events")]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i64,
         pub tenant_id: i64,
         pub cohort_id: i64,
         pub kind: String,
-        pub from_value: Option<String>,
-        pub to_value: String,
-        pub detail: String,
+        pub actor_person_id: Option<i64>,
+        /// The person the event is about, if any: they read it as their own.
+        pub person_id: Option<i64>,
         pub occurred_at: i64,
+        /// The JSON document `{type, timestamp, data}`.
+        pub payload: String,
     }
     no_relations!();
 }

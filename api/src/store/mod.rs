@@ -10,6 +10,7 @@
 
 mod commit;
 pub mod entities;
+pub mod events;
 pub mod lifecycle;
 pub mod meetings;
 pub mod progress;
