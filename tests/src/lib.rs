@@ -123,7 +123,7 @@ pub fn config(database_url: &str) -> Config {
     Config {
         database_url: database_url.to_owned(),
         max_connections: 5,
-        auth: AuthConfig { key: KeyConfig::Hs256(SECRET.to_vec()), issuer: None, audience: None },
+        auth: AuthConfig { key: KeyConfig::Hs256(SECRET.to_vec()), issuer: None, audience: None, platform_keys: None },
         introspection: true,
         limits: Limits::default(),
         link_secret: None,
