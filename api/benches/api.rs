@@ -364,7 +364,12 @@ fn member(k: u64) -> String {
 
 async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Result<Report> {
     println!("\n== {backend}");
-    let auth = AuthConfig { key: KeyConfig::Hs256(settings.secret.as_bytes().to_vec()), issuer: None, audience: None };
+    let auth = AuthConfig {
+        key: KeyConfig::Hs256(settings.secret.as_bytes().to_vec()),
+        issuer: None,
+        audience: None,
+        platform_keys: None,
+    };
     let signer = Signer::new(&auth)?;
     let config = Config {
         database_url: url.to_owned(),

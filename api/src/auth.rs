@@ -2,8 +2,12 @@
 //! the request's `Viewer` (creating the tenant and person on first use).
 //!
 //! The algorithm is fixed by configuration and never read from the token: HS256 with a shared
-//! secret, or RS256 / EdDSA with a PEM public key. `exp`, `sub`, `tid` and `role` are required;
-//! `iss` and `aud` are checked when configured.
+//! secret, or RS256 / EdDSA with a PEM public key. Beside it, the LMS platform may sign
+//! integration tokens with keys of its own JWK Set (see [`platform`]); there the key's algorithm
+//! decides. `exp`, `sub`, `tid` and `role` are required; `iss` and `aud` are checked when
+//! configured — the same rules whichever key signed.
+
+mod platform;
 
 use afterclass_domain::access::ViewerRole;
 use afterclass_domain::text::{self, DISPLAY_NAME, EMAIL, EXTERNAL_ID};
@@ -46,17 +50,28 @@ fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error>
     if seconds.is_finite() { Ok(seconds.floor() as i64) } else { Err(serde::de::Error::custom("exp must be a number")) }
 }
 
-/// Verifies bearer tokens against the configured key.
+/// Verifies bearer tokens: against the configured key, or a platform key the token names.
 pub struct Verifier {
+    /// The configured key and its one algorithm.
     key: DecodingKey,
-    validation: Validation,
+    algorithm: Algorithm,
+    /// The claim rules, the same for every key, once for each algorithm a key may have.
+    rules: Vec<(Algorithm, Validation)>,
+    /// The LMS platform's keys, when a key set is configured.
+    platform: Option<platform::PlatformKeys>,
 }
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verifier").field("algorithms", &self.validation.algorithms).finish()
+        f.debug_struct("Verifier")
+            .field("algorithm", &self.algorithm)
+            .field("platform_keys", &self.platform.is_some())
+            .finish()
     }
 }
+
+/// The one role a platform key may sign: the LMS's service account (see [`Verifier::verify`]).
+pub const PLATFORM_ROLE: ViewerRole = ViewerRole::Integration;
 
 impl Verifier {
     pub fn new(config: &AuthConfig) -> Result<Self, String> {
@@ -69,34 +84,96 @@ impl Verifier {
                 (DecodingKey::from_ed_pem(pem).map_err(|e| format!("the EdDSA public key: {e}"))?, Algorithm::EdDSA)
             }
         };
-        let mut validation = Validation::new(algorithm);
-        let mut required = vec!["exp", "sub"];
-        match &config.issuer {
-            Some(iss) => {
-                validation.set_issuer(&[iss]);
-                required.push("iss");
+        let mut algorithms = vec![algorithm];
+        for platform in [Algorithm::RS256, Algorithm::EdDSA] {
+            if config.platform_keys.is_some() && !algorithms.contains(&platform) {
+                algorithms.push(platform);
             }
-            None => validation.iss = None,
         }
-        match &config.audience {
-            Some(aud) => {
-                validation.set_audience(&[aud]);
-                required.push("aud");
-            }
-            None => validation.validate_aud = false,
+        let rules = algorithms.into_iter().map(|a| (a, claim_rules(config, a))).collect();
+        let platform = config.platform_keys.as_ref().map(platform::PlatformKeys::new).transpose()?;
+        Ok(Verifier { key, algorithm, rules, platform })
+    }
+
+    /// Loads the platform's key set from its URL, if one is configured and nothing is loaded yet
+    /// (a file is read by [`Verifier::new`]). A failure is logged and leaves the configured key
+    /// working.
+    pub async fn load_platform_keys(&self) {
+        if let Some(platform) = &self.platform {
+            platform.load_at_start().await;
         }
-        validation.set_required_spec_claims(&required);
-        validation.validate_nbf = true;
-        validation.leeway = 30;
-        Ok(Verifier { key, validation })
     }
 
     /// The claims of a valid token; `UNAUTHENTICATED` with the reason otherwise.
-    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|e| ApiError::Unauthenticated(format!("invalid token: {e}")))?;
-        Ok(data.claims)
+    ///
+    /// With a platform key set configured, a token whose header names a `kid` (and is not HS256)
+    /// is verified by that platform key, with the key's algorithm, and must carry the role
+    /// `integration`; every other token is verified by the configured key as before. The claim
+    /// rules are the same either way.
+    pub async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+        let (platform, kid) = match (&self.platform, header.kid.as_deref()) {
+            // An HS256 token is the configured secret's, whatever `kid` it carries.
+            (Some(platform), Some(kid)) if header.alg != Algorithm::HS256 => (platform, kid),
+            _ => return self.decode(token, &self.key, self.algorithm),
+        };
+        let key = platform.key(kid).await?;
+        if header.alg != key.algorithm {
+            return Err(ApiError::Unauthenticated(format!(
+                "invalid token: it names the platform key `{kid}`, which verifies {:?}, but says it is signed with {:?}",
+                key.algorithm, header.alg
+            )));
+        }
+        let claims = self.decode(token, &key.key, key.algorithm)?;
+        if claims.role != PLATFORM_ROLE.as_claim() {
+            return Err(ApiError::Unauthenticated(format!(
+                "invalid token: a platform key signs only `{}` tokens, and this one carries the role `{}`",
+                PLATFORM_ROLE.as_claim(),
+                claims.role
+            )));
+        }
+        Ok(claims)
     }
+
+    /// The one place claims are checked, whichever key verifies the signature.
+    fn decode(&self, token: &str, key: &DecodingKey, algorithm: Algorithm) -> Result<Claims, ApiError> {
+        let (_, validation) = self
+            .rules
+            .iter()
+            .find(|(a, _)| *a == algorithm)
+            .ok_or_else(|| ApiError::Unauthenticated(format!("invalid token: {algorithm:?} is not accepted")))?;
+        Ok(jsonwebtoken::decode::<Claims>(token, key, validation).map_err(invalid)?.claims)
+    }
+}
+
+fn invalid(e: jsonwebtoken::errors::Error) -> ApiError {
+    ApiError::Unauthenticated(format!("invalid token: {e}"))
+}
+
+/// What every token must satisfy, signed with `algorithm`: `exp` and `sub` present (and `tid`,
+/// `role` by [`Claims`]), not expired or not yet valid (30 s of leeway), and `iss` and `aud` when
+/// configured.
+fn claim_rules(config: &AuthConfig, algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    let mut required = vec!["exp", "sub"];
+    match &config.issuer {
+        Some(iss) => {
+            validation.set_issuer(&[iss]);
+            required.push("iss");
+        }
+        None => validation.iss = None,
+    }
+    match &config.audience {
+        Some(aud) => {
+            validation.set_audience(&[aud]);
+            required.push("aud");
+        }
+        None => validation.validate_aud = false,
+    }
+    validation.set_required_spec_claims(&required);
+    validation.validate_nbf = true;
+    validation.leeway = 30;
+    validation
 }
 
 /// Signs tokens for local use (`afterclass token`, `afterclass demo`). Only an HS256
@@ -277,16 +354,29 @@ mod tests {
     use super::*;
 
     /// jsonwebtoken needs exactly one crypto backend; this proves the one chosen works.
-    #[test]
-    fn a_minted_token_verifies_with_the_same_secret_and_not_another() {
-        let config = |s: &[u8]| AuthConfig { key: KeyConfig::Hs256(s.to_vec()), issuer: None, audience: None };
+    #[tokio::test]
+    async fn a_minted_token_verifies_with_the_same_secret_and_not_another() {
+        let config = |s: &[u8]| AuthConfig {
+            key: KeyConfig::Hs256(s.to_vec()),
+            issuer: None,
+            audience: None,
+            platform_keys: None,
+        };
         let now = chrono::Utc::now();
         let token = Signer::new(&config(b"secret-one"))
             .and_then(|s| s.sign("ada", "t1", ViewerRole::Instructor, Some("Ada"), chrono::Duration::hours(1), now))
             .unwrap_or_default();
-        let claims = Verifier::new(&config(b"secret-one")).map(|v| v.verify(&token));
-        assert!(matches!(claims, Ok(Ok(ref c)) if c.sub == "ada" && c.tid == "t1" && c.role == "instructor"));
-        let other = Verifier::new(&config(b"secret-two")).map(|v| v.verify(&token));
-        assert!(matches!(other, Ok(Err(ApiError::Unauthenticated(_)))));
+        let claims = Verifier::new(&config(b"secret-one")).map_err(ApiError::Internal);
+        let claims = match claims {
+            Ok(verifier) => verifier.verify(&token).await,
+            Err(e) => Err(e),
+        };
+        assert!(matches!(claims, Ok(ref c) if c.sub == "ada" && c.tid == "t1" && c.role == "instructor"));
+        let other = Verifier::new(&config(b"secret-two")).map_err(ApiError::Internal);
+        let other = match other {
+            Ok(verifier) => verifier.verify(&token).await,
+            Err(e) => Err(e),
+        };
+        assert!(matches!(other, Err(ApiError::Unauthenticated(_))));
     }
 }

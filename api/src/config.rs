@@ -43,6 +43,14 @@ pub struct GlobalOptions {
     /// When set, tokens must carry this `aud`.
     #[arg(long, env = "AFTERCLASS_JWT_AUDIENCE", global = true)]
     pub jwt_audience: Option<String>,
+    /// The LMS platform's JWK Set: a file path or an `http(s)://` URL. Its RS256 and EdDSA keys
+    /// verify integration tokens that name them by `kid` (beside the key configured above).
+    #[arg(long, env = "AFTERCLASS_PLATFORM_JWKS", global = true)]
+    pub platform_jwks: Option<String>,
+    /// The least time between two loads of the platform key set: a token naming a key the set
+    /// does not hold loads it again (the URL fetched, the file read) at most this often.
+    #[arg(long, env = "AFTERCLASS_PLATFORM_JWKS_REFRESH", default_value = "1m", global = true)]
+    pub platform_jwks_refresh: String,
     /// Whether GraphQL introspection (and so GraphiQL's schema view) is on.
     #[arg(long, env = "AFTERCLASS_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,
@@ -86,6 +94,47 @@ pub struct AuthConfig {
     pub key: KeyConfig,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    /// The LMS platform's own signing keys, for integration tokens (see `auth::platform`).
+    pub platform_keys: Option<PlatformKeysConfig>,
+}
+
+/// Where the platform's JWK Set comes from and how often it may be loaded again.
+#[derive(Debug, Clone)]
+pub struct PlatformKeysConfig {
+    pub source: JwksSource,
+    /// The least time between two loads when a token names a key the set does not hold.
+    pub refresh_interval: Duration,
+}
+
+/// A JWK Set's place: a local file or an `http(s)://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    File(PathBuf),
+    Url(String),
+}
+
+impl JwksSource {
+    /// An `http://` or `https://` address is a URL; anything else names a file.
+    pub fn parse(text: &str) -> Option<JwksSource> {
+        let text = text.trim();
+        let lower = text.to_ascii_lowercase();
+        if text.is_empty() {
+            None
+        } else if lower.starts_with("https://") || lower.starts_with("http://") {
+            Some(JwksSource::Url(text.to_owned()))
+        } else {
+            Some(JwksSource::File(PathBuf::from(text)))
+        }
+    }
+}
+
+impl std::fmt::Display for JwksSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JwksSource::File(path) => write!(f, "{}", path.display()),
+            JwksSource::Url(url) => f.write_str(url),
+        }
+    }
 }
 
 /// Bounds on what one request may ask for and how long it may take (see `graphql::limits`).
@@ -188,10 +237,22 @@ impl Config {
                 return Err(format!("AFTERCLASS_PUBLIC_URL must start with https:// or http:// (got `{url}`)"));
             }
         };
+        let platform_keys = match opts.platform_jwks.as_deref().and_then(JwksSource::parse) {
+            Some(source) => Some(PlatformKeysConfig {
+                source,
+                refresh_interval: parse_duration("AFTERCLASS_PLATFORM_JWKS_REFRESH", &opts.platform_jwks_refresh)?,
+            }),
+            None => None,
+        };
         Ok(Config {
             database_url: opts.database_url.clone(),
             max_connections: opts.db_max_connections.max(1),
-            auth: AuthConfig { key, issuer: opts.jwt_issuer.clone(), audience: opts.jwt_audience.clone() },
+            auth: AuthConfig {
+                key,
+                issuer: opts.jwt_issuer.clone(),
+                audience: opts.jwt_audience.clone(),
+                platform_keys,
+            },
             introspection: opts.introspection,
             limits: Limits {
                 request_timeout: parse_duration("AFTERCLASS_REQUEST_TIMEOUT", &opts.request_timeout)?,
@@ -262,6 +323,8 @@ mod tests {
             jwt_algorithm: "RS256".into(),
             jwt_issuer: None,
             jwt_audience: None,
+            platform_jwks: None,
+            platform_jwks_refresh: "1m".into(),
             introspection: true,
             link_secret: None,
             public_url: None,
@@ -339,6 +402,27 @@ mod tests {
         assert_eq!(config.public_url.as_deref(), Some("https://afterclass.example.edu"));
         opts.public_url = Some("afterclass.example.edu".into());
         assert!(Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_PUBLIC_URL"));
+    }
+
+    #[test]
+    fn a_platform_key_set_is_a_url_or_a_file_with_a_refresh_interval() {
+        let mut opts = options("postgres://localhost/afterclass");
+        opts.jwt_secret = Some("a-long-enough-shared-secret".into());
+        assert!(Config::resolve(&opts).unwrap().auth.platform_keys.is_none());
+        opts.platform_jwks = Some("https://lms.example.edu/.well-known/jwks.json".into());
+        let platform = Config::resolve(&opts).unwrap().auth.platform_keys.unwrap();
+        assert_eq!(platform.source, JwksSource::Url("https://lms.example.edu/.well-known/jwks.json".into()));
+        assert_eq!(platform.refresh_interval, Duration::from_secs(60));
+        opts.platform_jwks = Some("/etc/afterclass/platform-jwks.json".into());
+        opts.platform_jwks_refresh = "5s".into();
+        let platform = Config::resolve(&opts).unwrap().auth.platform_keys.unwrap();
+        assert_eq!(platform.source, JwksSource::File(PathBuf::from("/etc/afterclass/platform-jwks.json")));
+        assert_eq!(platform.refresh_interval, Duration::from_secs(5));
+        opts.platform_jwks_refresh = "0s".into();
+        assert!(Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_PLATFORM_JWKS_REFRESH"));
+        // An empty setting is no setting.
+        opts.platform_jwks = Some(" ".into());
+        assert!(Config::resolve(&opts).unwrap().auth.platform_keys.is_none());
     }
 
     #[test]

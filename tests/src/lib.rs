@@ -123,7 +123,7 @@ pub fn config(database_url: &str) -> Config {
     Config {
         database_url: database_url.to_owned(),
         max_connections: 5,
-        auth: AuthConfig { key: KeyConfig::Hs256(SECRET.to_vec()), issuer: None, audience: None },
+        auth: AuthConfig { key: KeyConfig::Hs256(SECRET.to_vec()), issuer: None, audience: None, platform_keys: None },
         introspection: true,
         limits: Limits::default(),
         link_secret: None,
@@ -215,6 +215,33 @@ impl TestApp {
         (status, body)
     }
 
+    /// POSTs the [`VIEWER`] query with this `Authorization` header (or none); gives the status
+    /// and the body.
+    pub async fn ask_viewer(&self, authorization: Option<&str>) -> (u16, Value) {
+        let mut req = self.client.post(self.url("/graphql")).json(&json!({ "query": VIEWER }));
+        if let Some(value) = authorization {
+            req = req.header("Authorization", value);
+        }
+        let resp = req.send().await.expect("sending the request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The request is refused as the API refuses every bad credential (401, one
+    /// `UNAUTHENTICATED` error, no data) and no row anywhere was written; gives the body.
+    pub async fn assert_refused(&self, authorization: Option<&str>) -> Value {
+        let before = self.counts().await;
+        let (status, body) = self.ask_viewer(authorization).await;
+        assert_refusal(status, &body);
+        assert_eq!(self.counts().await, before, "a refused request wrote rows");
+        body
+    }
+
+    /// [`TestApp::assert_refused`] for a bearer token.
+    pub async fn assert_refused_token(&self, token: &str) -> Value {
+        self.assert_refused(Some(&format!("Bearer {token}"))).await
+    }
+
     /// Runs an operation that must succeed without any error; gives its `data`.
     pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
         let body = self.gql(token, query, variables).await;
@@ -304,6 +331,17 @@ pub fn trainee(sub: &str, tenant: &str) -> String {
 
 pub fn integration(tenant: &str) -> String {
     token("lms", ViewerRole::Integration, tenant)
+}
+
+/// Who the bearer of a token is, as the API sees them.
+pub const VIEWER: &str = "{ viewer { person { externalId displayName } role tenantId } }";
+
+/// The answer the API gives every bad credential: 401 with one `UNAUTHENTICATED` error and no
+/// data.
+pub fn assert_refusal(status: u16, body: &Value) {
+    assert_eq!(status, 401, "{body:#}");
+    assert_eq!(error_codes(body), ["UNAUTHENTICATED"], "{body:#}");
+    assert!(body["data"].is_null(), "{body:#}");
 }
 
 /// The `extensions.code` of every top-level error.

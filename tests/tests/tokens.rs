@@ -13,8 +13,6 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 const RS256_PRIVATE: &[u8] = include_bytes!("../fixtures/rs256-private.pem");
 const RS256_PUBLIC: &[u8] = include_bytes!("../fixtures/rs256-public.pem");
 
-const VIEWER: &str = "{ viewer { person { externalId displayName } role tenantId } }";
-
 /// Claims a valid token would carry, valid for an hour.
 fn claims(sub: &str, tid: &str, role: &str) -> Value {
     let now = chrono::Utc::now().timestamp();
@@ -53,31 +51,16 @@ fn issuer_and_audience(cfg: &mut Config) {
     cfg.auth.audience = Some(AUDIENCE.to_owned());
 }
 
-/// POSTs the viewer query with this `Authorization` header (or none); gives status and body.
 async fn ask(app: &TestApp, authorization: Option<&str>) -> (u16, Value) {
-    let mut req = app.client().post(app.url("/graphql")).json(&json!({ "query": VIEWER }));
-    if let Some(value) = authorization {
-        req = req.header("Authorization", value);
-    }
-    let resp = req.send().await.expect("sending the request");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    app.ask_viewer(authorization).await
 }
 
-/// The request is refused as UNAUTHENTICATED with 401, and no row anywhere was written.
 async fn assert_refused(app: &TestApp, authorization: Option<&str>) -> Value {
-    let before = app.counts().await;
-    let (status, body) = ask(app, authorization).await;
-    assert_eq!(status, 401, "{body:#}");
-    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{body:#}");
-    assert_eq!(error_codes(&body), ["UNAUTHENTICATED"], "{body:#}");
-    assert!(body["data"].is_null(), "{body:#}");
-    assert_eq!(app.counts().await, before, "a refused request wrote rows");
-    body
+    app.assert_refused(authorization).await
 }
 
 async fn assert_refused_token(app: &TestApp, token: &str) -> Value {
-    assert_refused(app, Some(&format!("Bearer {token}"))).await
+    app.assert_refused_token(token).await
 }
 
 /// The token is accepted and the viewer is who it names.

@@ -117,7 +117,7 @@ async fn authorize(
     match link_params(query) {
         (None, None) if headers.contains_key(header::AUTHORIZATION) => {
             let bad_token = || ApiError::Unauthenticated(BAD_TOKEN.into());
-            let claims = super::bearer(headers).and_then(|token| state.verifier.verify(token)).map_err(|err| {
+            let claims = super::authenticate(state, headers).await.map_err(|err| {
                 tracing::info!(reason = err.message(), "unauthenticated chart request");
                 bad_token()
             })?;

@@ -137,7 +137,7 @@ async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, request
 
 async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchRequest, id: &str) -> Response {
     state.counters.graphql_requests.fetch_add(1, Ordering::Relaxed);
-    let claims = match bearer(headers).and_then(|token| state.verifier.verify(token)) {
+    let claims = match authenticate(state, headers).await {
         Ok(claims) => claims,
         Err(err) => {
             state.counters.unauthenticated.fetch_add(1, Ordering::Relaxed);
@@ -204,6 +204,11 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
     GraphQLResponse::from(response).into_response()
 }
 
+/// The verified claims of the request's bearer token.
+pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<auth::Claims, ApiError> {
+    state.verifier.verify(bearer(headers)?).await
+}
+
 pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
         ApiError::Unauthenticated("missing bearer token: send `Authorization: Bearer <token>`".into())
@@ -258,6 +263,7 @@ impl Server {
             .map_err(|e| format!("opening the database: {e}"))?;
         store.migrate().await.map_err(|e| format!("applying migrations: {e}"))?;
         let state = AppState::new(config, store.clone())?;
+        state.verifier.load_platform_keys().await;
         let listener = TcpListener::bind(addr).await.map_err(|e| format!("binding {addr}: {e}"))?;
         Ok(Server {
             listener,
