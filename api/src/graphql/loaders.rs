@@ -250,3 +250,20 @@ impl Loader<OutcomeOf> for Loaders {
         Ok(rows.into_iter().map(|r| (OutcomeOf(r.cohort_id), r)).collect())
     }
 }
+
+/// Forgets everything `loader` has cached, so that what it loads next is read afresh: a live
+/// subscription's loader lives as long as its connection, and each event it delivers must show
+/// the cohort, and the viewer's standing in it, as they are when the event is delivered.
+pub fn forget_all(loader: &DataLoader<Loaders, HashMapCache>) {
+    loader.clear::<PersonKey>();
+    loader.clear::<CohortKey>();
+    loader.clear::<MembershipKey>();
+    loader.clear::<GoalKey>();
+    loader.clear::<GoalsOf>();
+    loader.clear::<ViewerStanding>();
+    loader.clear::<ConductKey>();
+    loader.clear::<ProgressKey>();
+    loader.clear::<SnapshotKey>();
+    loader.clear::<ParticipationKey>();
+    loader.clear::<OutcomeOf>();
+}

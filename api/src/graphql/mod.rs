@@ -10,18 +10,18 @@ pub mod loaders;
 pub mod meetings;
 pub mod mutation;
 pub mod query;
+pub mod subscription;
 pub mod types;
 
-use async_graphql::{
-    EmptySubscription, ErrorExtensions, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value,
-};
+use async_graphql::{ErrorExtensions, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
 use chrono::NaiveDate;
 
 use crate::app::reads::Page;
 use crate::config::Limits;
 use crate::error::{ApiError, Failure};
 
-pub type AfterclassSchema = async_graphql::Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
+pub type AfterclassSchema =
+    async_graphql::Schema<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
 
 /// What every resolver returns. Its error is `ApiError`, which always carries a code and has no
 /// `Display`: a database error can reach a client only through `From<DbErr> for ApiError`, as a
@@ -30,11 +30,12 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 /// Builds the schema with the configured bounds.
 pub fn schema(limits: Limits, introspection: bool) -> AfterclassSchema {
-    let builder = async_graphql::Schema::build(query::QueryRoot, mutation::MutationRoot, EmptySubscription)
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity)
-        .limit_recursive_depth(32)
-        .limit_directives(16);
+    let builder =
+        async_graphql::Schema::build(query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot)
+            .limit_depth(limits.depth)
+            .limit_complexity(limits.complexity)
+            .limit_recursive_depth(32)
+            .limit_directives(16);
     if introspection { builder } else { builder.disable_introspection() }.finish()
 }
 

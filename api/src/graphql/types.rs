@@ -37,8 +37,12 @@ where
     page.map(|row| (row.row_id(), wrap(row)))
 }
 
+/// The request's loader; a live subscription's is shared with its stream (see `subscription`).
 pub(crate) fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<Loaders, HashMapCache>, ApiError> {
-    data::<DataLoader<Loaders, HashMapCache>>(ctx)
+    match ctx.data_opt::<DataLoader<Loaders, HashMapCache>>() {
+        Some(loader) => Ok(loader),
+        None => data::<std::sync::Arc<DataLoader<Loaders, HashMapCache>>>(ctx).map(|l| l.as_ref()),
+    }
 }
 
 /// Something that can be fetched by its global ID.

@@ -1,10 +1,11 @@
 //! The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, `/healthz`, `/readyz`,
-//! `/metrics`, the progress chart (`GET /cohorts/{id}/progress.svg`, see `chart`) and calendar
+//! `/metrics`, subscriptions at `GET /graphql/ws` (see `ws`), the progress chart (`GET /cohorts/{id}/progress.svg`, see `chart`) and calendar
 //! feeds (`GET /calendar/{token}.ics`, see `calendar`), and the server's life from bind to graceful
 //! shutdown.
 
 mod calendar;
 mod chart;
+mod ws;
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub feeds: Arc<crate::links::Feeds>,
     /// How long one GraphQL request may run.
     pub request_timeout: std::time::Duration,
+    /// The event log's head, which wakes live subscriptions.
+    pub log: crate::store::events::LogHead,
 }
 
 /// Request counters for `/metrics`.
@@ -56,6 +59,7 @@ impl AppState {
     pub fn new(config: &Config, store: Store) -> Result<Self, String> {
         Ok(AppState {
             schema: graphql::schema(config.limits, config.introspection),
+            log: crate::store::events::watch_log(store.clone()),
             store,
             verifier: Arc::new(Verifier::new(&config.auth)?),
             counters: Arc::default(),
@@ -70,6 +74,7 @@ impl AppState {
 pub fn router(state: AppState, body_limit: usize) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql_post))
+        .route("/graphql/ws", get(ws::graphql_ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

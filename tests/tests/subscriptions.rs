@@ -1,0 +1,139 @@
+//! Live events over graphql-transport-ws at `GET /graphql/ws`: the token in `connection_init`
+//! (a bad one closes the socket with 4403), each subscriber gets what its standing lets it see
+//! and nothing else, and on PostgreSQL an event written through one server reaches a subscriber
+//! of another server on the same database within a second.
+
+use std::time::{Duration, Instant};
+
+use afterclass_domain::access::ViewerRole;
+use afterclass_tests::serde_json::{Value, json};
+use afterclass_tests::{Backend, TestApp, active_cohort, integration, on_both_stores, ops, token, trainee};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+on_both_stores!(subscribers_get_what_their_standing_allows, a_bad_token_closes_the_socket_with_4403);
+
+const EVENTS: &str = "subscription($cohortId: ID, $kinds: [CohortEventKind!]) {
+    cohortEvents(cohortId: $cohortId, kinds: $kinds) { id kind payload cohort { id stage } } }";
+
+/// Opens a graphql-transport-ws connection and sends `connection_init` with `payload`.
+async fn connect(app: &TestApp, payload: Value) -> Socket {
+    let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
+    socket.send(Message::text(json!({ "type": "connection_init", "payload": payload }).to_string())).await.unwrap();
+    socket
+}
+
+/// Connects as `jwt` and subscribes; returns once the server acknowledged the connection.
+async fn subscribe(app: &TestApp, jwt: &str, variables: Value) -> Socket {
+    let mut socket = connect(app, json!({ "token": jwt })).await;
+    let ack = next_message(&mut socket).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let start = json!({ "id": "1", "type": "subscribe", "payload": { "query": EVENTS, "variables": variables } });
+    socket.send(Message::text(start.to_string())).await.unwrap();
+    socket
+}
+
+async fn next_message(socket: &mut Socket) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("a message in time");
+        match msg.expect("the socket open").expect("a frame") {
+            Message::Text(text) => return afterclass_tests::serde_json::from_str(&text).unwrap(),
+            Message::Close(frame) => return json!({ "closed": frame.map(|f| u16::from(f.code)) }),
+            _ => continue,
+        }
+    }
+}
+
+/// The next event delivered on the subscription.
+async fn next_event(socket: &mut Socket) -> Value {
+    let msg = next_message(socket).await;
+    assert_eq!(msg["type"], "next", "{msg}");
+    assert!(msg["payload"].get("errors").is_none(), "{msg}");
+    msg["payload"]["data"]["cohortEvents"].clone()
+}
+
+async fn subscribers_get_what_their_standing_allows(app: TestApp) {
+    let c = active_cohort(&app, "uni-a", &["tom", "ivy"]).await;
+    let (tom, ivy) = (&c.trainees[0], &c.trainees[1]);
+    let scope = json!({ "cohortId": c.id });
+    let mut as_member = subscribe(&app, tom, scope.clone()).await;
+    let mut as_outsider = subscribe(&app, &trainee("eve", "uni-a"), scope.clone()).await;
+    let mut as_lms = subscribe(&app, &integration("uni-a"), json!({ "kinds": ["CHECK_IN_LOGGED"] })).await;
+    let mut other_tenant = subscribe(&app, &integration("uni-b"), json!({})).await;
+    // Let the subscriptions start before anything happens.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    app.ok(ivy, ops::CHECK_IN, json!({ "input": { "cohortId": c.id, "value": 2.0 } })).await;
+    app.ok(&c.leader, ops::DISBAND, json!({ "input": { "cohortId": c.id, "reason": "GOALS_MET" } })).await;
+
+    let event = next_event(&mut as_member).await;
+    assert_eq!(event["kind"], "CHECK_IN_LOGGED", "{event}");
+    let doc: Value = afterclass_tests::serde_json::from_str(event["payload"].as_str().unwrap()).unwrap();
+    assert_eq!((doc["type"].as_str(), doc["data"]["value"].as_f64()), (Some("CHECK_IN_LOGGED"), Some(2.0)));
+    let event = next_event(&mut as_member).await;
+    assert_eq!(event["kind"], "COHORT_DISBANDED");
+    // Each event's nested fields are read when it is delivered, not when the socket opened.
+    assert_eq!(event["cohort"]["stage"], "DISBANDED");
+
+    // The outsider never hears of the check-in: the first thing it gets is the disbanding.
+    let event = next_event(&mut as_outsider).await;
+    assert_eq!(event["kind"], "COHORT_DISBANDED", "{event}");
+    let event = next_event(&mut as_lms).await;
+    assert_eq!(event["kind"], "CHECK_IN_LOGGED");
+    // Another tenant's subscriber gets nothing: a check-in in its own tenant comes first.
+    let theirs = active_cohort(&app, "uni-b", &["zoe"]).await;
+    app.ok(&theirs.trainees[0], ops::CHECK_IN, json!({ "input": { "cohortId": theirs.id, "value": 1.0 } })).await;
+    loop {
+        let event = next_event(&mut other_tenant).await;
+        let doc: Value = afterclass_tests::serde_json::from_str(event["payload"].as_str().unwrap()).unwrap();
+        assert_eq!(doc["data"]["cohortId"], theirs.id.as_str(), "{event}");
+        if event["kind"] == "CHECK_IN_LOGGED" {
+            break;
+        }
+    }
+}
+
+async fn a_bad_token_closes_the_socket_with_4403(app: TestApp) {
+    let forged = {
+        let mut t = token("tom", ViewerRole::Trainee, "uni-a");
+        t.push('x');
+        t
+    };
+    for payload in [json!({ "token": forged }), json!({}), json!({ "Authorization": "Basic abc" })] {
+        let mut socket = connect(&app, payload.clone()).await;
+        let msg = next_message(&mut socket).await;
+        assert_eq!(msg["closed"], 4403, "{payload}: {msg}");
+    }
+    // The same token as a bearer header works.
+    let mut socket = connect(&app, json!({ "Authorization": format!("Bearer {}", trainee("tom", "uni-a")) })).await;
+    assert_eq!(next_message(&mut socket).await["type"], "connection_ack");
+}
+
+/// Two servers on one PostgreSQL: a check-in logged through one reaches a subscriber of the
+/// other within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_written_through_one_server_reaches_subscribers_of_another() {
+    let Some(first) = TestApp::spawn(Backend::Postgres).await else { return };
+    let second = TestApp::spawn_with(Backend::Postgres, first.db.shared(), afterclass_tests::config).await;
+    let c = active_cohort(&first, "uni-a", &["tom"]).await;
+    let mut socket = subscribe(&second, &integration("uni-a"), json!({ "kinds": ["CHECK_IN_LOGGED"] })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for value in [1.0, 2.0, 3.0] {
+        let sent = Instant::now();
+        first.ok(&c.trainees[0], ops::CHECK_IN, json!({ "input": { "cohortId": c.id, "value": value } })).await;
+        let event = next_event(&mut socket).await;
+        let took = sent.elapsed();
+        let doc: Value = afterclass_tests::serde_json::from_str(event["payload"].as_str().unwrap()).unwrap();
+        assert_eq!(doc["data"]["value"].as_f64(), Some(value));
+        println!("delivered across servers in {took:?}");
+        assert!(took < Duration::from_secs(1), "the event took {took:?}");
+    }
+    second.stop().await;
+    first.stop().await;
+}
