@@ -1,7 +1,7 @@
 //! Membership transitions: accepting the code of conduct (which makes an invited member active)
 //! and leaving.
 
-use crate::cohort::MembershipStatus;
+use crate::cohort::{MemberRole, MembershipStatus};
 use crate::{DomainError, ErrorCode};
 
 /// Accepting version `offered` of a cohort's code of conduct whose current version is `current`.
@@ -45,10 +45,59 @@ pub fn leave(status: Option<MembershipStatus>) -> Result<MembershipStatus, Domai
     }
 }
 
+/// Who brings a roster in: a leader or the integration account inviting people, or a roster
+/// sync bringing the cohort in line with the LMS's roster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RosterSource {
+    Invitation,
+    Sync,
+}
+
+/// What bringing in a person of a roster does to their membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invite {
+    /// They have none: a new `INVITED` membership.
+    New,
+    /// Invited again (`INVITED`): after they left, by an explicit invitation; after they were
+    /// removed, by either.
+    Again,
+    /// Kept as it is: members, the invited, people who asked to join, and — for a sync — people
+    /// who left of their own accord (the LMS's roster does not overrule their choice).
+    Keep,
+}
+
+pub fn invite(status: Option<MembershipStatus>, source: RosterSource) -> Invite {
+    match (status, source) {
+        (None, _) => Invite::New,
+        (Some(MembershipStatus::Removed), _) => Invite::Again,
+        (Some(MembershipStatus::Left), RosterSource::Invitation) => Invite::Again,
+        _ => Invite::Keep,
+    }
+}
+
+/// Whether a roster sync that removes the missing marks this membership `REMOVED` when the LMS's
+/// roster does not list its person: invited and active members, never a leader.
+pub fn sync_removes(role: Option<MemberRole>, status: Option<MembershipStatus>) -> bool {
+    role != Some(MemberRole::Leader) && matches!(status, Some(MembershipStatus::Invited | MembershipStatus::Active))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use MembershipStatus::*;
+
+    #[test]
+    fn a_sync_never_removes_a_leader_nor_overrules_someone_who_left() {
+        assert!(!sync_removes(Some(MemberRole::Leader), Some(Active)));
+        assert!(sync_removes(Some(MemberRole::Member), Some(Invited)));
+        assert!(!sync_removes(Some(MemberRole::Member), Some(Left)));
+        assert!(!sync_removes(Some(MemberRole::Member), Some(Requested)));
+        assert_eq!(invite(Some(Left), RosterSource::Sync), Invite::Keep);
+        assert_eq!(invite(Some(Left), RosterSource::Invitation), Invite::Again);
+        assert_eq!(invite(Some(Removed), RosterSource::Sync), Invite::Again);
+        assert_eq!(invite(None, RosterSource::Sync), Invite::New);
+        assert_eq!(invite(Some(Active), RosterSource::Sync), Invite::Keep);
+    }
 
     #[test]
     fn accepting_the_current_version_activates_an_invited_member() {

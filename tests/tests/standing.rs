@@ -807,6 +807,8 @@ enum Mutation {
     ApproveCohort,
     DeclineProposal,
     AddMembers,
+    /// A sync listing one new person (nobody removed).
+    SyncRoster,
     AcceptCodeOfConduct,
     SetCodeOfConduct,
     /// tom's membership, to FACILITATOR.
@@ -842,12 +844,13 @@ enum Mutation {
     RevokeOwnCalendarFeed,
 }
 
-const WRITES: [Mutation; 27] = [
+const WRITES: [Mutation; 28] = [
     Mutation::CreateCohort,
     Mutation::ProposeCohort,
     Mutation::ApproveCohort,
     Mutation::DeclineProposal,
     Mutation::AddMembers,
+    Mutation::SyncRoster,
     Mutation::AcceptCodeOfConduct,
     Mutation::SetCodeOfConduct,
     Mutation::ChangeMemberRole,
@@ -888,6 +891,7 @@ impl Mutation {
             Mutation::ApproveCohort => "approveCohort",
             Mutation::DeclineProposal => "declineProposal",
             Mutation::AddMembers => "addMembers",
+            Mutation::SyncRoster => "syncRoster",
             Mutation::AcceptCodeOfConduct => "acceptCodeOfConduct",
             Mutation::SetCodeOfConduct => "setCodeOfConduct",
             Mutation::ChangeMemberRole => "changeMemberRole",
@@ -936,6 +940,7 @@ impl Mutation {
             | Mutation::WriteRetrospective
             | Mutation::SetMeetingPlan => "cohort",
             Mutation::AddMembers => "memberships",
+            Mutation::SyncRoster => "invited",
             Mutation::AcceptCodeOfConduct
             | Mutation::ChangeMemberRole
             | Mutation::LeaveCohort
@@ -985,7 +990,7 @@ impl Mutation {
                 Who::Integration | Who::Leader => Forbidden,
                 _ => NotFound,
             },
-            Mutation::AddMembers => allowed_if(who.leads() || who == Who::Integration),
+            Mutation::AddMembers | Mutation::SyncRoster => allowed_if(who.leads() || who == Who::Integration),
             Mutation::AcceptCodeOfConduct => match who {
                 Who::Invited => Allowed,
                 w => as_a_person_or_accept(w),
@@ -1061,6 +1066,10 @@ impl Mutation {
             }
             Mutation::AddMembers => (
                 q(ops::ADD_MEMBERS),
+                json!({ "input": { "cohortId": c.id, "members": [{ "externalId": "zoe", "displayName": "Zoe" }] } }),
+            ),
+            Mutation::SyncRoster => (
+                q(SYNC_ROSTER),
                 json!({ "input": { "cohortId": c.id, "members": [{ "externalId": "zoe", "displayName": "Zoe" }] } }),
             ),
             Mutation::AcceptCodeOfConduct => (q(ops::ACCEPT), json!({ "input": { "cohortId": c.id, "version": 1 } })),
@@ -1193,6 +1202,8 @@ const MEETING_IDS: &str = r#"query($id: ID!, $from: DateTime!, $to: DateTime!) {
     meetings(from: $from, to: $to) { id } } }"#;
 const EVENTS: &str = r#"query($id: ID!, $kinds: [CohortEventKind!]) {
     events(first: 100, cohortId: $id, kinds: $kinds) { nodes { kind cohort { name } } } }"#;
+const SYNC_ROSTER: &str = r#"mutation($input: SyncRosterInput!) {
+    syncRoster(input: $input) { invited { id } removed { id } unchanged userErrors { field message code } } }"#;
 const OUTSIDE_INTEREST: &str = r#"query($id: ID!) { cohort(id: $id) { outsideInterest } }"#;
 
 // ---------------------------------------------------------------------------------------------

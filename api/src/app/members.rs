@@ -1,7 +1,18 @@
 //! Who is in a cohort: inviting people (rosters), accepting the code of conduct, roles and
 //! leaving.
 
+use afterclass_domain::membership::{Invite, RosterSource};
+
 use super::*;
+
+/// What a roster sync did.
+#[derive(Debug, Default)]
+pub struct Synced {
+    pub invited: Vec<membership::Model>,
+    pub removed: Vec<membership::Model>,
+    /// People listed whose membership stayed as it was.
+    pub unchanged: usize,
+}
 
 impl App<'_> {
     /// Invites roster entries; people already in the cohort keep their membership, and people
@@ -14,47 +25,105 @@ impl App<'_> {
     ) -> Outcome<Vec<membership::Model>> {
         let mut out = Vec::with_capacity(roster.len());
         for entry in roster {
-            let person = ensure_person_on(
-                txn,
-                txn,
-                cohort.tenant_id,
-                &entry.external_id,
-                Some(&entry.display_name),
-                entry.email.as_deref(),
-            )
-            .await?;
-            let existing = queries::membership_of(txn, cohort.id, Some(person.id)).await?;
-            let row = match existing {
-                Some(m) if matches!(m.status.as_str(), "LEFT" | "REMOVED") => {
-                    let mut am = m.into_active_model();
-                    am.status = Set(MembershipStatus::Invited.as_str().to_owned());
-                    am.role = Set(entry.role.unwrap_or(MemberRole::Member).as_str().to_owned());
-                    am.invited_at = Set(self.now_micros());
-                    am.left_at = Set(None);
-                    let row = am.update(txn).await?;
-                    self.member_joined(txn, cohort, &row).await?;
-                    row
-                }
-                Some(m) => m,
-                None => {
-                    let row = membership::ActiveModel {
-                        tenant_id: Set(cohort.tenant_id),
-                        cohort_id: Set(cohort.id),
-                        person_id: Set(person.id),
-                        role: Set(entry.role.unwrap_or(MemberRole::Member).as_str().to_owned()),
-                        status: Set(MembershipStatus::Invited.as_str().to_owned()),
-                        invited_at: Set(self.now_micros()),
-                        ..Default::default()
-                    }
-                    .insert(txn)
-                    .await?;
-                    self.member_joined(txn, cohort, &row).await?;
-                    row
-                }
-            };
-            out.push(row);
+            out.push(self.bring_in(txn, cohort, entry, RosterSource::Invitation).await?.0);
         }
         Ok(out)
+    }
+
+    /// Brings one person of a roster into the cohort as [`dmembership::invite`] decides: their
+    /// membership, and whether it was invited now.
+    async fn bring_in(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort: &cohort::Model,
+        entry: &RosterEntry,
+        source: RosterSource,
+    ) -> Outcome<(membership::Model, bool)> {
+        let person = ensure_person_on(
+            txn,
+            txn,
+            cohort.tenant_id,
+            &entry.external_id,
+            Some(&entry.display_name),
+            entry.email.as_deref(),
+        )
+        .await?;
+        let existing = queries::membership_of(txn, cohort.id, Some(person.id)).await?;
+        let role = entry.role.unwrap_or(MemberRole::Member).as_str().to_owned();
+        let status = existing.as_ref().and_then(|m| MembershipStatus::parse(&m.status));
+        let row = match (dmembership::invite(status, source), existing) {
+            (Invite::Again, Some(m)) => {
+                let mut am = m.into_active_model();
+                am.status = Set(MembershipStatus::Invited.as_str().to_owned());
+                am.role = Set(role);
+                am.invited_at = Set(self.now_micros());
+                am.left_at = Set(None);
+                am.update(txn).await?
+            }
+            (Invite::Keep, Some(m)) => return Ok((m, false)),
+            _ => {
+                membership::ActiveModel {
+                    tenant_id: Set(cohort.tenant_id),
+                    cohort_id: Set(cohort.id),
+                    person_id: Set(person.id),
+                    role: Set(role),
+                    status: Set(MembershipStatus::Invited.as_str().to_owned()),
+                    invited_at: Set(self.now_micros()),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await?
+            }
+        };
+        self.member_joined(txn, cohort, &row).await?;
+        Ok((row, true))
+    }
+
+    /// Leaders and the integration account: bring the cohort's roster in line with the LMS's,
+    /// idempotently. People missing are invited; with `remove_missing`, invited and active
+    /// members the roster does not list are marked `REMOVED` (never a leader). Everyone listed is
+    /// recorded on the cohort's course roster.
+    pub async fn sync_roster(&self, cohort_id: i64, roster: Vec<RosterEntry>, remove_missing: bool) -> Outcome<Synced> {
+        let roster = parse_roster(&roster).map_err(|e| e.on_field("members"))?;
+        let txn = self.begin().await?;
+        let locked = self.lock_for(&txn, cohort_id, Action::AddMembers).await?;
+        let cohort = &locked.cohort;
+        let mut synced = Synced::default();
+        let mut listed = Vec::with_capacity(roster.len());
+        for entry in &roster {
+            let (row, invited) = self.bring_in(&txn, cohort, entry, RosterSource::Sync).await?;
+            listed.push(row.person_id);
+            if invited {
+                synced.invited.push(row);
+            } else {
+                synced.unchanged += 1;
+            }
+        }
+        if remove_missing {
+            let members = membership::Entity::find()
+                .filter(membership::Column::CohortId.eq(cohort.id))
+                .filter(membership::Column::PersonId.is_not_in(listed.iter().copied()))
+                .all(&txn)
+                .await?;
+            for m in members {
+                let standing = super::access::standing(Some(&m));
+                if !dmembership::sync_removes(standing.role, standing.status) {
+                    continue;
+                }
+                let mut am = m.into_active_model();
+                am.status = Set(MembershipStatus::Removed.as_str().to_owned());
+                am.left_at = Set(Some(self.now_micros()));
+                let row = am.update(&txn).await?;
+                let data = events::data([("status", row.status.as_str().into())]);
+                self.record_event(&txn, cohort, EventKind::MemberLeft, Some(&row), data).await?;
+                synced.removed.push(row);
+            }
+        }
+        if let Some(course) = &cohort.course_lms_id {
+            super::joining::record_course_roster(&txn, cohort.tenant_id, course, &listed, self.now_micros()).await?;
+        }
+        txn.commit().await?;
+        Ok(synced)
     }
 
     /// Records that a membership joined the cohort's roster, as invited or as active.

@@ -71,6 +71,22 @@ pub struct AddMembersInput {
 }
 
 #[derive(InputObject)]
+pub struct SyncRosterInput {
+    pub cohort_id: ID,
+    pub members: Vec<RosterEntryInput>,
+    /// Mark members who are not in the list as REMOVED (never leaders). Default false.
+    pub remove_missing: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct SyncRosterPayload {
+    pub invited: Vec<Membership>,
+    pub removed: Vec<Membership>,
+    pub unchanged: i32,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
 pub struct AcceptCodeOfConductInput {
     pub cohort_id: ID,
     pub version: i32,
@@ -322,6 +338,20 @@ impl MutationRoot {
         let result = app(ctx)?.add_members(id, roster(Some(input.members))).await;
         let (rows, user_errors) = payload(result, |rows| rows.into_iter().map(Membership).collect())?;
         Ok(AddMembersPayload { memberships: rows.unwrap_or_default(), user_errors })
+    }
+
+    /// Bring a cohort's roster in line with the LMS's; idempotent.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
+    async fn sync_roster(&self, ctx: &Context<'_>, input: SyncRosterInput) -> Result<SyncRosterPayload> {
+        let id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let result =
+            app(ctx)?.sync_roster(id, roster(Some(input.members)), input.remove_missing.unwrap_or(false)).await;
+        let (synced, user_errors) = payload(result, |s| {
+            let rows = |rows: Vec<_>| rows.into_iter().map(Membership).collect::<Vec<_>>();
+            (rows(s.invited), rows(s.removed), i32::try_from(s.unchanged).unwrap_or(i32::MAX))
+        })?;
+        let (invited, removed, unchanged) = synced.unwrap_or_default();
+        Ok(SyncRosterPayload { invited, removed, unchanged, user_errors })
     }
 
     /// Accepting the current version makes an INVITED member ACTIVE.
