@@ -18,6 +18,7 @@ pub mod joining;
 pub mod meetings;
 mod members;
 pub mod reads;
+pub mod webhooks;
 
 pub use ending::{Ending, end_cohort, evaluate_now};
 

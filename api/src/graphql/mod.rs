@@ -11,6 +11,7 @@ pub mod meetings;
 pub mod mutation;
 pub mod query;
 pub mod types;
+pub mod webhooks;
 
 use async_graphql::{
     EmptySubscription, ErrorExtensions, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value,

@@ -42,6 +42,8 @@ pub struct AppState {
     pub feeds: Arc<crate::links::Feeds>,
     /// How long one GraphQL request may run.
     pub request_timeout: std::time::Duration,
+    /// Which webhook receivers may be registered.
+    pub webhooks: crate::config::WebhookSettings,
 }
 
 /// Request counters for `/metrics`.
@@ -62,6 +64,7 @@ impl AppState {
             links: Arc::new(crate::links::Links::new(config)),
             feeds: Arc::new(crate::links::Feeds::new(config)),
             request_timeout: config.limits.request_timeout,
+            webhooks: config.webhooks,
         })
     }
 }
@@ -185,6 +188,7 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
         .data(viewer)
         .data(state.links.clone())
         .data(state.feeds.clone())
+        .data(state.webhooks)
         .data(graphql::RequestTime(crate::store::now()));
     // Dropping the execution at the deadline cancels it and frees its worker.
     let mut response =
