@@ -15,7 +15,8 @@
 //! | `Leader` | everything | as a facilitator, plus goals, conduct, criteria, roles, members, activating and ending |
 //!
 //! Instructors and the integration account read every cohort of their tenant in full; instructors
-//! write by their standing like anyone else, and the integration account adds members.
+//! write by their standing like anyone else, and the integration account adds members. The
+//! tenant's webhook endpoints are theirs to manage, never a trainee's ([`may_manage_webhooks`]).
 
 use crate::cohort::{MemberRole, MembershipStatus, Visibility};
 use crate::event::EventKind;

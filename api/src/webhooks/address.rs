@@ -219,4 +219,13 @@ mod tests {
         assert!(check_url("ftp://127.0.0.1/", true).is_err());
         assert!(check_url(&format!("https://a.example/{}", "x".repeat(MAX_URL_LEN)), false).is_err());
     }
+
+    #[tokio::test]
+    async fn the_resolver_drops_addresses_it_may_not_reach() {
+        let name: Name = "localhost".parse().unwrap();
+        assert!(CheckedResolver { allow_private: false }.resolve(name).await.is_err());
+        let name: Name = "localhost".parse().unwrap();
+        let addrs: Vec<_> = CheckedResolver { allow_private: true }.resolve(name).await.unwrap().collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty(), "{addrs:?}");
+    }
 }
