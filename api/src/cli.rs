@@ -33,6 +33,10 @@ pub enum Command {
         /// How often the sweeper evaluates active cohorts, e.g. 15m or 1h; `off` disables it.
         #[arg(long, env = "AFTERCLASS_SWEEP_INTERVAL", default_value = "15m")]
         sweep_interval: String,
+        /// How often the webhook worker fans out new events and sends what is due, e.g. 1s or
+        /// 500ms; `off` disables it.
+        #[arg(long, env = "AFTERCLASS_WEBHOOK_INTERVAL", default_value = "1s")]
+        webhook_interval: String,
     },
     /// Apply pending migrations and exit.
     Migrate,
@@ -94,17 +98,24 @@ fn init_tracing() {
 pub async fn run(cli: Cli) -> Result<(), String> {
     let config = Config::resolve(&cli.global)?;
     match cli.command {
-        Command::Serve { bind, demo, sweep_interval } => {
+        Command::Serve { bind, demo, sweep_interval, webhook_interval } => {
             let sweep_every = match sweep_interval.as_str() {
                 "off" | "0" => None,
                 text => Some(parse_ttl(text)?.to_std().map_err(|e| e.to_string())?),
             };
+            let webhooks_every = match webhook_interval.as_str() {
+                "off" | "0" => None,
+                text => Some(crate::config::parse_duration("AFTERCLASS_WEBHOOK_INTERVAL", text)?),
+            };
+            let deliverer = crate::webhooks::Deliverer::new(config.webhooks)?;
             if demo {
                 seed_demo(&config).await?;
             }
             let server = Server::bind(&config, bind).await?;
             let shutdown = shutdown_signal();
             let sweeper = sweep_every.map(|every| tokio::spawn(crate::sweeper::run(server.store().clone(), every)));
+            let webhooks = webhooks_every
+                .map(|every| tokio::spawn(crate::webhooks::run(server.store().clone(), deliverer, every)));
             let addr = server.local_addr()?;
             tracing::info!(%addr, "serving");
             println!("Afterclass is serving GraphQL at http://{addr}/graphql (open it in a browser for GraphiQL).");
@@ -117,6 +128,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             // A pass cut short rolls back; the next start sweeps again.
             if let Some(sweeper) = sweeper {
                 sweeper.abort();
+            }
+            // An attempt cut short is sent again once its lease ends.
+            if let Some(webhooks) = webhooks {
+                webhooks.abort();
             }
             served
         }

@@ -68,6 +68,13 @@ pub struct GlobalOptions {
     /// How long `serve` waits for in-flight requests after SIGTERM or SIGINT before it exits anyway.
     #[arg(long, env = "AFTERCLASS_SHUTDOWN_GRACE", default_value = "10s", global = true)]
     pub shutdown_grace: String,
+    /// Whether webhook receivers may be at private, loopback, link-local or CGNAT addresses
+    /// (refused by default, so that a webhook cannot reach the service's own network).
+    #[arg(long, env = "AFTERCLASS_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub webhook_allow_private: bool,
+    /// How long one webhook attempt may take before it counts as failed, e.g. 10s.
+    #[arg(long, env = "AFTERCLASS_WEBHOOK_TIMEOUT", default_value = "10s", global = true)]
+    pub webhook_timeout: String,
 }
 
 /// The verification key.
@@ -179,6 +186,21 @@ pub fn parse_duration(name: &str, text: &str) -> Result<Duration, String> {
     if d.is_zero() { Err(bad()) } else { Ok(d) }
 }
 
+/// How webhooks are sent (see `webhooks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Whether receivers may be at private, loopback, link-local or CGNAT addresses.
+    pub allow_private: bool,
+    /// How long one attempt may take.
+    pub timeout: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings { allow_private: false, timeout: Duration::from_secs(10) }
+    }
+}
+
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -191,6 +213,7 @@ pub struct Config {
     pub link_secret: Option<Vec<u8>>,
     /// The public base URL for links, without a trailing slash.
     pub public_url: Option<String>,
+    pub webhooks: WebhookSettings,
 }
 
 impl Config {
@@ -261,6 +284,10 @@ impl Config {
             },
             link_secret,
             public_url,
+            webhooks: WebhookSettings {
+                allow_private: opts.webhook_allow_private,
+                timeout: parse_duration("AFTERCLASS_WEBHOOK_TIMEOUT", &opts.webhook_timeout)?,
+            },
         })
     }
 }
@@ -330,6 +357,8 @@ mod tests {
             public_url: None,
             request_timeout: "10s".into(),
             shutdown_grace: "10s".into(),
+            webhook_allow_private: false,
+            webhook_timeout: "10s".into(),
         }
     }
 
@@ -423,6 +452,19 @@ mod tests {
         // An empty setting is no setting.
         opts.platform_jwks = Some(" ".into());
         assert!(Config::resolve(&opts).unwrap().auth.platform_keys.is_none());
+    }
+
+    #[test]
+    fn webhooks_refuse_private_receivers_unless_allowed() {
+        let mut opts = options("postgres://localhost/afterclass");
+        opts.jwt_secret = Some("a-long-enough-shared-secret".into());
+        assert_eq!(Config::resolve(&opts).unwrap().webhooks, WebhookSettings::default());
+        opts.webhook_allow_private = true;
+        opts.webhook_timeout = "3s".into();
+        let webhooks = Config::resolve(&opts).unwrap().webhooks;
+        assert_eq!(webhooks, WebhookSettings { allow_private: true, timeout: Duration::from_secs(3) });
+        opts.webhook_timeout = "soon".into();
+        assert!(Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_WEBHOOK_TIMEOUT"));
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub enum Kind {
     CohortEvent,
     /// A meeting: named by its cohort and start, see [`encode_meeting`].
     Meeting,
+    WebhookEndpoint,
+    WebhookDelivery,
 }
 
 impl Kind {
@@ -31,6 +33,8 @@ impl Kind {
         Kind::CheckIn,
         Kind::JoinRequest,
         Kind::CohortEvent,
+        Kind::WebhookEndpoint,
+        Kind::WebhookDelivery,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +47,8 @@ impl Kind {
             Kind::JoinRequest => "JoinRequest",
             Kind::CohortEvent => "CohortEvent",
             Kind::Meeting => "Meeting",
+            Kind::WebhookEndpoint => "WebhookEndpoint",
+            Kind::WebhookDelivery => "WebhookDelivery",
         }
     }
 }

@@ -22,3 +22,4 @@ pub mod links;
 pub mod render;
 pub mod store;
 pub mod sweeper;
+pub mod webhooks;

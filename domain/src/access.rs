@@ -15,7 +15,8 @@
 //! | `Leader` | everything | as a facilitator, plus goals, conduct, criteria, roles, members, activating and ending |
 //!
 //! Instructors and the integration account read every cohort of their tenant in full; instructors
-//! write by their standing like anyone else, and the integration account adds members.
+//! write by their standing like anyone else, and the integration account adds members. The
+//! tenant's webhook endpoints are theirs to manage, never a trainee's ([`may_manage_webhooks`]).
 
 use crate::cohort::{MemberRole, MembershipStatus, Visibility};
 use crate::event::EventKind;
@@ -336,6 +337,18 @@ pub fn may_approve_proposals(viewer: ViewerRole) -> bool {
     viewer == ViewerRole::Instructor
 }
 
+/// Whether the viewer may see and manage the tenant's webhook endpoints (list them, read their
+/// deliveries, create, rotate a secret, disable): the integration account and instructors, never
+/// trainees. Every path of the webhooks asks this one function.
+pub fn may_manage_webhooks(viewer: ViewerRole) -> Result<(), Refusal> {
+    match viewer {
+        ViewerRole::Instructor | ViewerRole::Integration => Ok(()),
+        ViewerRole::Trainee => {
+            Err(Refusal::Forbidden("only instructors and the integration account manage webhook endpoints"))
+        }
+    }
+}
+
 /// Whether the viewer acts as a person (and so can join, accept, check in and leave).
 pub fn acts_as_person(viewer: ViewerRole) -> bool {
     viewer != ViewerRole::Integration
@@ -484,6 +497,13 @@ mod tests {
         }
         assert!(may(ViewerRole::Instructor, leader, Action::Steer).is_ok());
         assert!(may(ViewerRole::Instructor, Standing::NONE, Action::Steer).is_err());
+    }
+
+    #[test]
+    fn staff_manage_webhooks_and_trainees_do_not() {
+        assert!(may_manage_webhooks(ViewerRole::Instructor).is_ok());
+        assert!(may_manage_webhooks(ViewerRole::Integration).is_ok());
+        assert!(matches!(may_manage_webhooks(ViewerRole::Trainee), Err(Refusal::Forbidden(_))));
     }
 
     #[test]

@@ -18,5 +18,6 @@ pub mod membership;
 pub mod similarity;
 pub mod stage;
 pub mod text;
+pub mod webhook;
 
 pub use error::{DomainError, ErrorCode};

@@ -14,6 +14,7 @@ mod m20261126_000003_meetings;
 mod m20261126_000004_discovery;
 mod m20261201_000005_tallies;
 mod m20261201_000006_events;
+mod m20261201_000007_webhooks;
 pub mod tallies;
 
 /// The ordered list of migrations.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_discovery::Migration),
             Box::new(m20261201_000005_tallies::Migration),
             Box::new(m20261201_000006_events::Migration),
+            Box::new(m20261201_000007_webhooks::Migration),
         ]
     }
 }

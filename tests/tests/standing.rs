@@ -392,9 +392,11 @@ enum Read {
     EventsFace,
     /// The log's check-in events of the cohort (members' activity, or one's own).
     EventsCheckIns,
+    /// The tenant's webhook endpoints (the fixture holds one) and their deliveries.
+    WebhookEndpoints,
 }
 
-const READS: [Read; 40] = [
+const READS: [Read; 41] = [
     Read::Viewer,
     Read::Cohorts,
     Read::SearchCohorts,
@@ -435,6 +437,7 @@ const READS: [Read; 40] = [
     Read::CalendarFeed,
     Read::EventsFace,
     Read::EventsCheckIns,
+    Read::WebhookEndpoints,
 ];
 
 impl Read {
@@ -448,6 +451,7 @@ impl Read {
             Read::Proposals => &["Query.proposals"],
             Read::Outcomes => &["Query.outcomes"],
             Read::EventsFace | Read::EventsCheckIns => &["Query.events"],
+            Read::WebhookEndpoints => &["Query.webhookEndpoints"],
             Read::Face => &[
                 "Query.cohort",
                 "Cohort.id",
@@ -517,7 +521,8 @@ impl Read {
             | Read::NodePerson
             | Read::NodeOwnMembership
             | Read::NodeOwnCheckIn
-            | Read::CalendarFeed => &[Target::Circle],
+            | Read::CalendarFeed
+            | Read::WebhookEndpoints => &[Target::Circle],
             _ => &[Target::Circle, Target::Private],
         }
     }
@@ -534,6 +539,9 @@ impl Read {
                 Read::Viewer | Read::Outcomes => Count(0),
                 // Another tenant's cohort filters the log to nothing.
                 Read::EventsFace | Read::EventsCheckIns => Sees(BTreeSet::new()),
+                // Staff of another tenant see their own tenant's endpoints: none.
+                Read::WebhookEndpoints if who.standing() == Standing::Staff => Count(0),
+                Read::WebhookEndpoints => Forbidden,
                 Read::Cohorts | Read::SearchCohorts | Read::SimilarCohorts => Sees(BTreeSet::new()),
                 Read::Proposals if who.standing() == Standing::Staff => Sees(BTreeSet::new()),
                 Read::Proposals => Forbidden,
@@ -564,6 +572,10 @@ impl Read {
             },
             // Nothing of the fixture has ended.
             Read::Outcomes => Count(0),
+            // Instructors and the integration account manage webhooks; trainees, whatever their
+            // standing in any cohort, do not.
+            Read::WebhookEndpoints if who.standing() == Standing::Staff => Count(1),
+            Read::WebhookEndpoints => Forbidden,
             Read::Face | Read::Meetings | Read::NodeCohort | Read::NodeMeeting => level(Level::Face),
             Read::Goals | Read::CodeOfConduct | Read::NodeGoal => level(Level::Conduct),
             Read::JoinRequests => level(Level::Manage),
@@ -703,6 +715,7 @@ impl Read {
             Read::CalendarFeed => (c.of(who).feed.clone(), Value::Null),
             Read::EventsFace => (EVENTS.into(), json!({ "id": c.id, "kinds": ["COHORT_ACTIVATED"] })),
             Read::EventsCheckIns => (EVENTS.into(), json!({ "id": c.id, "kinds": ["CHECK_IN_LOGGED"] })),
+            Read::WebhookEndpoints => (WEBHOOK_ENDPOINTS.into(), json!({})),
         }
     }
 
@@ -716,6 +729,7 @@ impl Read {
             Read::Proposals => "proposals",
             Read::Outcomes => "outcomes",
             Read::EventsFace | Read::EventsCheckIns => "events",
+            Read::WebhookEndpoints => "webhookEndpoints",
             Read::NodeCohort
             | Read::NodeGoal
             | Read::NodeMeeting
@@ -737,6 +751,7 @@ impl Read {
         let nodes = match self {
             Read::Viewer => &data["viewer"]["memberships"]["nodes"],
             Read::SimilarCohorts => &data["similarCohorts"],
+            Read::WebhookEndpoints => &data["webhookEndpoints"],
             Read::Cohorts
             | Read::SearchCohorts
             | Read::Proposals
@@ -842,9 +857,15 @@ enum Mutation {
     RevokeCalendarFeed,
     /// The column's own membership.
     RevokeOwnCalendarFeed,
+    /// A receiver at a public address.
+    CreateWebhookEndpoint,
+    /// The fixture's endpoint, registered by the integration account.
+    RotateWebhookSecret,
+    /// The fixture's endpoint.
+    DisableWebhookEndpoint,
 }
 
-const WRITES: [Mutation; 28] = [
+const WRITES: [Mutation; 31] = [
     Mutation::CreateCohort,
     Mutation::ProposeCohort,
     Mutation::ApproveCohort,
@@ -873,6 +894,9 @@ const WRITES: [Mutation; 28] = [
     Mutation::RecordAttendance,
     Mutation::RevokeCalendarFeed,
     Mutation::RevokeOwnCalendarFeed,
+    Mutation::CreateWebhookEndpoint,
+    Mutation::RotateWebhookSecret,
+    Mutation::DisableWebhookEndpoint,
 ];
 
 /// The state a mutation's fixture cohort must be in.
@@ -913,6 +937,9 @@ impl Mutation {
             Mutation::Rsvp => "rsvp",
             Mutation::RecordAttendance => "recordAttendance",
             Mutation::RevokeCalendarFeed | Mutation::RevokeOwnCalendarFeed => "revokeCalendarFeed",
+            Mutation::CreateWebhookEndpoint => "createWebhookEndpoint",
+            Mutation::RotateWebhookSecret => "rotateWebhookSecret",
+            Mutation::DisableWebhookEndpoint => "disableWebhookEndpoint",
         }
     }
 
@@ -951,6 +978,9 @@ impl Mutation {
             Mutation::RequestToJoin | Mutation::DecideJoinRequest | Mutation::WithdrawJoinRequest => "joinRequest",
             Mutation::ScheduleMeeting | Mutation::CancelMeeting | Mutation::RecordAttendance => "meeting",
             Mutation::Rsvp => "rsvp",
+            Mutation::CreateWebhookEndpoint | Mutation::RotateWebhookSecret | Mutation::DisableWebhookEndpoint => {
+                "endpoint"
+            }
         }
     }
 
@@ -958,7 +988,13 @@ impl Mutation {
     fn names_the_cohort(self) -> bool {
         !matches!(
             self,
-            Mutation::CreateCohort | Mutation::ProposeCohort | Mutation::ApproveCohort | Mutation::DeclineProposal
+            Mutation::CreateCohort
+                | Mutation::ProposeCohort
+                | Mutation::ApproveCohort
+                | Mutation::DeclineProposal
+                | Mutation::CreateWebhookEndpoint
+                | Mutation::RotateWebhookSecret
+                | Mutation::DisableWebhookEndpoint
         )
     }
 
@@ -977,6 +1013,10 @@ impl Mutation {
         match self {
             Mutation::CreateCohort => allowed_if(staff),
             Mutation::ProposeCohort => allowed_if(trainee),
+            // Webhooks are for instructors and the integration account, in their own tenant;
+            // a trainee is refused whatever the endpoint.
+            Mutation::CreateWebhookEndpoint => allowed_if(staff),
+            Mutation::RotateWebhookSecret | Mutation::DisableWebhookEndpoint if !staff => Forbidden,
             _ if tenant == Tenant::Other => {
                 if self == Mutation::RevokeOwnCalendarFeed && self.expect(who, Tenant::Own) == Undecided {
                     Undecided
@@ -1023,6 +1063,7 @@ impl Mutation {
             },
             Mutation::WithdrawJoinRequest => allowed_if(who == Who::Requested),
             Mutation::RevokeCalendarFeed => allowed_if(who == Who::Member),
+            Mutation::RotateWebhookSecret | Mutation::DisableWebhookEndpoint => Allowed,
             Mutation::RevokeOwnCalendarFeed => match who {
                 w if w.is_active_member() => Allowed,
                 Who::Left | Who::Removed => Forbidden,
@@ -1132,6 +1173,15 @@ impl Mutation {
             Mutation::RevokeOwnCalendarFeed => {
                 (q(REVOKE_CALENDAR_FEED), json!({ "input": { "membershipId": c.of(who).membership } }))
             }
+            Mutation::CreateWebhookEndpoint => {
+                (q(CREATE_WEBHOOK_ENDPOINT), json!({ "input": { "url": "https://hooks.example.edu/afterclass" } }))
+            }
+            Mutation::RotateWebhookSecret => {
+                (q(ROTATE_WEBHOOK_SECRET), json!({ "input": { "endpointId": fx.endpoint } }))
+            }
+            Mutation::DisableWebhookEndpoint => {
+                (q(DISABLE_WEBHOOK_ENDPOINT), json!({ "input": { "endpointId": fx.endpoint } }))
+            }
         }
     }
 }
@@ -1205,6 +1255,14 @@ const EVENTS: &str = r#"query($id: ID!, $kinds: [CohortEventKind!]) {
 const SYNC_ROSTER: &str = r#"mutation($input: SyncRosterInput!) {
     syncRoster(input: $input) { invited { id } removed { id } unchanged userErrors { field message code } } }"#;
 const OUTSIDE_INTEREST: &str = r#"query($id: ID!) { cohort(id: $id) { outsideInterest } }"#;
+const WEBHOOK_ENDPOINTS: &str = r#"{ webhookEndpoints { id url kinds enabled createdAt
+    deliveries(first: 10) { totalCount nodes { id status attempts event { id } } } } }"#;
+const CREATE_WEBHOOK_ENDPOINT: &str = r#"mutation($input: CreateWebhookEndpointInput!) {
+    createWebhookEndpoint(input: $input) { endpoint { id url } signingSecret userErrors { field message code } } }"#;
+const ROTATE_WEBHOOK_SECRET: &str = r#"mutation($input: WebhookEndpointRefInput!) {
+    rotateWebhookSecret(input: $input) { endpoint { id } signingSecret userErrors { field message code } } }"#;
+const DISABLE_WEBHOOK_ENDPOINT: &str = r#"mutation($input: WebhookEndpointRefInput!) {
+    disableWebhookEndpoint(input: $input) { endpoint { id enabled } userErrors { field message code } } }"#;
 
 // ---------------------------------------------------------------------------------------------
 // The fixture
@@ -1247,6 +1305,8 @@ struct Fixture {
     /// The meeting window the reads ask for.
     from: String,
     to: String,
+    /// A webhook endpoint of the cohorts' tenant, registered by the integration account.
+    endpoint: String,
 }
 
 impl Fixture {
@@ -1470,7 +1530,21 @@ async fn read_fixture(app: &TestApp) -> Fixture {
     let data = app.ok(&own(Who::Member), "{ viewer { person { id } } }", json!({})).await;
     let tom = data["viewer"]["person"]["id"].as_str().unwrap().to_owned();
     let (from, to) = window();
-    Fixture { circle, private, proposal, tom, from, to }
+    let endpoint = webhook_endpoint(app).await;
+    Fixture { circle, private, proposal, tom, from, to, endpoint }
+}
+
+/// A webhook endpoint of the tenant, registered by the integration account.
+async fn webhook_endpoint(app: &TestApp) -> String {
+    let data = app
+        .ok(
+            &own(Who::Integration),
+            CREATE_WEBHOOK_ENDPOINT,
+            json!({ "input": { "url": "https://hooks.example.edu/lms" } }),
+        )
+        .await;
+    assert_eq!(data["createWebhookEndpoint"]["userErrors"], json!([]), "{data:#}");
+    id_of(&data["createWebhookEndpoint"]["endpoint"])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1792,7 +1866,12 @@ async fn write_fixture(app: &TestApp, write: Mutation, target: Target, n: usize)
     let (from, to) = window();
     let (circle, private) =
         if target == Target::Private { (FixtureCohort::default(), c) } else { (c, FixtureCohort::default()) };
-    Fixture { circle, private, proposal, tom: String::new(), from, to }
+    let endpoint = if matches!(write, Mutation::RotateWebhookSecret | Mutation::DisableWebhookEndpoint) {
+        webhook_endpoint(app).await
+    } else {
+        String::new()
+    };
+    Fixture { circle, private, proposal, tom: String::new(), from, to, endpoint }
 }
 
 // ---------------------------------------------------------------------------------------------

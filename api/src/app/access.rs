@@ -89,3 +89,12 @@ fn refuse_read(verdict: Verdict) -> Result<(), ApiError> {
         Verdict::NotFound => Err(ApiError::not_found("cohort")),
     }
 }
+
+/// Whether the viewer may see and manage the tenant's webhook endpoints, as the policy says
+/// ([`access::may_manage_webhooks`]): `FORBIDDEN` otherwise. Every webhook path asks it.
+pub fn ensure_manages_webhooks(role: ViewerRole) -> Result<(), ApiError> {
+    access::may_manage_webhooks(role).map_err(|refusal| match refusal {
+        Refusal::Forbidden(why) => ApiError::forbidden(why),
+        Refusal::Rule(rule) => ApiError::forbidden(rule.message),
+    })
+}

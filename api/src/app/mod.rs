@@ -18,6 +18,7 @@ pub mod joining;
 pub mod meetings;
 mod members;
 pub mod reads;
+pub mod webhooks;
 
 pub use ending::{Ending, end_cohort, evaluate_now};
 
@@ -32,7 +33,7 @@ use afterclass_domain::{DomainError, membership as dmembership};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter,
 };
 
 use crate::auth::{Viewer, ensure_person_on};
@@ -122,7 +123,7 @@ impl App<'_> {
     }
 
     pub(crate) async fn begin(&self) -> Outcome<DatabaseTransaction> {
-        Ok(self.store.writer().begin().await?)
+        Ok(self.store.begin_write().await?)
     }
 
     /// Finds and locks a cohort the viewer may know of, exclusively: for writes that change the

@@ -12,6 +12,7 @@ pub mod mutation;
 pub mod query;
 pub mod subscription;
 pub mod types;
+pub mod webhooks;
 
 use async_graphql::{ErrorExtensions, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
 use chrono::NaiveDate;

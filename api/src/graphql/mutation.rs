@@ -563,4 +563,34 @@ impl MutationRoot {
     ) -> Result<MembershipPayload> {
         super::meetings::revoke_calendar_feed(ctx, input).await
     }
+
+    /// Integration and instructors: register a webhook receiver for the tenant's events.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
+    async fn create_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        input: super::webhooks::CreateWebhookEndpointInput,
+    ) -> Result<super::webhooks::WebhookEndpointPayload> {
+        super::webhooks::create(ctx, input).await
+    }
+
+    /// A new signing secret; the previous one keeps signing beside it for 24 hours.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
+    async fn rotate_webhook_secret(
+        &self,
+        ctx: &Context<'_>,
+        input: super::webhooks::WebhookEndpointRefInput,
+    ) -> Result<super::webhooks::WebhookEndpointPayload> {
+        super::webhooks::rotate(ctx, input).await
+    }
+
+    /// Stops deliveries to the endpoint.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
+    async fn disable_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        input: super::webhooks::WebhookEndpointRefInput,
+    ) -> Result<super::webhooks::WebhookEndpointPayload> {
+        super::webhooks::disable(ctx, input).await
+    }
 }

@@ -125,6 +125,12 @@ impl QueryRoot {
         super::events::events(ctx, first, after.as_deref(), cohort_id.as_ref(), kinds).await
     }
 
+    /// The tenant's webhook receivers: for instructors and the integration account.
+    #[graphql(complexity = "limits::field(limits::PAGE_STATEMENTS, child_complexity)")]
+    async fn webhook_endpoints(&self, ctx: &Context<'_>) -> Result<Vec<super::webhooks::WebhookEndpoint>> {
+        super::webhooks::endpoints(ctx).await
+    }
+
     /// Outcomes of ended cohorts in the viewer's tenant, newest first: the tenant's library of use cases.
     #[graphql(complexity = "limits::connection(first, limits::PAGE_STATEMENTS + 1, child_complexity)")]
     async fn outcomes(
@@ -202,6 +208,9 @@ async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiEr
         }
         Kind::JoinRequest => Node::JoinRequest(super::discovery::load_join_request(ctx, id).await?),
         Kind::CohortEvent => Node::CohortEvent(super::events::load(ctx, id).await?),
+        Kind::WebhookEndpoint => Node::WebhookEndpoint(super::webhooks::load(ctx, id).await?),
+        // A delivery is read through its endpoint; it is not a node of its own.
+        Kind::WebhookDelivery => return Err(missing()),
         // A meeting's ID names a cohort and a start, not one row: `node` reads it above.
         Kind::Meeting => return Err(missing()),
         Kind::CheckIn => {

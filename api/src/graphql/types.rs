@@ -57,6 +57,7 @@ pub enum Node {
     JoinRequest(super::discovery::JoinRequest),
     Meeting(super::meetings::Meeting),
     CohortEvent(super::events::CohortEvent),
+    WebhookEndpoint(super::webhooks::WebhookEndpoint),
 }
 
 /// The person or account behind the request.

@@ -45,6 +45,8 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// The event log's head, which wakes live subscriptions.
     pub log: crate::store::events::LogHead,
+    /// Which webhook receivers may be registered.
+    pub webhooks: crate::config::WebhookSettings,
 }
 
 /// Request counters for `/metrics`.
@@ -66,6 +68,7 @@ impl AppState {
             links: Arc::new(crate::links::Links::new(config)),
             feeds: Arc::new(crate::links::Feeds::new(config)),
             request_timeout: config.limits.request_timeout,
+            webhooks: config.webhooks,
         })
     }
 }
@@ -190,6 +193,7 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
         .data(viewer)
         .data(state.links.clone())
         .data(state.feeds.clone())
+        .data(state.webhooks)
         .data(graphql::RequestTime(crate::store::now()));
     // Dropping the execution at the deadline cancels it and frees its worker.
     let mut response =

@@ -295,3 +295,55 @@ pub mod join_request {
     }
     no_relations!();
 }
+
+pub mod webhook_endpoint {
+    use sea_orm::entity::prelude::*;
+
+    /// A tenant's webhook receiver (`webhooks`).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_endpoints")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub url: String,
+        /// The event kinds it receives, comma-separated; empty means every kind.
+        pub kinds: String,
+        pub enabled: bool,
+        /// The signing secret, `whsec_…`.
+        pub secret: String,
+        /// The secret before the last rotation, signing beside the new one until
+        /// `previous_secret_until`.
+        pub previous_secret: Option<String>,
+        pub previous_secret_until: Option<i64>,
+        /// How far into the tenant's event log deliveries have been fanned out.
+        pub last_event_id: i64,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod webhook_delivery {
+    use sea_orm::entity::prelude::*;
+
+    /// One event for one endpoint, and its attempts.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub endpoint_id: i64,
+        pub event_id: i64,
+        /// `PENDING`, `DELIVERED`, `RETRYING` or `FAILED`.
+        pub status: String,
+        pub attempts: i32,
+        pub last_response_status: Option<i32>,
+        pub next_attempt_at: Option<i64>,
+        pub delivered_at: Option<i64>,
+        /// Until when a worker holds it for an attempt.
+        pub locked_until: Option<i64>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}

@@ -102,6 +102,21 @@ impl Store {
         &self.inner.writer
     }
 
+    /// Begins a write transaction on the writer. On SQLite it is `BEGIN IMMEDIATE`: the write
+    /// lock is taken before anything is read, so a writer of another process on the same file is
+    /// waited for (the busy timeout) rather than failing the transaction when it first writes.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        let immediate = sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        if self.backend() == DbBackend::Sqlite {
+            self.inner.writer.begin_with_options(immediate).await
+        } else {
+            self.inner.writer.begin().await
+        }
+    }
+
     /// Runs `work` in a write transaction and returns its result once that transaction has
     /// committed; a unit that fails writes nothing. On SQLite concurrent units share one
     /// transaction, each in a savepoint of its own, and all of them wait for its commit; a failed
