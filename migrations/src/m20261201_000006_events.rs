@@ -29,6 +29,7 @@ enum Events {
     PersonId,
     OccurredAt,
     Payload,
+    Tx,
 }
 
 #[derive(DeriveIden)]
@@ -60,6 +61,10 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null(Events::PersonId))
                 .col(big_integer(Events::OccurredAt))
                 .col(text(Events::Payload))
+                // Its transaction's id on PostgreSQL (0 on SQLite, whose commits follow the ids):
+                // the log is read in (tx, id) order, and only as far as every transaction below
+                // is known to have ended, so an event that commits late is never passed over.
+                .col(big_integer(Events::Tx).default(0))
                 .foreign_key(&mut fk(
                     "fk_events_cohort",
                     (Events::Table, Events::CohortId),
@@ -68,7 +73,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("events_tenant", Events::Table, &["tenant_id", "id"], false)).await?;
+        m.create_index(index("events_tenant", Events::Table, &["tenant_id", "tx", "id"], false)).await?;
         m.create_index(index("events_cohort", Events::Table, &["cohort_id", "id"], false)).await?;
         move_cohort_events(m.get_connection()).await?;
         m.drop_table(Table::drop().table(CohortEvents::Table).if_exists().to_owned()).await?;

@@ -1,6 +1,6 @@
 //! Webhooks: the tenant's receivers (`webhook_endpoints`) and one delivery per event and
 //! endpoint (`webhook_deliveries`), fanned out from the event log by the delivery worker. An
-//! endpoint keeps how far into the log it has fanned out (`last_event_id`); a delivery keeps its
+//! endpoint keeps how far into the log it has fanned out (`last_event_tx`, `last_event_id`); a delivery keeps its
 //! attempts and a lease (`locked_until`) so that a worker that dies mid-attempt gives it back.
 
 use sea_orm_migration::prelude::*;
@@ -28,6 +28,7 @@ enum WebhookEndpoints {
     Secret,
     PreviousSecret,
     PreviousSecretUntil,
+    LastEventTx,
     LastEventId,
     CreatedAt,
 }
@@ -65,6 +66,7 @@ impl MigrationTrait for Migration {
                 // The secret before the last rotation, which keeps signing until `previous_secret_until`.
                 .col(text_null(WebhookEndpoints::PreviousSecret))
                 .col(big_integer_null(WebhookEndpoints::PreviousSecretUntil))
+                .col(big_integer(WebhookEndpoints::LastEventTx).default(0))
                 .col(big_integer(WebhookEndpoints::LastEventId))
                 .col(big_integer(WebhookEndpoints::CreatedAt))
                 .to_owned(),

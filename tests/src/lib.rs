@@ -294,6 +294,14 @@ impl TestApp {
         out
     }
 
+    /// Waits until every event in the store's log is settled (see `afterclass::store::events::
+    /// Position`): on PostgreSQL a transaction of any suite running on the same server may hold
+    /// the horizon back for a moment, so readers of the log see an event a little after its
+    /// commit. Immediate on SQLite.
+    pub async fn settle(&self) {
+        settle(&self.store).await
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         let conn = self.store.reader();
         let row = conn
@@ -488,5 +496,24 @@ pub fn serve_if_child(child_flag: &str) {
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     if let Err(err) = result {
         panic!("afterclass serve failed: {err}");
+    }
+}
+
+/// [`TestApp::settle`] for any store.
+pub async fn settle(store: &Store) {
+    use sea_orm::{ConnectionTrait, Statement};
+    if store.backend() != sea_orm::DbBackend::Postgres {
+        return;
+    }
+    let sql = "SELECT COUNT(*) FROM events WHERE tx >= pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let row = store.reader().query_one_raw(Statement::from_string(store.backend(), sql)).await.unwrap();
+        let unsettled: i64 = row.unwrap().try_get_by_index(0).unwrap();
+        if unsettled == 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{unsettled} events never settled");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }

@@ -19,6 +19,7 @@ const FEED: &str = r#"query($first: Int, $after: String, $cohortId: ID, $kinds: 
         pageInfo { hasNextPage endCursor } } }"#;
 
 async fn feed(app: &TestApp, token: &str, vars: Value) -> Value {
+    app.settle().await;
     app.ok(token, FEED, vars).await["events"].clone()
 }
 

@@ -27,6 +27,7 @@ fn names(list: &Value) -> Vec<String> {
 }
 
 async fn event_kinds(app: &TestApp, cohort: &str) -> Vec<String> {
+    app.settle().await;
     let q = "query($id: ID) { events(first: 100, cohortId: $id) { nodes { kind } } }";
     let data = app.ok(&integration("uni-a"), q, json!({ "id": cohort })).await;
     data["events"]["nodes"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap().to_owned()).collect()

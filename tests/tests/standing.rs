@@ -1531,6 +1531,7 @@ async fn read_fixture(app: &TestApp) -> Fixture {
     let tom = data["viewer"]["person"]["id"].as_str().unwrap().to_owned();
     let (from, to) = window();
     let endpoint = webhook_endpoint(app).await;
+    app.settle().await;
     Fixture { circle, private, proposal, tom, from, to, endpoint }
 }
 

@@ -171,6 +171,8 @@ struct Endpoint {
 }
 
 async fn create_endpoint(app: &TestApp, token: &str, url: &str, kinds: Option<&[&str]>) -> Endpoint {
+    // An endpoint receives what settles after it is made: let the set-up's events settle first.
+    app.settle().await;
     let data = app.ok(token, CREATE, json!({ "input": { "url": url, "kinds": kinds } })).await;
     let payload = &data["createWebhookEndpoint"];
     assert_eq!(payload["userErrors"], json!([]), "{data:#}");
@@ -210,6 +212,7 @@ fn clock() -> DateTime<Utc> {
 }
 
 async fn pass(store: &Store, at: DateTime<Utc>) -> webhooks::Report {
+    afterclass_tests::settle(store).await;
     webhooks::pass(store, &deliverer(), at).await.unwrap()
 }
 
@@ -481,6 +484,7 @@ async fn racing_workers_deliver_each_event_to_each_endpoint_once(app: TestApp) {
             check_in(&app, &c.trainees[0], &c.id, &c.goal_id).await;
         }
         let at = now + Duration::seconds(round);
+        app.settle().await;
         let (d1, d2) = (deliverer(), deliverer());
         let (a, b, c2) = tokio::join!(
             webhooks::pass(&app.store, &d1, at),
@@ -513,6 +517,7 @@ async fn a_dead_workers_claim_is_delivered_after_its_lease(app: TestApp) {
     let endpoint = create_endpoint(&app, &integration(TENANT), &receiver.url("/lease"), None).await;
     check_in(&app, &c.trainees[0], &c.id, &c.goal_id).await;
     let t0 = clock();
+    app.settle().await;
     webhooks::fan_out(&app.store, t0).await.unwrap();
     // A worker claims it and dies before attempting it.
     let claimed = webhooks::claim(&app.store, t0, Duration::seconds(30)).await.unwrap();
@@ -590,6 +595,7 @@ async fn a_private_receiver_is_not_reached_when_private_receivers_are_not_allowe
     let endpoint = create_endpoint(&app, &integration(TENANT), &receiver.url("/private"), None).await;
     check_in(&app, &c.trainees[0], &c.id, &c.goal_id).await;
     let strict = Deliverer::new(WebhookSettings::default()).unwrap();
+    app.settle().await;
     webhooks::pass(&app.store, &strict, clock()).await.unwrap();
     assert_eq!(receiver.received().len(), 0);
     let d = the_delivery(&app, &endpoint.id).await;

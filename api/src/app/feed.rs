@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 
 use afterclass_domain::event::EventKind;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::access::Access;
 use crate::auth::Viewer;
 use crate::error::ApiError;
 use crate::store::Store;
 use crate::store::entities::{cohort, event, membership};
+use crate::store::events::{Position, settled_after};
 
 /// Rows read per look at the log.
 const BATCH: u64 = 100;
@@ -19,7 +20,7 @@ const BATCH: u64 = 100;
 /// bounded amount of work whatever the log holds; a page cut short says there may be more.
 const MAX_BATCHES: usize = 10;
 
-/// Which events: after a position of the log (an event's id), of one cohort, of some kinds.
+/// Which events: of one cohort, of some kinds.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub cohort_id: Option<i64>,
@@ -33,25 +34,23 @@ pub struct EventPage {
     pub rows: Vec<event::Model>,
     /// How far the page looked: the position to continue after, which may lie past the last
     /// row shown when rows the viewer may not see followed it.
-    pub looked_to: Option<i64>,
+    pub looked_to: Option<Position>,
     /// Whether the log may hold more the viewer sees after `looked_to`.
     pub has_next: bool,
 }
 
-/// Up to `first` events the viewer may see, oldest first, after position `after`.
+/// Up to `first` settled events the viewer may see, in log order, after position `after`.
 pub async fn visible_events(
     store: &Store,
     viewer: &Viewer,
     filter: &EventFilter,
-    after: Option<i64>,
+    after: Option<Position>,
     first: u64,
 ) -> Result<EventPage, ApiError> {
     let mut rows = Vec::new();
     let mut cursor = after;
     for _ in 0..MAX_BATCHES {
-        let batch = select(viewer, filter)
-            .filter(event::Column::Id.gt(cursor.unwrap_or(0)))
-            .order_by_asc(event::Column::Id)
+        let batch = settled_after(select(viewer, filter), store.backend(), cursor.unwrap_or_default())
             .limit(BATCH)
             .all(store.reader())
             .await?;
@@ -59,14 +58,14 @@ pub async fn visible_events(
         let seen = seen_by(store, viewer, &batch).await?;
         for (row, visible) in batch.into_iter().zip(seen) {
             if !visible {
-                cursor = Some(row.id);
+                cursor = Some(Position::of(&row));
                 continue;
             }
             if rows.len() as u64 == first {
-                let looked_to = rows.last().map(|r: &event::Model| r.id).or(after);
+                let looked_to = rows.last().map(Position::of).or(after);
                 return Ok(EventPage { rows, looked_to, has_next: true });
             }
-            cursor = Some(row.id);
+            cursor = Some(Position::of(&row));
             rows.push(row);
         }
         if ended {

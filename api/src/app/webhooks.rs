@@ -108,15 +108,8 @@ pub async fn create(
     kinds.sort_unstable();
     kinds.dedup();
     let secret = signing::new_secret().map_err(ApiError::Internal)?;
-    let head: Option<i64> = event::Entity::find()
-        .select_only()
-        .column_as(event::Column::Id.max(), "head")
-        .filter(event::Column::TenantId.eq(viewer.tenant_id))
-        .into_tuple()
-        .one(store.reader())
-        .await
-        .map_err(ApiError::from)?
-        .flatten();
+    // It receives the events settled from now on.
+    let head = crate::store::events::settled_head(store.reader()).await.map_err(ApiError::from)?;
     let model = endpoint::ActiveModel {
         tenant_id: Set(viewer.tenant_id),
         url: Set(url.to_string()),
@@ -125,7 +118,8 @@ pub async fn create(
         secret: Set(secret.clone()),
         previous_secret: Set(None),
         previous_secret_until: Set(None),
-        last_event_id: Set(head.unwrap_or(0)),
+        last_event_tx: Set(head.tx),
+        last_event_id: Set(head.id),
         created_at: Set(to_micros(now)),
         ..Default::default()
     }

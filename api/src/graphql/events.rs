@@ -13,6 +13,7 @@ use crate::auth::Viewer;
 use crate::error::ApiError;
 use crate::ids::{self, Kind};
 use crate::store::entities::event;
+use crate::store::events::Position;
 use crate::store::{Store, from_micros};
 
 mirror_enum!(
@@ -105,7 +106,7 @@ impl CohortEventConnection {
         self.page
             .rows
             .iter()
-            .map(|row| CohortEventEdge { cursor: ids::cursor(row.id), node: CohortEvent(row.clone()) })
+            .map(|row| CohortEventEdge { cursor: Position::of(row).cursor(), node: CohortEvent(row.clone()) })
             .collect()
     }
 
@@ -117,8 +118,8 @@ impl CohortEventConnection {
         PageInfo {
             has_next_page: self.page.has_next,
             has_previous_page: self.has_previous,
-            start_cursor: self.page.rows.first().map(|r| ids::cursor(r.id)),
-            end_cursor: self.page.looked_to.map(ids::cursor),
+            start_cursor: self.page.rows.first().map(|r| Position::of(r).cursor()),
+            end_cursor: self.page.looked_to.map(Position::cursor),
         }
     }
 
@@ -138,7 +139,7 @@ pub async fn events(
     kinds: Option<Vec<CohortEventKind>>,
 ) -> Result<CohortEventConnection> {
     let size = crate::store::queries::page_size(first)?;
-    let after = after.map(ids::decode_cursor).transpose()?;
+    let after = after.map(Position::from_cursor).transpose()?;
     let cohort_id = cohort_id.map(|id| ids::decode(Kind::Cohort, id)).transpose()?;
     let filter = EventFilter { cohort_id, kinds: kinds.unwrap_or_default().into_iter().map(Into::into).collect() };
     let page = feed::visible_events(data::<Store>(ctx)?, data::<Viewer>(ctx)?, &filter, after, size).await?;

@@ -19,7 +19,7 @@ use crate::auth::Viewer;
 use crate::ids::{self, Kind};
 use crate::store::Store;
 use crate::store::entities::event;
-use crate::store::events::{LogHead, head};
+use crate::store::events::{LogHead, Position, settled_head};
 
 /// How many events one look at the log reads.
 const BATCH: u64 = 100;
@@ -31,8 +31,8 @@ struct Follow {
     viewer: Viewer,
     filter: EventFilter,
     loader: Arc<DataLoader<Loaders, HashMapCache>>,
-    head: tokio::sync::watch::Receiver<i64>,
-    cursor: i64,
+    head: tokio::sync::watch::Receiver<Position>,
+    cursor: Position,
     pending: VecDeque<event::Model>,
 }
 
@@ -53,7 +53,7 @@ impl SubscriptionRoot {
             loader: data::<Arc<DataLoader<Loaders, HashMapCache>>>(ctx)?.clone(),
             head: data::<LogHead>(ctx)?.follow(),
             // Events from the moment of subscribing on.
-            cursor: head(store.reader()).await?,
+            cursor: settled_head(store.reader()).await?,
             pending: VecDeque::new(),
             store,
         };

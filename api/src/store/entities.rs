@@ -240,6 +240,8 @@ pub mod event {
         pub occurred_at: i64,
         /// The JSON document `{type, timestamp, data}`.
         pub payload: String,
+        /// Its transaction on PostgreSQL, 0 on SQLite (see `store::events::Position`).
+        pub tx: i64,
     }
     no_relations!();
 }
@@ -317,6 +319,8 @@ pub mod webhook_endpoint {
         pub previous_secret: Option<String>,
         pub previous_secret_until: Option<i64>,
         /// How far into the tenant's event log deliveries have been fanned out.
+        /// How far into the log it has fanned out (`store::events::Position`).
+        pub last_event_tx: i64,
         pub last_event_id: i64,
         pub created_at: i64,
     }

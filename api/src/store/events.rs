@@ -19,6 +19,87 @@ use super::tallies::Binds;
 /// tenant's id.
 pub const CHANNEL: &str = "afterclass_events";
 
+/// The writing transaction's id on PostgreSQL, as a number.
+const TX: &str = "pg_current_xact_id()::text::bigint";
+/// On PostgreSQL, the lowest transaction id still running as of the statement: every event of a
+/// transaction below it has committed or never will.
+const SETTLED_BELOW: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+/// A position in the log, in the order it is read: by the writing transaction, then by id.
+///
+/// On PostgreSQL ids are taken before commit, so a transaction that started first may commit
+/// after a later one: reading by id alone would pass over its event for good. Readers therefore
+/// see only *settled* events — those of transactions below the oldest one still running, all of
+/// which have ended — in `(tx, id)` order; an event that commits late belongs to a transaction at
+/// or above that horizon, so it always comes after every position already read. On SQLite `tx`
+/// is 0 and commits follow the ids (one writer), so the order is the ids'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Position {
+    pub tx: i64,
+    pub id: i64,
+}
+
+impl Position {
+    pub fn of(row: &super::entities::event::Model) -> Position {
+        Position { tx: row.tx, id: row.id }
+    }
+
+    /// The opaque cursor of this position.
+    pub fn cursor(self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("events:{}:{}", self.tx, self.id))
+    }
+
+    pub fn from_cursor(cursor: &str) -> Result<Position, crate::error::ApiError> {
+        use base64::Engine;
+        let bad = || crate::error::ApiError::BadUserInput(format!("`{cursor}` is not a valid cursor"));
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor.as_bytes()).map_err(|_| bad())?;
+        let text = String::from_utf8(raw).map_err(|_| bad())?;
+        let (tx, id) = text.strip_prefix("events:").and_then(|r| r.split_once(':')).ok_or_else(bad)?;
+        Ok(Position { tx: tx.parse().map_err(|_| bad())?, id: id.parse().map_err(|_| bad())? })
+    }
+}
+
+/// `select` narrowed to the settled events after `after`, in log order.
+pub fn settled_after(
+    select: sea_orm::Select<super::entities::event::Entity>,
+    backend: DbBackend,
+    after: Position,
+) -> sea_orm::Select<super::entities::event::Entity> {
+    use super::entities::event::Column;
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder};
+    let later = Condition::any()
+        .add(Column::Tx.gt(after.tx))
+        .add(Condition::all().add(Column::Tx.eq(after.tx)).add(Column::Id.gt(after.id)));
+    let mut select = select.filter(later);
+    if backend == DbBackend::Postgres {
+        select = select.filter(Expr::col(Column::Tx).lt(Expr::cust(SETTLED_BELOW)));
+    }
+    select.order_by_asc(Column::Tx).order_by_asc(Column::Id)
+}
+
+/// The newest settled position of the log (the start when it is empty).
+pub async fn settled_head(conn: &impl ConnectionTrait) -> Result<Position, DbErr> {
+    use super::entities::event;
+    use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
+    let backend = conn.get_database_backend();
+    let mut select = event::Entity::find().select_only().column(event::Column::Tx).column(event::Column::Id);
+    if backend == DbBackend::Postgres {
+        use sea_orm::QueryFilter;
+        use sea_orm::sea_query::{Expr, ExprTrait};
+        select = select.filter(Expr::col(event::Column::Tx).lt(Expr::cust(SETTLED_BELOW)));
+    }
+    let row: Option<(i64, i64)> = select
+        .order_by_desc(event::Column::Tx)
+        .order_by_desc(event::Column::Id)
+        .limit(1)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(row.map(|(tx, id)| Position { tx, id }).unwrap_or_default())
+}
+
 /// An event about to be recorded.
 #[derive(Debug)]
 pub struct NewEvent {
@@ -68,7 +149,7 @@ pub async fn record(conn: &impl ConnectionTrait, event: NewEvent) -> Result<(), 
         // The notification is sent when (and only if) the transaction commits.
         let tenant = b.bind(event.tenant_id.to_string());
         format!(
-            "INSERT INTO events ({columns}) SELECT {values} \
+            "INSERT INTO events ({columns}, tx) SELECT {values}, {TX} \
              FROM (SELECT pg_notify('{CHANNEL}', {tenant})) notified"
         )
     } else {
@@ -88,11 +169,11 @@ pub fn data<const N: usize>(fields: [(&str, Json); N]) -> Map<String, Json> {
 /// the log itself, which stays the source of truth: a missed wake-up delays an event, never
 /// loses it.
 #[derive(Clone, Debug)]
-pub struct LogHead(std::sync::Arc<tokio::sync::watch::Sender<i64>>);
+pub struct LogHead(std::sync::Arc<tokio::sync::watch::Sender<Position>>);
 
 impl LogHead {
     /// Follows the head; the watcher reads the log only while someone follows it.
-    pub fn follow(&self) -> tokio::sync::watch::Receiver<i64> {
+    pub fn follow(&self) -> tokio::sync::watch::Receiver<Position> {
         self.0.subscribe()
     }
 }
@@ -102,17 +183,21 @@ impl LogHead {
 /// notifications wake it at once and this only covers a lost connection.
 const SQLITE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 const POSTGRES_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// After a notification, how often and for how long the head is read again while events settle.
+const SETTLING_POLL: std::time::Duration = std::time::Duration::from_millis(25);
+const SETTLING: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Starts the task that follows the log's head while anyone follows it: on PostgreSQL it listens
 /// on [`CHANNEL`], so an event committed through any replica wakes this one's subscribers. With
 /// no follower it reads nothing. The task ends when the last [`LogHead`] is dropped.
 pub fn watch_log(store: super::Store) -> LogHead {
-    let head_tx = std::sync::Arc::new(tokio::sync::watch::channel(0).0);
+    let head_tx = std::sync::Arc::new(tokio::sync::watch::channel(Position::default()).0);
     let weak = std::sync::Arc::downgrade(&head_tx);
     tokio::spawn(async move {
         let postgres = store.backend() == DbBackend::Postgres;
         let poll = if postgres { POSTGRES_POLL } else { SQLITE_POLL };
         let mut listener = None;
+        let mut busy_until: Option<std::time::Instant> = None;
         loop {
             let Some(tx) = weak.upgrade() else { break };
             if tx.receiver_count() == 0 {
@@ -125,12 +210,12 @@ pub fn watch_log(store: super::Store) -> LogHead {
             if postgres && listener.is_none() {
                 listener = listen(store.writer().get_postgres_connection_pool()).await;
             }
-            match head(store.reader()).await {
-                Ok(id) => {
+            match settled_head(store.reader()).await {
+                Ok(position) => {
                     tx.send_if_modified(|seen| {
-                        let newer = id > *seen;
+                        let newer = position > *seen;
                         if newer {
-                            *seen = id;
+                            *seen = position;
                         }
                         newer
                     });
@@ -138,12 +223,17 @@ pub fn watch_log(store: super::Store) -> LogHead {
                 Err(err) => tracing::debug!(%err, "reading the event log's head"),
             }
             drop(tx);
+            // Just after a notification an event may still wait for an older transaction to end
+            // before it is settled: look again soon for a while.
+            let wait = if busy_until.is_some_and(|t| std::time::Instant::now() < t) { SETTLING_POLL } else { poll };
             match listener.as_mut() {
                 // A lost connection is re-established by the listener on its next receive.
                 Some(l) => {
-                    let _ = tokio::time::timeout(poll, l.recv()).await;
+                    if let Ok(Ok(_)) = tokio::time::timeout(wait, l.recv()).await {
+                        busy_until = Some(std::time::Instant::now() + SETTLING);
+                    }
                 }
-                None => tokio::time::sleep(poll).await,
+                None => tokio::time::sleep(wait).await,
             }
         }
     });
@@ -166,12 +256,4 @@ async fn listen(pool: &sea_orm::sqlx::PgPool) -> Option<sea_orm::sqlx::postgres:
             None
         }
     }
-}
-
-/// The log's newest position (0 when it is empty).
-pub async fn head(conn: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(conn.get_database_backend(), "SELECT MAX(id) FROM events"))
-        .await?;
-    Ok(row.and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok().flatten()).unwrap_or(0))
 }

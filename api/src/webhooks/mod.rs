@@ -4,11 +4,10 @@
 //! 1. **Fan-out** ([`fan_out`]): for each enabled endpoint, in a transaction that holds the
 //!    endpoint's row (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so two workers never fan out one
 //!    endpoint at once; SQLite has one writer), one delivery row per event of the endpoint's
-//!    tenant and kinds after its cursor (`last_event_id`), and the cursor moved past them. The
-//!    unique `(endpoint_id, event_id)` makes a second insert of one delivery a no-op. On
-//!    PostgreSQL, ids are taken before commit, so an event may commit after a later one was
-//!    fanned out: each pass also looks again at the events of the last [`LATE_COMMIT`] behind
-//!    the cursor (at most [`RESCAN_IDS`] ids back) and adds what is missing.
+//!    tenant and kinds after its position in the log (`last_event_tx`, `last_event_id`: a
+//!    [`Position`], read only as far as the log is settled, so an event that commits late is
+//!    never passed over), and the position moved past them. The unique
+//!    `(endpoint_id, event_id)` makes a second insert of one delivery a no-op.
 //! 2. **Claim** ([`claim`]): due deliveries (`PENDING` or `RETRYING`, `next_attempt_at <= now`,
 //!    no live lease) of enabled endpoints, `FOR UPDATE SKIP LOCKED`, and a lease written on them
 //!    (`locked_until`), in one short transaction; a worker that dies holding them gives them back
@@ -29,13 +28,12 @@ use afterclass_domain::event::EventKind;
 use afterclass_domain::webhook::{self as rules, Answer, DeliveryStatus, Verdict};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::config::WebhookSettings;
 use crate::ids::{self, Kind};
 use crate::store::entities::{event, webhook_delivery as delivery, webhook_endpoint as endpoint};
+use crate::store::events::{Position, settled_after};
 use crate::store::{self, Store, to_micros};
 
 /// How long the previous secret keeps signing beside the new one after a rotation.
@@ -44,10 +42,6 @@ pub const ROTATION_GRACE: Duration = Duration::hours(24);
 const FAN_OUT_BATCH: u64 = 500;
 /// Deliveries claimed (and attempted side by side) at once.
 const CLAIM_BATCH: u64 = 32;
-/// How far back behind its cursor an endpoint looks for events that committed late (PostgreSQL).
-pub const LATE_COMMIT: Duration = Duration::seconds(60);
-/// At most this many ids behind the cursor are looked at again.
-pub const RESCAN_IDS: i64 = 1000;
 
 /// Sends deliveries: an HTTP client that resolves receivers only to allowed addresses, follows
 /// no redirect, uses no proxy and gives up after the configured timeout.
@@ -181,7 +175,6 @@ pub fn kinds_of(model: &endpoint::Model) -> Vec<EventKind> {
 /// Fans out one endpoint until it has caught up with the log (or another worker holds it).
 async fn fan_out_endpoint(store: &Store, id: i64, now: DateTime<Utc>) -> Result<u32, DbErr> {
     let mut created = 0;
-    let mut rescan = store.backend() == DbBackend::Postgres;
     loop {
         let txn = store.begin_write().await?;
         let Some(ep) = endpoint::Entity::find_by_id(id)
@@ -194,48 +187,23 @@ async fn fan_out_endpoint(store: &Store, id: i64, now: DateTime<Utc>) -> Result<
         };
         let kinds = kinds_of(&ep);
         let wanted = |kind: &str| kinds.is_empty() || EventKind::parse(kind).is_some_and(|k| kinds.contains(&k));
-        let mut events: Vec<(i64, String)> = event::Entity::find()
+        let after = Position { tx: ep.last_event_tx, id: ep.last_event_id };
+        let select = event::Entity::find().filter(event::Column::TenantId.eq(ep.tenant_id));
+        let events: Vec<(i64, i64, String)> = settled_after(select, store.backend(), after)
             .select_only()
+            .column(event::Column::Tx)
             .column(event::Column::Id)
             .column(event::Column::Kind)
-            .filter(event::Column::TenantId.eq(ep.tenant_id))
-            .filter(event::Column::Id.gt(ep.last_event_id))
-            .order_by_asc(event::Column::Id)
             .limit(FAN_OUT_BATCH)
             .into_tuple()
             .all(&txn)
             .await?;
         let caught_up = (events.len() as u64) < FAN_OUT_BATCH;
-        let cursor = events.last().map_or(ep.last_event_id, |e| e.0);
-        if rescan {
-            // Events behind the cursor that committed after it passed them.
-            let late: Vec<(i64, String)> = event::Entity::find()
-                .select_only()
-                .column(event::Column::Id)
-                .column(event::Column::Kind)
-                .filter(event::Column::TenantId.eq(ep.tenant_id))
-                .filter(event::Column::Id.lte(ep.last_event_id))
-                .filter(event::Column::Id.gt(ep.last_event_id - RESCAN_IDS))
-                .filter(event::Column::OccurredAt.gte(std::cmp::max(to_micros(now - LATE_COMMIT), ep.created_at)))
-                .filter(
-                    Expr::col(event::Column::Id).not_in_subquery(
-                        Query::select()
-                            .column(delivery::Column::EventId)
-                            .from(delivery::Entity)
-                            .and_where(delivery::Column::EndpointId.eq(ep.id))
-                            .to_owned(),
-                    ),
-                )
-                .into_tuple()
-                .all(&txn)
-                .await?;
-            events.extend(late);
-            rescan = false;
-        }
+        let cursor = events.last().map_or(after, |e| Position { tx: e.0, id: e.1 });
         let rows: Vec<delivery::ActiveModel> = events
             .iter()
-            .filter(|(_, kind)| wanted(kind))
-            .map(|(event_id, _)| delivery::ActiveModel {
+            .filter(|(_, _, kind)| wanted(kind))
+            .map(|(_, event_id, _)| delivery::ActiveModel {
                 tenant_id: Set(ep.tenant_id),
                 endpoint_id: Set(ep.id),
                 event_id: Set(*event_id),
@@ -264,9 +232,10 @@ async fn fan_out_endpoint(store: &Store, id: i64, now: DateTime<Utc>) -> Result<
                 Err(err) => return Err(err),
             }
         }
-        if cursor != ep.last_event_id {
+        if cursor != after {
             endpoint::Entity::update_many()
-                .col_expr(endpoint::Column::LastEventId, cursor.into())
+                .col_expr(endpoint::Column::LastEventTx, cursor.tx.into())
+                .col_expr(endpoint::Column::LastEventId, cursor.id.into())
                 .filter(endpoint::Column::Id.eq(ep.id))
                 .exec(&txn)
                 .await?;
