@@ -43,9 +43,15 @@ struct Server {
 impl Server {
     /// Starts the server over `database_url` and waits until it says where it serves.
     fn start(database_url: &str) -> Server {
+        Server::start_with(database_url, &[])
+    }
+
+    /// [`Server::start`] with these settings besides the harness's.
+    fn start_with(database_url: &str, settings: &[(&str, &str)]) -> Server {
         // Only the settings the harness gives: none that the environment running the tests may carry.
-        let mut child =
-            afterclass_tests::child_server_command(CHILD, database_url).spawn().expect("starting the child server");
+        let mut command = afterclass_tests::child_server_command(CHILD, database_url);
+        command.envs(settings.iter().copied());
+        let mut child = command.spawn().expect("starting the child server");
         let stdout = child.stdout.take().expect("the child's stdout");
 
         // Read stdout to its end on a thread of its own, so that the child never blocks on (or
@@ -344,4 +350,123 @@ async fn every_acknowledged_write_survives_the_server_being_killed() {
     assert_eq!(ids.last().copied(), Some(extra.as_str()));
     let status = third.terminate().await;
     assert!(status.success(), "SIGTERM should stop the server cleanly, got {status}");
+}
+
+/// A webhook receiver: every delivery's `webhook-id` and body, answered 200.
+async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>) {
+    use axum::http::HeaderMap;
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
+    let seen = std::sync::Arc::clone(&got);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let seen = std::sync::Arc::clone(&seen);
+            async move {
+                let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                let body: Value = afterclass_tests::serde_json::from_str(&body).unwrap_or(Value::Null);
+                seen.lock().unwrap().push((id, body));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+/// Logs check-ins as `who` until the server stops answering; gives the IDs it acknowledged.
+async fn check_in_until_gone(addr: SocketAddr, who: &'static str, cohort: String) -> Vec<String> {
+    let client = client();
+    let token = trainee(who, TENANT);
+    let mut acknowledged = Vec::new();
+    for n in 0.. {
+        let body = json!({ "query": ops::CHECK_IN, "variables": { "input": { "cohortId": cohort, "value": 1.0,
+            "note": format!("{who} {n}") } } });
+        let Ok(resp) = client.post(format!("http://{addr}/graphql")).bearer_auth(&token).json(&body).send().await
+        else {
+            break;
+        };
+        let Ok(value) = resp.json::<Value>().await else { break };
+        match value["data"]["logCheckIn"]["checkIn"]["id"].as_str() {
+            Some(id) => acknowledged.push(id.to_owned()),
+            None => break,
+        }
+    }
+    acknowledged
+}
+
+/// The outbox across SIGKILL: check-ins stream in while the server is killed outright, three
+/// times; after each restart the delivery worker carries on from the log. Every acknowledged
+/// check-in's event reaches the webhook receiver — at least once, and as one `webhook-id` however
+/// often it is sent — and the receiver gets no event of a check-in that is not stored. What a
+/// killed worker had claimed is sent once its lease has run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_event_reaches_the_webhook_receiver_across_kills() {
+    let db = fresh_database(Backend::Sqlite).await.expect("SQLite is always available");
+    // A short attempt timeout keeps the claims of a killed worker short (its lease is twice the
+    // timeout and 30 s): their deliveries are sent again once it ends.
+    let settings = [
+        ("AFTERCLASS_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("AFTERCLASS_WEBHOOK_INTERVAL", "100ms"),
+        ("AFTERCLASS_WEBHOOK_TIMEOUT", "1s"),
+    ];
+    let (url, received) = receiver().await;
+    let mut server = Server::start_with(&db.url, &settings);
+    let ack = write_a_cohort(&server, 0).await;
+    let lms = afterclass_tests::integration(TENANT);
+    let created = server
+        .mutate(
+            &lms,
+            "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) {
+            endpoint { id } userErrors { code } } }",
+            json!({ "url": url, "kinds": ["CHECK_IN_LOGGED"] }),
+        )
+        .await;
+    assert!(created["endpoint"]["id"].is_string(), "{created:#}");
+
+    let mut acknowledged = Vec::new();
+    for (round, after) in [(0, 150u64), (1, 320), (2, 90)] {
+        let clients: Vec<_> =
+            TRAINEES.iter().map(|t| tokio::spawn(check_in_until_gone(server.addr, t, ack.cohort.clone()))).collect();
+        tokio::time::sleep(Duration::from_millis(after)).await;
+        server.kill().await;
+        for c in clients {
+            acknowledged.extend(c.await.unwrap());
+        }
+        assert!(!acknowledged.is_empty(), "round {round}: nothing was acknowledged");
+        server = Server::start_with(&db.url, &settings);
+    }
+
+    let deadline = Instant::now() + WAIT + Duration::from_secs(40);
+    let delivered = loop {
+        let got = received.lock().unwrap().clone();
+        let ids: std::collections::BTreeSet<String> =
+            got.iter().filter_map(|(_, b)| b["data"]["checkInId"].as_str().map(str::to_owned)).collect();
+        if acknowledged.iter().all(|a| ids.contains(a)) {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "{} of {} acknowledged check-ins delivered", ids.len(), acknowledged.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // One webhook-id per event, however often it was sent.
+    let mut by_id: std::collections::BTreeMap<String, Value> = Default::default();
+    for (id, body) in &delivered {
+        assert!(!id.is_empty());
+        if let Some(first) = by_id.insert(id.clone(), body.clone()) {
+            assert_eq!(&first, body, "a webhook-id names one document");
+        }
+    }
+    // Nothing invented: every delivered check-in is stored.
+    let stored = server
+        .ok(
+            &instructor("ada", TENANT),
+            "query($id: ID!) { cohort(id: $id) { checkIns(first: 100) { totalCount } } }",
+            json!({ "id": ack.cohort }),
+        )
+        .await;
+    let stored = stored["cohort"]["checkIns"]["totalCount"].as_u64().unwrap() as usize;
+    assert_eq!(by_id.len(), stored, "one event per stored check-in, acknowledged or not");
+    assert!(stored >= acknowledged.len());
+    server.terminate().await;
 }
