@@ -517,3 +517,139 @@ pub async fn settle(store: &Store) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// The most any one wait on a child server may take before the test fails instead of hanging.
+const CHILD_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `afterclass serve` in a child process. Dropping it kills the process, so that a failing test
+/// leaves nothing running.
+pub struct ChildServer {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+    client: reqwest::Client,
+}
+
+impl ChildServer {
+    /// Starts the server over `database_url`, with `settings` besides the harness's, as the
+    /// child process that `child_flag` makes the binary's `child_server` test serve (see
+    /// [`child_server_command`]), and waits until it says where it serves.
+    pub fn start(child_flag: &str, database_url: &str, settings: &[(&str, &str)]) -> ChildServer {
+        // Only the settings the harness gives: none that the environment running the tests may carry.
+        let mut command = child_server_command(child_flag, database_url);
+        command.envs(settings.iter().copied());
+        let mut child = command.spawn().expect("starting the child server");
+        let stdout = child.stdout.take().expect("the child's stdout");
+
+        // Read stdout to its end on a thread of its own, so that the child never blocks on (or
+        // fails writing to) a full or closed pipe.
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    // Nobody listens any more; keep draining.
+                    continue;
+                }
+            }
+        });
+
+        // From here on, a failure drops `server`, which kills the child.
+        let mut server = ChildServer { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), client: child_client() };
+        let deadline = std::time::Instant::now() + CHILD_WAIT;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(addr) = served_address(&line) {
+                        server.addr = addr;
+                        return server;
+                    }
+                    seen.push(line);
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("the child server did not say where it serves within {CHILD_WAIT:?}; its output: {seen:#?}")
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = server.child.wait();
+                    panic!("the child server exited ({status:?}) before serving; its output: {seen:#?}")
+                }
+            }
+        }
+    }
+
+    pub fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = std::process::Command::new("kill").args(["-TERM", &self.pid()]).status().expect("running kill");
+        assert!(status.success(), "kill -TERM {} failed: {status}", self.pid());
+        self.wait().await
+    }
+
+    /// Sends SIGKILL and waits for the process to be gone.
+    pub async fn kill(&mut self) -> std::process::ExitStatus {
+        self.child.kill().expect("killing the child server");
+        self.wait().await
+    }
+
+    pub async fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + CHILD_WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the child server") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "the child server did not exit within {CHILD_WAIT:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// POSTs an operation; gives the whole body.
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
+        let resp = self
+            .client
+            .post(format!("http://{}/graphql", self.addr))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("sending the request");
+        assert_eq!(resp.status().as_u16(), 200, "HTTP status");
+        resp.json().await.expect("a JSON body")
+    }
+
+    /// Runs an operation that must succeed without any error; gives its `data`.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = self.gql(token, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// Runs a mutation whose payload (the only field of `data`) must carry no user errors.
+    pub async fn mutate(&self, token: &str, mutation: &str, input: Value) -> Value {
+        let data = self.ok(token, mutation, json!({ "input": input })).await;
+        let payload = data.as_object().and_then(|d| d.values().next()).cloned().unwrap_or(Value::Null);
+        assert_eq!(payload["userErrors"], json!([]), "{data:#}");
+        payload
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        // Harmless when the child has exited already.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn child_client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(CHILD_WAIT).build().expect("an HTTP client")
+}
+
+/// The address in "Afterclass is serving GraphQL at http://ADDR/graphql …".
+fn served_address(line: &str) -> Option<SocketAddr> {
+    let (_, rest) = line.split_once("serving GraphQL at http://")?;
+    rest.split('/').next()?.parse().ok()
+}

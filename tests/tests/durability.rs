@@ -6,14 +6,11 @@
 //! binary re-executes itself to run only `child_server`, which serves when
 //! `AFTERCLASS_TEST_CHILD` is set and does nothing otherwise.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use afterclass_tests::serde_json::{Value, json};
-use afterclass_tests::{Backend, fresh_database, instructor, ops, trainee};
+use afterclass_tests::{Backend, ChildServer, fresh_database, instructor, ops, trainee};
 
 /// Set in a child process: `child_server` then serves instead of returning.
 const CHILD: &str = "AFTERCLASS_TEST_CHILD";
@@ -32,140 +29,21 @@ fn child_server() {
     afterclass_tests::serve_if_child(CHILD);
 }
 
-/// `afterclass serve` in a child process. Dropping it kills the process, so that a failing test
-/// leaves nothing running.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    client: reqwest::Client,
-}
+/// `afterclass serve` in a child process of this binary (see [`child_server`]).
+struct Server;
 
 impl Server {
-    /// Starts the server over `database_url` and waits until it says where it serves.
-    fn start(database_url: &str) -> Server {
-        Server::start_with(database_url, &[])
+    fn start(database_url: &str) -> ChildServer {
+        ChildServer::start(CHILD, database_url, &[])
     }
 
-    /// [`Server::start`] with these settings besides the harness's.
-    fn start_with(database_url: &str, settings: &[(&str, &str)]) -> Server {
-        // Only the settings the harness gives: none that the environment running the tests may carry.
-        let mut command = afterclass_tests::child_server_command(CHILD, database_url);
-        command.envs(settings.iter().copied());
-        let mut child = command.spawn().expect("starting the child server");
-        let stdout = child.stdout.take().expect("the child's stdout");
-
-        // Read stdout to its end on a thread of its own, so that the child never blocks on (or
-        // fails writing to) a full or closed pipe.
-        let (tx, rx) = mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    // Nobody listens any more; keep draining.
-                    continue;
-                }
-            }
-        });
-
-        // From here on, a failure drops `server`, which kills the child.
-        let mut server = Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), client: client() };
-        let deadline = Instant::now() + WAIT;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(addr) = served_address(&line) {
-                        server.addr = addr;
-                        return server;
-                    }
-                    seen.push(line);
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("the child server did not say where it serves within {WAIT:?}; its output: {seen:#?}")
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = server.child.wait();
-                    panic!("the child server exited ({status:?}) before serving; its output: {seen:#?}")
-                }
-            }
-        }
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-
-    /// Sends SIGTERM and waits for the process to exit.
-    async fn terminate(&mut self) -> ExitStatus {
-        let status = Command::new("kill").args(["-TERM", &self.pid()]).status().expect("running kill");
-        assert!(status.success(), "kill -TERM {} failed: {status}", self.pid());
-        self.wait().await
-    }
-
-    /// Sends SIGKILL and waits for the process to be gone.
-    async fn kill(&mut self) -> ExitStatus {
-        self.child.kill().expect("killing the child server");
-        self.wait().await
-    }
-
-    async fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for the child server") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the child server did not exit within {WAIT:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// POSTs an operation; gives the whole body.
-    async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
-        let resp = self
-            .client
-            .post(format!("http://{}/graphql", self.addr))
-            .bearer_auth(token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("sending the request");
-        assert_eq!(resp.status().as_u16(), 200, "HTTP status");
-        resp.json().await.expect("a JSON body")
-    }
-
-    /// Runs an operation that must succeed without any error; gives its `data`.
-    async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
-        let body = self.gql(token, query, variables).await;
-        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
-        body["data"].clone()
-    }
-
-    /// Runs a mutation whose payload (the only field of `data`) must carry no user errors.
-    async fn mutate(&self, token: &str, mutation: &str, input: Value) -> Value {
-        let data = self.ok(token, mutation, json!({ "input": input })).await;
-        let payload = data.as_object().and_then(|d| d.values().next()).cloned().unwrap_or(Value::Null);
-        assert_eq!(payload["userErrors"], json!([]), "{data:#}");
-        payload
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Harmless when the child has exited already.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn start_with(database_url: &str, settings: &[(&str, &str)]) -> ChildServer {
+        ChildServer::start(CHILD, database_url, settings)
     }
 }
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(WAIT).build().expect("an HTTP client")
-}
-
-/// The address in "Afterclass is serving GraphQL at http://ADDR/graphql …".
-fn served_address(line: &str) -> Option<SocketAddr> {
-    let (_, rest) = line.split_once("serving GraphQL at http://")?;
-    rest.split('/').next()?.parse().ok()
 }
 
 /// What the server acknowledged: every ID it handed back and every value it accepted.
@@ -181,7 +59,7 @@ struct Acknowledged {
 
 /// Creates a cohort with a roster, a goal and a code of conduct, activates it, has every trainee
 /// accept, and logs `rounds` check-ins per trainee.
-async fn write_a_cohort(server: &Server, rounds: usize) -> Acknowledged {
+async fn write_a_cohort(server: &ChildServer, rounds: usize) -> Acknowledged {
     let leader = instructor("ada", TENANT);
     let roster: Vec<Value> =
         TRAINEES.iter().map(|t| json!({ "externalId": t, "displayName": format!("Trainee {t}") })).collect();
@@ -234,7 +112,7 @@ const READ_BACK: &str = r#"query($id: ID!) { cohort(id: $id) {
         id value note confidence membership { id person { externalId } } goal { id } } } } }"#;
 
 /// Everything about the cohort, as the leader sees it.
-async fn read_back(server: &Server, cohort: &str) -> Value {
+async fn read_back(server: &ChildServer, cohort: &str) -> Value {
     server.ok(&instructor("ada", TENANT), READ_BACK, json!({ "id": cohort })).await
 }
 

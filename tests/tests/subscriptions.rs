@@ -1,13 +1,15 @@
 //! Live events over graphql-transport-ws at `GET /graphql/ws`: the token in `connection_init`
 //! (a bad one closes the socket with 4403), each subscriber gets what its standing lets it see
-//! and nothing else, and on PostgreSQL an event written through one server reaches a subscriber
-//! of another server on the same database within a second.
+//! and nothing else, and on PostgreSQL an event written through one `afterclass serve` process
+//! reaches a subscriber of another process on the same database within a second.
 
 use std::time::{Duration, Instant};
 
 use afterclass_domain::access::ViewerRole;
 use afterclass_tests::serde_json::{Value, json};
-use afterclass_tests::{Backend, TestApp, active_cohort, integration, on_both_stores, ops, token, trainee};
+use afterclass_tests::{
+    Backend, ChildServer, TestApp, active_cohort, integration, on_both_stores, ops, token, trainee,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -21,7 +23,11 @@ const EVENTS: &str = "subscription($cohortId: ID, $kinds: [CohortEventKind!]) {
 
 /// Opens a graphql-transport-ws connection and sends `connection_init` with `payload`.
 async fn connect(app: &TestApp, payload: Value) -> Socket {
-    let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request().unwrap();
+    connect_at(app.addr, payload).await
+}
+
+async fn connect_at(addr: std::net::SocketAddr, payload: Value) -> Socket {
+    let mut request = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
     request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
     let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
     assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
@@ -31,7 +37,11 @@ async fn connect(app: &TestApp, payload: Value) -> Socket {
 
 /// Connects as `jwt` and subscribes; returns once the server acknowledged the connection.
 async fn subscribe(app: &TestApp, jwt: &str, variables: Value) -> Socket {
-    let mut socket = connect(app, json!({ "token": jwt })).await;
+    subscribe_at(app.addr, jwt, variables).await
+}
+
+async fn subscribe_at(addr: std::net::SocketAddr, jwt: &str, variables: Value) -> Socket {
+    let mut socket = connect_at(addr, json!({ "token": jwt })).await;
     let ack = next_message(&mut socket).await;
     assert_eq!(ack["type"], "connection_ack", "{ack}");
     let start = json!({ "id": "1", "type": "subscribe", "payload": { "query": EVENTS, "variables": variables } });
@@ -62,6 +72,8 @@ async fn subscribers_get_what_their_standing_allows(app: TestApp) {
     let c = active_cohort(&app, "uni-a", &["tom", "ivy"]).await;
     let (tom, ivy) = (&c.trainees[0], &c.trainees[1]);
     let scope = json!({ "cohortId": c.id });
+    // A subscription starts at the settled head: let the set-up's events settle first.
+    app.settle().await;
     let mut as_member = subscribe(&app, tom, scope.clone()).await;
     let mut as_outsider = subscribe(&app, &trainee("eve", "uni-a"), scope.clone()).await;
     let mut as_lms = subscribe(&app, &integration("uni-a"), json!({ "kinds": ["CHECK_IN_LOGGED"] })).await;
@@ -115,18 +127,30 @@ async fn a_bad_token_closes_the_socket_with_4403(app: TestApp) {
     assert_eq!(next_message(&mut socket).await["type"], "connection_ack");
 }
 
-/// Two servers on one PostgreSQL: a check-in logged through one reaches a subscriber of the
-/// other within a second.
+/// Set in a child process: `child_server` then serves instead of returning.
+const CHILD: &str = "AFTERCLASS_TEST_SUBSCRIPTIONS_CHILD";
+
+/// Not a test of its own: the body of the `afterclass serve` processes the test below starts.
+#[test]
+fn child_server() {
+    afterclass_tests::serve_if_child(CHILD);
+}
+
+/// Two `afterclass serve` processes on one PostgreSQL: a check-in logged through one reaches a
+/// subscriber of the other within a second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_written_through_one_server_reaches_subscribers_of_another() {
-    let Some(first) = TestApp::spawn(Backend::Postgres).await else { return };
-    let second = TestApp::spawn_with(Backend::Postgres, first.db.shared(), afterclass_tests::config).await;
+    let Some(db) = afterclass_tests::fresh_database(Backend::Postgres).await else { return };
+    let first = TestApp::spawn_with(Backend::Postgres, db.shared(), afterclass_tests::config).await;
     let c = active_cohort(&first, "uni-a", &["tom"]).await;
-    let mut socket = subscribe(&second, &integration("uni-a"), json!({ "kinds": ["CHECK_IN_LOGGED"] })).await;
+    first.stop().await;
+    let (one, other) = (ChildServer::start(CHILD, &db.url, &[]), ChildServer::start(CHILD, &db.url, &[]));
+    let mut socket = subscribe_at(other.addr, &integration("uni-a"), json!({ "kinds": ["CHECK_IN_LOGGED"] })).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     for value in [1.0, 2.0, 3.0] {
         let sent = Instant::now();
-        first.ok(&c.trainees[0], ops::CHECK_IN, json!({ "input": { "cohortId": c.id, "value": value } })).await;
+        let input = json!({ "cohortId": c.id, "value": value });
+        one.mutate(&c.trainees[0], ops::CHECK_IN, input).await;
         let event = next_event(&mut socket).await;
         let took = sent.elapsed();
         let doc: Value = afterclass_tests::serde_json::from_str(event["payload"].as_str().unwrap()).unwrap();
@@ -134,6 +158,4 @@ async fn an_event_written_through_one_server_reaches_subscribers_of_another() {
         println!("delivered across servers in {took:?}");
         assert!(took < Duration::from_secs(1), "the event took {took:?}");
     }
-    second.stop().await;
-    first.stop().await;
 }
