@@ -12,6 +12,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub mod receiver;
+
 use afterclass::config::{AuthConfig, Config, KeyConfig, Limits};
 use afterclass::store::Store;
 use afterclass_domain::access::ViewerRole;
@@ -501,15 +503,9 @@ pub fn serve_if_child(child_flag: &str) {
 
 /// [`TestApp::settle`] for any store.
 pub async fn settle(store: &Store) {
-    use sea_orm::{ConnectionTrait, Statement};
-    if store.backend() != sea_orm::DbBackend::Postgres {
-        return;
-    }
-    let sql = "SELECT COUNT(*) FROM events WHERE tx >= pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let row = store.reader().query_one_raw(Statement::from_string(store.backend(), sql)).await.unwrap();
-        let unsettled: i64 = row.unwrap().try_get_by_index(0).unwrap();
+        let unsettled = afterclass::store::events::unsettled(store.reader()).await.unwrap();
         if unsettled == 0 {
             return;
         }
@@ -644,7 +640,8 @@ impl Drop for ChildServer {
     }
 }
 
-fn child_client() -> reqwest::Client {
+/// An HTTP client for a [`ChildServer`]: no request waits longer than a child may take.
+pub fn child_client() -> reqwest::Client {
     reqwest::Client::builder().timeout(CHILD_WAIT).build().expect("an HTTP client")
 }
 

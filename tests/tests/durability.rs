@@ -42,10 +42,6 @@ impl Server {
     }
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(WAIT).build().expect("an HTTP client")
-}
-
 /// What the server acknowledged: every ID it handed back and every value it accepted.
 #[derive(Debug)]
 struct Acknowledged {
@@ -230,32 +226,9 @@ async fn every_acknowledged_write_survives_the_server_being_killed() {
     assert!(status.success(), "SIGTERM should stop the server cleanly, got {status}");
 }
 
-/// A webhook receiver: every delivery's `webhook-id` and body, answered 200.
-async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>) {
-    use axum::http::HeaderMap;
-    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
-    let seen = std::sync::Arc::clone(&got);
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: String| {
-            let seen = std::sync::Arc::clone(&seen);
-            async move {
-                let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-                let body: Value = afterclass_tests::serde_json::from_str(&body).unwrap_or(Value::Null);
-                seen.lock().unwrap().push((id, body));
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, got)
-}
-
 /// Logs check-ins as `who` until the server stops answering; gives the IDs it acknowledged.
 async fn check_in_until_gone(addr: SocketAddr, who: &'static str, cohort: String) -> Vec<String> {
-    let client = client();
+    let client = afterclass_tests::child_client();
     let token = trainee(who, TENANT);
     let mut acknowledged = Vec::new();
     for n in 0.. {
@@ -289,7 +262,8 @@ async fn every_acknowledged_event_reaches_the_webhook_receiver_across_kills() {
         ("AFTERCLASS_WEBHOOK_INTERVAL", "100ms"),
         ("AFTERCLASS_WEBHOOK_TIMEOUT", "1s"),
     ];
-    let (url, received) = receiver().await;
+    let receiver = afterclass_tests::receiver::Receiver::start().await;
+    let url = receiver.url("/hook");
     let mut server = Server::start_with(&db.url, &settings);
     let ack = write_a_cohort(&server, 0).await;
     let lms = afterclass_tests::integration(TENANT);
@@ -318,7 +292,14 @@ async fn every_acknowledged_event_reaches_the_webhook_receiver_across_kills() {
 
     let deadline = Instant::now() + WAIT + Duration::from_secs(40);
     let delivered = loop {
-        let got = received.lock().unwrap().clone();
+        let got: Vec<(String, Value)> = receiver
+            .received()
+            .into_iter()
+            .map(|r| {
+                let id = r.headers.get("webhook-id").cloned().unwrap_or_default();
+                (id, afterclass_tests::serde_json::from_str(&r.body).unwrap_or(Value::Null))
+            })
+            .collect();
         let ids: std::collections::BTreeSet<String> =
             got.iter().filter_map(|(_, b)| b["data"]["checkInId"].as_str().map(str::to_owned)).collect();
         if acknowledged.iter().all(|a| ids.contains(a)) {

@@ -4,21 +4,17 @@
 //! answers with scripted statuses. Signatures are checked with `hmac`, `sha2` and `base64`
 //! directly, not with the signer under test. On both stores.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 
 use afterclass::config::WebhookSettings;
 use afterclass::store::Store;
 use afterclass::webhooks::{self, Deliverer};
+use afterclass_tests::receiver::{Received, Receiver};
 use afterclass_tests::serde_json::{Value, json};
 use afterclass_tests::{
     Backend, TestApp, active_cohort, config, error_codes, fresh_database, instructor, integration, ops, trainee,
     user_error_codes,
 };
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
@@ -26,70 +22,6 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 const TENANT: &str = "uni-a";
-
-// ---------------------------------------------------------------------------------------------
-// The receiver
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: BTreeMap<String, String>,
-    body: String,
-}
-
-#[derive(Default)]
-struct Log {
-    received: Vec<Received>,
-    /// Answers to give, in order: a status and a `Retry-After`; 200 once they run out.
-    script: VecDeque<(u16, Option<&'static str>)>,
-}
-
-#[derive(Clone)]
-struct Receiver {
-    addr: SocketAddr,
-    log: Arc<Mutex<Log>>,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let log = Arc::new(Mutex::new(Log::default()));
-        let app = axum::Router::new().fallback(record).with_state(log.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver { addr, log }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn script(&self, answers: &[(u16, Option<&'static str>)]) {
-        self.log.lock().unwrap().script.extend(answers.iter().copied());
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.log.lock().unwrap().received.clone()
-    }
-}
-
-async fn record(
-    State(log): State<Arc<Mutex<Log>>>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: String,
-) -> impl IntoResponse {
-    let headers = headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
-    let mut log = log.lock().unwrap();
-    log.received.push(Received { path: uri.path().to_owned(), headers, body });
-    let (status, retry_after) = log.script.pop_front().unwrap_or((200, None));
-    let mut out = HeaderMap::new();
-    if let Some(value) = retry_after {
-        out.insert("retry-after", value.parse().unwrap());
-    }
-    (StatusCode::from_u16(status).unwrap(), out, "")
-}
 
 // ---------------------------------------------------------------------------------------------
 // An independent verifier

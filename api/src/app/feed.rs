@@ -11,7 +11,7 @@ use super::access::Access;
 use crate::auth::Viewer;
 use crate::error::ApiError;
 use crate::store::Store;
-use crate::store::entities::{cohort, event, membership};
+use crate::store::entities::{event, membership};
 use crate::store::events::{Position, settled_after};
 
 /// Rows read per look at the log.
@@ -93,12 +93,7 @@ pub async fn count_visible(store: &Store, viewer: &Viewer, filter: &EventFilter)
     let accesses = accesses(store, viewer, groups.iter().map(|g| g.0).collect()).await?;
     let mut total = 0u64;
     for (cohort_id, kind, person, n) in groups {
-        let own = person.is_some() && person == viewer.person_id();
-        let seen = match (accesses.get(&cohort_id), EventKind::parse(&kind)) {
-            (Some(access), Some(kind)) => access.sees_event(kind, own),
-            _ => false,
-        };
-        if seen {
+        if sees(&accesses, viewer, cohort_id, &kind, person) {
             total += u64::try_from(n).unwrap_or(0);
         }
     }
@@ -129,16 +124,17 @@ fn select(viewer: &Viewer, filter: &EventFilter) -> sea_orm::Select<event::Entit
 /// memberships in them), whatever the number of rows.
 async fn seen_by(store: &Store, viewer: &Viewer, rows: &[event::Model]) -> Result<Vec<bool>, ApiError> {
     let accesses = accesses(store, viewer, rows.iter().map(|r| r.cohort_id).collect()).await?;
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let own = row.person_id.is_some() && row.person_id == viewer.person_id();
-            match (accesses.get(&row.cohort_id), EventKind::parse(&row.kind)) {
-                (Some(access), Some(kind)) => access.sees_event(kind, own),
-                _ => false,
-            }
-        })
-        .collect())
+    Ok(rows.iter().map(|row| sees(&accesses, viewer, row.cohort_id, &row.kind, row.person_id)).collect())
+}
+
+/// Whether the viewer sees an event of `kind` in the cohort, about `person`: the one decision
+/// every reader of the log makes per row or group of rows.
+fn sees(accesses: &HashMap<i64, Access>, viewer: &Viewer, cohort_id: i64, kind: &str, person: Option<i64>) -> bool {
+    let own = person.is_some() && person == viewer.person_id();
+    match (accesses.get(&cohort_id), EventKind::parse(kind)) {
+        (Some(access), Some(kind)) => access.sees_event(kind, own),
+        _ => false,
+    }
 }
 
 /// The viewer's access to each of the cohorts.
@@ -148,11 +144,7 @@ async fn accesses(store: &Store, viewer: &Viewer, mut ids: Vec<i64>) -> Result<H
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let cohorts = cohort::Entity::find()
-        .filter(cohort::Column::TenantId.eq(viewer.tenant_id))
-        .filter(cohort::Column::Id.is_in(ids.iter().copied()))
-        .all(store.reader())
-        .await?;
+    let cohorts = super::reads::cohorts(store, viewer.tenant_id, ids.clone()).await?;
     let mine: Vec<membership::Model> = match viewer.person_id() {
         Some(person) => super::reads::memberships_of_person(store, viewer.tenant_id, person, ids).await?,
         None => Vec::new(),

@@ -47,6 +47,11 @@ pub struct ProgressKey {
 }
 
 impl Loaders {
+    /// The loaders of one viewer's request (or websocket connection).
+    pub fn of(store: &Store, viewer: &crate::auth::Viewer) -> Loaders {
+        Loaders { store: store.clone(), tenant_id: viewer.tenant_id, person_id: viewer.person_id() }
+    }
+
     /// A request's loader. It caches what it loaded for the length of the request only, so that
     /// keys seen at one level are not fetched again at another.
     /// Its batches run as `tasks`, between passes of the request's executor (see
@@ -253,7 +258,8 @@ impl Loader<OutcomeOf> for Loaders {
 
 /// Forgets everything `loader` has cached, so that what it loads next is read afresh: a live
 /// subscription's loader lives as long as its connection, and each event it delivers must show
-/// the cohort, and the viewer's standing in it, as they are when the event is delivered.
+/// the cohort, and the viewer's standing in it, as they are when the event is delivered. Every
+/// key type of the loader is cleared here or in `meetings::forget_meetings`.
 pub fn forget_all(loader: &DataLoader<Loaders, HashMapCache>) {
     loader.clear::<PersonKey>();
     loader.clear::<CohortKey>();
@@ -266,4 +272,5 @@ pub fn forget_all(loader: &DataLoader<Loaders, HashMapCache>) {
     loader.clear::<SnapshotKey>();
     loader.clear::<ParticipationKey>();
     loader.clear::<OutcomeOf>();
+    super::meetings::forget_meetings(loader);
 }

@@ -329,6 +329,7 @@ async fn membership_of(ctx: &Context<'_>, id: i64) -> Result<Membership> {
 /// A cohort's meeting plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PlanOf(pub i64);
+
 /// A cohort's meeting rows that start in `[from, to)` (microseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RowsStarting {
@@ -351,6 +352,17 @@ pub struct AttendanceOf(pub i64);
 /// A membership's calendar-feed state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FeedOf(pub i64);
+
+/// The meetings' share of [`forget_all`](super::loaders::forget_all): every key type loaded here.
+pub fn forget_meetings(
+    loader: &async_graphql::dataloader::DataLoader<Loaders, async_graphql::dataloader::HashMapCache>,
+) {
+    loader.clear::<PlanOf>();
+    loader.clear::<RowsStarting>();
+    loader.clear::<RsvpsOf>();
+    loader.clear::<AttendanceOf>();
+    loader.clear::<FeedOf>();
+}
 
 type LoadResult<K, V> = std::result::Result<HashMap<K, V>, ApiError>;
 

@@ -186,15 +186,9 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
     // Whatever way this handler ends (done, timed out, or dropped because the client left), the
     // loader batches of the request end with it.
     let tasks = limits::RequestTasks::default();
-    let loaders = Loaders { store: state.store.clone(), tenant_id: viewer.tenant_id, person_id: viewer.person_id() };
-    let request = request
-        .data(state.store.clone())
-        .data(loaders.into_data_loader(tasks.clone()))
-        .data(viewer)
-        .data(state.links.clone())
-        .data(state.feeds.clone())
-        .data(state.webhooks)
-        .data(graphql::RequestTime(crate::store::now()));
+    let loader = Loaders::of(&state.store, &viewer).into_data_loader(tasks.clone());
+    request.data.insert(loader);
+    insert_request_data(&mut request.data, state, viewer);
     // Dropping the execution at the deadline cancels it and frees its worker.
     let mut response =
         match tokio::time::timeout(state.request_timeout, tasks.drive(state.schema.execute(request))).await {
@@ -213,6 +207,19 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
     GraphQLResponse::from(response).into_response()
 }
 
+/// What every operation sees besides its loader, over `POST /graphql` and over a websocket alike:
+/// the store, the viewer, the signing of links and feeds, the webhook settings, the log's head
+/// and the operation's "now".
+pub(crate) fn insert_request_data(data: &mut async_graphql::Data, state: &AppState, viewer: auth::Viewer) {
+    data.insert(state.store.clone());
+    data.insert(viewer);
+    data.insert(state.links.clone());
+    data.insert(state.feeds.clone());
+    data.insert(state.webhooks);
+    data.insert(state.log.clone());
+    data.insert(graphql::RequestTime(crate::store::now()));
+}
+
 /// The verified claims of the request's bearer token.
 pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<auth::Claims, ApiError> {
     state.verifier.verify(bearer(headers)?).await
@@ -223,6 +230,12 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         ApiError::Unauthenticated("missing bearer token: send `Authorization: Bearer <token>`".into())
     })?;
     let value = value.to_str().map_err(|_| ApiError::Unauthenticated("malformed Authorization header".into()))?;
+    bearer_token(value)
+}
+
+/// The token of an `Authorization` value `Bearer <token>` (a header, or a websocket's
+/// `connection_init` payload).
+pub(crate) fn bearer_token(value: &str) -> Result<&str, ApiError> {
     // The scheme is case-insensitive (RFC 7235).
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(token.trim()),

@@ -69,21 +69,15 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
     tasks.drive(connection).await;
 }
 
-/// What every operation of the connection sees: the store, the viewer of the token in the
-/// payload, a loader, the log's head, and the signing of links.
+/// What every operation of the connection sees: what a request sees (`insert_request_data`) for
+/// the viewer of the token in the payload, with one loader shared with its subscriptions' streams.
 async fn connection_data(state: &AppState, tasks: RequestTasks, payload: &serde_json::Value) -> Result<Data, ApiError> {
     let token = token_of(payload)?;
     let claims = state.verifier.verify(token).await?;
     let viewer = auth::viewer(&state.store, &claims).await?;
-    let loaders = Loaders { store: state.store.clone(), tenant_id: viewer.tenant_id, person_id: viewer.person_id() };
     let mut data = Data::default();
-    data.insert(state.store.clone());
-    data.insert(Arc::new(loaders.into_data_loader(tasks)));
-    data.insert(viewer);
-    data.insert(state.links.clone());
-    data.insert(state.feeds.clone());
-    data.insert(state.log.clone());
-    data.insert(crate::graphql::RequestTime(crate::store::now()));
+    data.insert(Arc::new(Loaders::of(&state.store, &viewer).into_data_loader(tasks)));
+    super::insert_request_data(&mut data, state, viewer);
     Ok(data)
 }
 
@@ -101,8 +95,5 @@ fn token_of(payload: &serde_json::Value) -> Result<&str, ApiError> {
         .or_else(|| payload.get("authorization"))
         .and_then(|h| h.as_str())
         .ok_or_else(missing)?;
-    match header.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(token.trim()),
-        _ => Err(missing()),
-    }
+    super::bearer_token(header)
 }

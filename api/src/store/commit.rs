@@ -101,12 +101,16 @@ async fn serve(writer: DatabaseConnection, mut units: mpsc::Receiver<Unit>) {
     }
 }
 
+/// A write transaction's options: on SQLite `BEGIN IMMEDIATE`, so the write lock is taken before
+/// anything is read and another process writing the same file can neither leave the
+/// transaction's reads behind its commit nor fail it when it first writes (it is waited for, up
+/// to the busy timeout). Other stores ignore it.
+pub(super) fn immediate() -> TransactionOptions {
+    TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() }
+}
+
 async fn run_batch(writer: DatabaseConnection, batch: Vec<Unit>) {
-    // IMMEDIATE: the write lock is taken before anything is read, so another process writing the
-    // same file cannot leave the batch's reads behind its commit.
-    let immediate =
-        TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
-    let txn = match writer.begin_with_options(immediate).await {
+    let txn = match writer.begin_with_options(immediate()).await {
         Ok(txn) => txn,
         Err(err) => {
             // Dropping the units answers each of them with a failure.

@@ -67,30 +67,45 @@ pub fn settled_after(
     after: Position,
 ) -> sea_orm::Select<super::entities::event::Entity> {
     use super::entities::event::Column;
-    use sea_orm::sea_query::{Expr, ExprTrait};
     use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder};
     let later = Condition::any()
         .add(Column::Tx.gt(after.tx))
         .add(Condition::all().add(Column::Tx.eq(after.tx)).add(Column::Id.gt(after.id)));
-    let mut select = select.filter(later);
-    if backend == DbBackend::Postgres {
-        select = select.filter(Expr::col(Column::Tx).lt(Expr::cust(SETTLED_BELOW)));
+    settled(select.filter(later), backend, true).order_by_asc(Column::Tx).order_by_asc(Column::Id)
+}
+
+/// `select` narrowed to the settled events (`true`) or to those not settled yet (`false`).
+fn settled(
+    select: sea_orm::Select<super::entities::event::Entity>,
+    backend: DbBackend,
+    settled: bool,
+) -> sea_orm::Select<super::entities::event::Entity> {
+    use super::entities::event::Column;
+    use sea_orm::QueryFilter;
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    match (backend, settled) {
+        (DbBackend::Postgres, true) => select.filter(Expr::col(Column::Tx).lt(Expr::cust(SETTLED_BELOW))),
+        (DbBackend::Postgres, false) => select.filter(Expr::col(Column::Tx).gte(Expr::cust(SETTLED_BELOW))),
+        // SQLite's events are settled once committed.
+        (_, true) => select,
+        (_, false) => select.filter(Expr::val(false)),
     }
-    select.order_by_asc(Column::Tx).order_by_asc(Column::Id)
+}
+
+/// How many committed events are not settled yet (always 0 on SQLite).
+pub async fn unsettled(conn: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    settled(super::entities::event::Entity::find(), conn.get_database_backend(), false).count(conn).await
 }
 
 /// The newest settled position of the log (the start when it is empty).
 pub async fn settled_head(conn: &impl ConnectionTrait) -> Result<Position, DbErr> {
     use super::entities::event;
     use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
-    let backend = conn.get_database_backend();
-    let mut select = event::Entity::find().select_only().column(event::Column::Tx).column(event::Column::Id);
-    if backend == DbBackend::Postgres {
-        use sea_orm::QueryFilter;
-        use sea_orm::sea_query::{Expr, ExprTrait};
-        select = select.filter(Expr::col(event::Column::Tx).lt(Expr::cust(SETTLED_BELOW)));
-    }
-    let row: Option<(i64, i64)> = select
+    let row: Option<(i64, i64)> = settled(event::Entity::find(), conn.get_database_backend(), true)
+        .select_only()
+        .column(event::Column::Tx)
+        .column(event::Column::Id)
         .order_by_desc(event::Column::Tx)
         .order_by_desc(event::Column::Id)
         .limit(1)
@@ -182,6 +197,8 @@ impl LogHead {
 /// SQLite (one process) this is how soon a subscriber hears of an event; on PostgreSQL
 /// notifications wake it at once and this only covers a lost connection.
 const SQLITE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+/// How often the watcher looks whether anyone follows the head, reading nothing meanwhile.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 const POSTGRES_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 /// After a notification, how often and for how long the head is read again while events settle.
 const SETTLING_POLL: std::time::Duration = std::time::Duration::from_millis(25);
@@ -204,7 +221,7 @@ pub fn watch_log(store: super::Store) -> LogHead {
                 drop(tx);
                 // Nobody to wake: stop listening, so notifications do not pile up unread.
                 listener = None;
-                tokio::time::sleep(SQLITE_POLL).await;
+                tokio::time::sleep(IDLE_POLL).await;
                 continue;
             }
             if postgres && listener.is_none() {

@@ -102,19 +102,10 @@ impl Store {
         &self.inner.writer
     }
 
-    /// Begins a write transaction on the writer. On SQLite it is `BEGIN IMMEDIATE`: the write
-    /// lock is taken before anything is read, so a writer of another process on the same file is
-    /// waited for (the busy timeout) rather than failing the transaction when it first writes.
+    /// Begins a write transaction on the writer, outside the group commit: on SQLite `BEGIN
+    /// IMMEDIATE` ([`commit::immediate`]).
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        let immediate = sea_orm::TransactionOptions {
-            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
-        if self.backend() == DbBackend::Sqlite {
-            self.inner.writer.begin_with_options(immediate).await
-        } else {
-            self.inner.writer.begin().await
-        }
+        self.inner.writer.begin_with_options(commit::immediate()).await
     }
 
     /// Runs `work` in a write transaction and returns its result once that transaction has
