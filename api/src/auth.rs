@@ -7,7 +7,7 @@
 //! decides. `exp`, `sub`, `tid` and `role` are required; `iss` and `aud` are checked when
 //! configured — the same rules whichever key signed.
 
-mod platform;
+pub(crate) mod platform;
 
 use afterclass_domain::access::ViewerRole;
 use afterclass_domain::text::{self, DISPLAY_NAME, EMAIL, EXTERNAL_ID};
@@ -59,6 +59,15 @@ pub struct Verifier {
     rules: Vec<(Algorithm, Validation)>,
     /// The LMS platform's keys, when a key set is configured.
     platform: Option<platform::PlatformKeys>,
+    /// The web app's sessions, signed by the LTI tool's own key (see `lti::session`).
+    sessions: Option<Sessions>,
+}
+
+/// The key and rules of the web app's session tokens.
+struct Sessions {
+    kid: String,
+    key: DecodingKey,
+    rules: Validation,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -92,7 +101,31 @@ impl Verifier {
         }
         let rules = algorithms.into_iter().map(|a| (a, claim_rules(config, a))).collect();
         let platform = config.platform_keys.as_ref().map(platform::PlatformKeys::new).transpose()?;
-        Ok(Verifier { key, algorithm, rules, platform })
+        Ok(Verifier { key, algorithm, rules, platform, sessions: None })
+    }
+
+    /// Accepts the web app's session tokens: RS256 tokens naming `kid`, verified by `key`, with
+    /// this `iss` and `aud`, for instructors and trainees only.
+    pub fn accept_sessions(&mut self, kid: &str, key: DecodingKey, issuer: &str, audience: &str) {
+        let mut rules = Validation::new(Algorithm::RS256);
+        rules.set_issuer(&[issuer]);
+        rules.set_audience(&[audience]);
+        rules.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        rules.leeway = 30;
+        self.sessions = Some(Sessions { kid: kid.to_owned(), key, rules });
+    }
+
+    /// The claims of a valid session token, as `T`; `UNAUTHENTICATED` for any other token.
+    pub fn verify_session<T: serde::de::DeserializeOwned>(&self, token: &str) -> Result<T, ApiError> {
+        let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+        match &self.sessions {
+            Some(sessions)
+                if header.kid.as_deref() == Some(sessions.kid.as_str()) && header.alg == Algorithm::RS256 =>
+            {
+                Ok(jsonwebtoken::decode::<T>(token, &sessions.key, &sessions.rules).map_err(invalid)?.claims)
+            }
+            _ => Err(ApiError::Unauthenticated("this needs the session of a launch from the LMS".into())),
+        }
     }
 
     /// Loads the platform's key set from its URL, if one is configured and nothing is loaded yet
@@ -112,6 +145,15 @@ impl Verifier {
     /// rules are the same either way.
     pub async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+        if let Some(sessions) = &self.sessions
+            && header.kid.as_deref() == Some(sessions.kid.as_str())
+        {
+            let claims = self.verify_session::<Claims>(token)?;
+            if claims.role == ViewerRole::Integration.as_claim() {
+                return Err(ApiError::Unauthenticated("invalid token: a session is never the integration's".into()));
+            }
+            return Ok(claims);
+        }
         let (platform, kid) = match (&self.platform, header.kid.as_deref()) {
             // An HS256 token is the configured secret's, whatever `kid` it carries.
             (Some(platform), Some(kid)) if header.alg != Algorithm::HS256 => (platform, kid),

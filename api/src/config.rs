@@ -75,6 +75,15 @@ pub struct GlobalOptions {
     /// How long one webhook attempt may take before it counts as failed, e.g. 10s.
     #[arg(long, env = "AFTERCLASS_WEBHOOK_TIMEOUT", default_value = "10s", global = true)]
     pub webhook_timeout: String,
+    /// The LMS platforms registered for LTI 1.3 launches: a JSON file (see README, "Open it from
+    /// an LMS"). Without it the `/lti/…` routes answer that no platform is registered.
+    #[arg(long, env = "AFTERCLASS_LTI_PLATFORMS", global = true)]
+    pub lti_platforms: Option<PathBuf>,
+    /// The tool's RSA private key (PEM, PKCS#8 or PKCS#1), which signs its LTI messages and the
+    /// web app's sessions. With a SQLite store it defaults to `FILE.lti-key.pem` beside the
+    /// database, created on first use.
+    #[arg(long, env = "AFTERCLASS_LTI_KEY_FILE", global = true)]
+    pub lti_key_file: Option<PathBuf>,
 }
 
 /// The verification key.
@@ -214,6 +223,25 @@ pub struct Config {
     /// The public base URL for links, without a trailing slash.
     pub public_url: Option<String>,
     pub webhooks: WebhookSettings,
+    /// The LTI 1.3 tool, when platforms are registered.
+    pub lti: Option<LtiSettings>,
+}
+
+/// Where the LTI tool's registrations and key come from (read by `lti::Lti::new`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LtiSettings {
+    /// The JSON file of platform registrations.
+    pub platforms: PathBuf,
+    /// The tool's private key.
+    pub key: ToolKeySource,
+}
+
+/// The tool's RSA private key: a configured file that must exist, or the local file beside a
+/// SQLite store, created on first use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolKeySource {
+    Configured(PathBuf),
+    Local(PathBuf),
 }
 
 impl Config {
@@ -267,6 +295,25 @@ impl Config {
             }),
             None => None,
         };
+        let lti = match (&opts.lti_platforms, &opts.lti_key_file) {
+            (None, _) => None,
+            (Some(platforms), Some(key)) => {
+                Some(LtiSettings { platforms: platforms.clone(), key: ToolKeySource::Configured(key.clone()) })
+            }
+            (Some(platforms), None) => match sqlite_file(&opts.database_url) {
+                Some(db) => Some(LtiSettings {
+                    platforms: platforms.clone(),
+                    key: ToolKeySource::Local(beside(&db, ".lti-key.pem")),
+                }),
+                None => {
+                    return Err(
+                        "AFTERCLASS_LTI_PLATFORMS is set but no tool key is: set AFTERCLASS_LTI_KEY_FILE to an \
+                                RSA private key (PEM); only a local SQLite store makes its own"
+                            .into(),
+                    );
+                }
+            },
+        };
         Ok(Config {
             database_url: opts.database_url.clone(),
             max_connections: opts.db_max_connections.max(1),
@@ -288,6 +335,7 @@ impl Config {
                 allow_private: opts.webhook_allow_private,
                 timeout: parse_duration("AFTERCLASS_WEBHOOK_TIMEOUT", &opts.webhook_timeout)?,
             },
+            lti,
         })
     }
 }
@@ -302,12 +350,17 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     if path.is_empty() || path.starts_with(":memory:") { None } else { Some(PathBuf::from(path)) }
 }
 
+/// The file named like the database file with `suffix` appended, in the same directory.
+pub fn beside(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// The signing secret kept beside a SQLite file (`FILE.secret`, owner-only), created on first
 /// use, so that `serve` and `token` agree with no configuration.
 pub fn local_secret(db: &Path) -> Result<Vec<u8>, String> {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".secret");
-    let path = PathBuf::from(name);
+    let path = beside(db, ".secret");
     if let Ok(existing) = std::fs::read(&path) {
         return Ok(existing.trim_ascii().to_vec());
     }
@@ -359,6 +412,8 @@ mod tests {
             shutdown_grace: "10s".into(),
             webhook_allow_private: false,
             webhook_timeout: "10s".into(),
+            lti_platforms: None,
+            lti_key_file: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! - `config`: settings from flags and environment.
 //! - `http`: routes, handlers (GraphQL, the progress chart, calendar feeds), health and shutdown.
 //! - `auth`: bearer tokens and the request's viewer.
+//! - `lti`: Afterclass as an LTI 1.3 tool (launches, deep linking, the roster from the LMS).
 //! - `graphql`: the schema, resolvers and loaders.
 //! - `app`: the use cases, and the reads behind the chart and the calendar feeds.
 //! - `store`: connections, entities and queries for SQLite and PostgreSQL.
@@ -19,6 +20,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod links;
+pub mod lti;
 pub mod render;
 pub mod store;
 pub mod sweeper;

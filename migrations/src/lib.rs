@@ -15,6 +15,7 @@ mod m20261126_000004_discovery;
 mod m20261201_000005_tallies;
 mod m20261201_000006_events;
 mod m20261201_000007_webhooks;
+mod m20261201_000008_lti;
 pub mod tallies;
 
 /// The ordered list of migrations.
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_tallies::Migration),
             Box::new(m20261201_000006_events::Migration),
             Box::new(m20261201_000007_webhooks::Migration),
+            Box::new(m20261201_000008_lti::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub mod lti_platform;
 pub mod receiver;
 
 use afterclass::config::{AuthConfig, Config, KeyConfig, Limits};
@@ -133,6 +134,7 @@ pub fn config(database_url: &str) -> Config {
         // Receivers at private addresses are refused, as in production; suites that run a
         // receiver on loopback allow them explicitly.
         webhooks: afterclass::config::WebhookSettings::default(),
+        lti: None,
     }
 }
 

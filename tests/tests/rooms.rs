@@ -33,6 +33,9 @@ const RULES: &[Rule] = &[
         modules: &["http", "graphql", "app"],
         crates: &["axum", "async_graphql", "sea_orm"],
     },
+    // The LTI tool speaks its protocol, not the service's HTTP or GraphQL (its routes are in
+    // `http/lti.rs`).
+    Rule { rooms: &["lti/"], modules: &["http", "graphql"], crates: &["axum", "async_graphql"] },
     // The store knows no use case.
     Rule { rooms: &["store/"], modules: &["app"], crates: &[] },
     // The schema does not reach back into the HTTP layer, and builds no SQL: it reads through

@@ -24,7 +24,7 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_SET_BYTES: usize = 64 * 1024;
 
 /// One verification key of the platform and the one algorithm it verifies.
-pub(super) struct PlatformKey {
+pub(crate) struct PlatformKey {
     pub algorithm: Algorithm,
     pub key: DecodingKey,
 }
@@ -32,7 +32,7 @@ pub(super) struct PlatformKey {
 type Keys = Arc<HashMap<String, Arc<PlatformKey>>>;
 
 /// The platform's key set, cached.
-pub(super) struct PlatformKeys {
+pub(crate) struct PlatformKeys {
     source: JwksSource,
     /// Only for a URL source.
     client: Option<reqwest::Client>,

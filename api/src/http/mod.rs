@@ -5,6 +5,8 @@
 
 mod calendar;
 mod chart;
+mod lti;
+pub mod web;
 mod ws;
 
 use std::future::IntoFuture;
@@ -47,6 +49,10 @@ pub struct AppState {
     pub log: crate::store::events::LogHead,
     /// Which webhook receivers may be registered.
     pub webhooks: crate::config::WebhookSettings,
+    /// The LTI 1.3 tool, when platforms are registered.
+    pub lti: Option<Arc<crate::lti::Lti>>,
+    /// The public base URL, without a trailing slash.
+    pub public_url: Option<String>,
 }
 
 /// Request counters for `/metrics`.
@@ -59,11 +65,19 @@ pub struct Counters {
 
 impl AppState {
     pub fn new(config: &Config, store: Store) -> Result<Self, String> {
+        let lti = config.lti.as_ref().map(crate::lti::Lti::new).transpose()?.map(Arc::new);
+        let mut verifier = Verifier::new(&config.auth)?;
+        if let Some(lti) = &lti {
+            use crate::lti::session::{SESSION_AUDIENCE, SESSION_ISSUER};
+            verifier.accept_sessions(lti.key.kid(), lti.key.decoding().clone(), SESSION_ISSUER, SESSION_AUDIENCE);
+        }
         Ok(AppState {
             schema: graphql::schema(config.limits, config.introspection),
             log: crate::store::events::watch_log(store.clone()),
             store,
-            verifier: Arc::new(Verifier::new(&config.auth)?),
+            verifier: Arc::new(verifier),
+            lti,
+            public_url: config.public_url.clone(),
             counters: Arc::default(),
             links: Arc::new(crate::links::Links::new(config)),
             feeds: Arc::new(crate::links::Feeds::new(config)),
@@ -84,6 +98,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/cohorts/{id}/progress.svg", get(chart::progress_svg))
         // A private calendar feed: `/calendar/{token}.ics`, no bearer token (see `calendar`).
         .route("/calendar/{file}", get(calendar::feed))
+        .merge(lti::routes())
+        .merge(web::routes())
         // The GraphQL extractor reads the body as a stream, past axum's own limit, so the limit
         // is enforced on the whole body: 413 beyond it.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))

@@ -351,3 +351,18 @@ pub mod webhook_delivery {
     }
     no_relations!();
 }
+
+pub mod lti_nonce {
+    use sea_orm::entity::prelude::*;
+
+    /// The nonce of an accepted LTI launch, so that the launch is accepted once (`lti`).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "lti_nonces")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub nonce: String,
+        pub issuer: String,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}
