@@ -108,9 +108,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 text => Some(crate::config::parse_duration("AFTERCLASS_WEBHOOK_INTERVAL", text)?),
             };
             let deliverer = crate::webhooks::Deliverer::new(config.webhooks)?;
-            if demo {
-                seed_demo(&config).await?;
-            }
+            let demo_tokens = if demo { seed_demo(&config).await? } else { Vec::new() };
             let server = Server::bind(&config, bind).await?;
             let shutdown = shutdown_signal();
             let sweeper = sweep_every.map(|every| tokio::spawn(crate::sweeper::run(server.store().clone(), every)));
@@ -123,6 +121,16 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 println!("Data: {} — get a token with:", config.database_url);
                 println!("  cargo run -p afterclass -- token --sub ada --role instructor --tenant demo");
                 println!("and send it as the header  Authorization: Bearer <token>");
+            }
+            println!(
+                "The web app: http://{addr}/app (opened by an LTI launch, or with #token=<token>&course=<lmsCourseId>)"
+            );
+            for (name, role, token) in demo_tokens.iter().filter(|(_, role, _)| *role != ViewerRole::Integration) {
+                println!(
+                    "  as {name} ({}): http://{addr}/app#token={token}&course={}",
+                    role.as_claim(),
+                    crate::demo::COURSE_ID
+                );
             }
             let served = server.run(shutdown).await;
             // A pass cut short rolls back; the next start sweeps again.
@@ -152,11 +160,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
-        Command::Demo => seed_demo(&config).await,
+        Command::Demo => seed_demo(&config).await.map(|_| ()),
     }
 }
 
-async fn seed_demo(config: &Config) -> Result<(), String> {
+/// Seeds the demo tenant and prints its people's tokens; returns them (name, role, token).
+async fn seed_demo(config: &Config) -> Result<Vec<(String, ViewerRole, String)>, String> {
     let store = Store::connect(&config.database_url, 2).await.map_err(|e| format!("opening the database: {e}"))?;
     store.migrate().await.map_err(|e| format!("applying migrations: {e}"))?;
     let seeded = crate::demo::seed(&store, store::now()).await.map_err(|e| format!("seeding the demo: {e}"))?;
@@ -169,11 +178,13 @@ async fn seed_demo(config: &Config) -> Result<(), String> {
         seeded.cohort_name,
         seeded.members
     );
+    let mut tokens = Vec::new();
     for (who, role, name) in crate::demo::PEOPLE_WITH_TOKENS {
         let token = signer.sign(who, crate::demo::TENANT, *role, Some(name), ttl, chrono::Utc::now())?;
         println!("\n{name} ({}):\n{token}", role.as_claim());
+        tokens.push(((*name).to_owned(), *role, token));
     }
-    Ok(())
+    Ok(tokens)
 }
 
 /// Parses `30m`, `8h`, `7d` or `3600s`.

@@ -234,6 +234,8 @@ pub struct LtiSettings {
     pub platforms: PathBuf,
     /// The tool's private key.
     pub key: ToolKeySource,
+    /// The least time between two loads of a platform's key set (`AFTERCLASS_PLATFORM_JWKS_REFRESH`).
+    pub key_refresh: Duration,
 }
 
 /// The tool's RSA private key: a configured file that must exist, or the local file beside a
@@ -295,22 +297,24 @@ impl Config {
             }),
             None => None,
         };
+        let key_refresh = parse_duration("AFTERCLASS_PLATFORM_JWKS_REFRESH", &opts.platform_jwks_refresh)?;
         let lti = match (&opts.lti_platforms, &opts.lti_key_file) {
             (None, _) => None,
-            (Some(platforms), Some(key)) => {
-                Some(LtiSettings { platforms: platforms.clone(), key: ToolKeySource::Configured(key.clone()) })
-            }
+            (Some(platforms), Some(key)) => Some(LtiSettings {
+                platforms: platforms.clone(),
+                key: ToolKeySource::Configured(key.clone()),
+                key_refresh,
+            }),
             (Some(platforms), None) => match sqlite_file(&opts.database_url) {
                 Some(db) => Some(LtiSettings {
                     platforms: platforms.clone(),
                     key: ToolKeySource::Local(beside(&db, ".lti-key.pem")),
+                    key_refresh,
                 }),
                 None => {
-                    return Err(
-                        "AFTERCLASS_LTI_PLATFORMS is set but no tool key is: set AFTERCLASS_LTI_KEY_FILE to an \
-                                RSA private key (PEM); only a local SQLite store makes its own"
-                            .into(),
-                    );
+                    return Err("AFTERCLASS_LTI_PLATFORMS is set but no tool key is: set AFTERCLASS_LTI_KEY_FILE to \
+                                an RSA private key (PEM); only a local SQLite store makes its own"
+                        .into());
                 }
             },
         };
@@ -394,7 +398,7 @@ pub fn local_secret(db: &Path) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
-    fn options(database_url: &str) -> GlobalOptions {
+    pub(super) fn options(database_url: &str) -> GlobalOptions {
         GlobalOptions {
             database_url: database_url.to_owned(),
             db_max_connections: 10,
@@ -528,5 +532,29 @@ mod tests {
         assert_eq!(sqlite_file("sqlite:///tmp/a.db?mode=rwc"), Some(PathBuf::from("/tmp/a.db")));
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://localhost/test"), None);
+    }
+}
+
+#[cfg(test)]
+mod lti_tests {
+    use super::*;
+
+    #[test]
+    fn the_lti_tool_key_is_local_beside_sqlite_and_must_be_configured_with_postgres() {
+        let mut opts = super::tests::options("postgres://db.example/afterclass");
+        opts.jwt_secret = Some("a-secret-of-sixteen-chars".into());
+        opts.lti_platforms = Some(PathBuf::from("platforms.json"));
+        let refused = Config::resolve(&opts).err().unwrap_or_default();
+        assert!(refused.contains("AFTERCLASS_LTI_KEY_FILE"), "{refused}");
+        opts.lti_key_file = Some(PathBuf::from("tool.pem"));
+        let lti = Config::resolve(&opts).ok().and_then(|c| c.lti).map(|l| l.key);
+        assert_eq!(lti, Some(ToolKeySource::Configured(PathBuf::from("tool.pem"))));
+
+        let dir = std::env::temp_dir().join(format!("afterclass-lti-config-{}", std::process::id()));
+        let mut opts = super::tests::options(&format!("sqlite://{}/a.db", dir.display()));
+        opts.lti_platforms = Some(PathBuf::from("platforms.json"));
+        let lti = Config::resolve(&opts).ok().and_then(|c| c.lti).map(|l| l.key);
+        assert_eq!(lti, Some(ToolKeySource::Local(dir.join("a.db.lti-key.pem"))));
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

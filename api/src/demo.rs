@@ -10,6 +10,8 @@ use crate::store::entities::{check_in, cohort, conduct_version, goal, membership
 use crate::store::{Store, tallies, to_micros};
 
 pub const TENANT: &str = "demo";
+/// The demo cohort's course (its `lmsCourseId`).
+pub const COURSE_ID: &str = "RUST-101-2026";
 const COHORT: &str = "Rust practice circle";
 
 /// The people the demo prints tokens for: (externalId, role, name).
@@ -95,7 +97,7 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<Seeded, DbErr> {
         purpose: Set("Keep writing Rust every week after the course, and finish the exercise book together.".into()),
         scope: Set(Some("The exercise book and small projects; no job-search talk.".into())),
         tags: Set(r#"["rust","practice","exercises"]"#.into()),
-        course_lms_id: Set(Some("RUST-101-2026".into())),
+        course_lms_id: Set(Some(COURSE_ID.into())),
         course_title: Set(Some("Rust Fundamentals".into())),
         course_ended_on: Set(Some((now - created).date_naive().format("%Y-%m-%d").to_string())),
         horizon: Set("SHORT_TERM".into()),

@@ -92,7 +92,8 @@ struct Inner {
     issuer: String,
     client_id: String,
     deployment_id: String,
-    key: KeyPair,
+    /// The signing key and the keys its JWK Set publishes (the signing one first).
+    keys: Mutex<Vec<Arc<KeyPair>>>,
     context: Value,
     shared: Mutex<Shared>,
 }
@@ -117,7 +118,7 @@ impl Platform {
             issuer,
             client_id: "afterclass-client".into(),
             deployment_id: "deployment-1".into(),
-            key: KeyPair::generate("platform-key-1"),
+            keys: Mutex::new(vec![Arc::new(KeyPair::generate("platform-key-1"))]),
             context: json!({ "id": "course-42", "label": "RUST101", "title": "Intro to Rust",
                               "type": ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"] }),
             shared: Mutex::new(Shared::default()),
@@ -233,11 +234,15 @@ impl Platform {
         claims
     }
 
-    /// `claims` signed by the platform's key.
+    /// `claims` signed by the platform's current key.
     pub fn sign(&self, claims: &Value) -> String {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.inner.key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.inner.key.encoding).unwrap()
+        let key = self.inner.keys.lock().unwrap()[0].clone();
+        Platform::sign_with(&key, &key.kid, claims)
+    }
+
+    /// Starts signing with a new key, published beside the old one.
+    pub fn rotate_key(&self, kid: &str) {
+        self.inner.keys.lock().unwrap().insert(0, Arc::new(KeyPair::generate(kid)));
     }
 
     /// `claims` signed by another key, naming `kid` in the header.
@@ -267,7 +272,8 @@ impl Platform {
 }
 
 async fn jwks(State(inner): State<Arc<Inner>>) -> Response {
-    axum::Json(json!({ "keys": [inner.key.jwk] })).into_response()
+    let keys: Vec<Value> = inner.keys.lock().unwrap().iter().map(|k| k.jwk.clone()).collect();
+    axum::Json(json!({ "keys": keys })).into_response()
 }
 
 async fn authorize_get(State(inner): State<Arc<Inner>>, Query(params): Query<BTreeMap<String, String>>) -> Response {
@@ -467,6 +473,7 @@ pub async fn tool_for(platform: &Platform, backend: crate::Backend) -> Option<cr
         config.lti = Some(afterclass::config::LtiSettings {
             platforms: registrations.clone(),
             key: afterclass::config::ToolKeySource::Local(key.clone()),
+            key_refresh: std::time::Duration::from_millis(200),
         });
         config
     })

@@ -546,3 +546,16 @@ async fn the_tool_publishes_its_key_and_says_when_no_platform_is_registered() {
         assert!(response.text().await.unwrap().contains("no LMS platform registered"), "{path}");
     }
 }
+
+/// The platform's key set is cached and fetched again when a launch names a key it does not hold.
+#[tokio::test]
+async fn a_rotated_platform_key_is_fetched_when_a_launch_names_it() {
+    let (platform, app) = setup(Backend::Sqlite).await.unwrap();
+    let ines = User::instructor("lms-ines", "Ines Instructor");
+    launch(&platform, &app, &ines).await;
+    platform.rotate_key("platform-key-2");
+    // Past the refresh interval (200 ms in the suites), the new key is fetched and trusted.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    let session = launch(&platform, &app, &ines).await;
+    assert_eq!(session["role"], "instructor");
+}

@@ -154,3 +154,25 @@ fn create_local(path: &Path) -> Result<ToolKey, String> {
         Err(e) => Err(format!("creating {}: {e}", path.display())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_key_reads_back_with_the_same_kid_and_verifies_what_it_signs() {
+        let Ok((key, pem)) = ToolKey::generate() else { panic!("generating a key") };
+        let again = ToolKey::from_pem(&pem).map(|k| k.kid().to_owned()).unwrap_or_default();
+        assert_eq!(again, key.kid());
+        let token = key.sign(&serde_json::json!({ "sub": "x", "exp": 4_000_000_000u64 })).unwrap_or_default();
+        let header = jsonwebtoken::decode_header(&token).ok().and_then(|h| h.kid);
+        assert_eq!(header.as_deref(), Some(key.kid()));
+        let mut rules = jsonwebtoken::Validation::new(Algorithm::RS256);
+        rules.validate_aud = false;
+        let verified = jsonwebtoken::decode::<serde_json::Value>(&token, key.decoding(), &rules);
+        assert!(verified.is_ok(), "{verified:?}");
+        assert_eq!(key.jwks()["keys"][0]["kid"], key.kid());
+        assert!(key.jwks()["keys"][0].get("d").is_none(), "public only");
+        assert!(ToolKey::from_pem("not a key").is_err());
+    }
+}

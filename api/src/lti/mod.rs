@@ -82,7 +82,7 @@ pub const PLATFORM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 impl Lti {
     /// Reads the registrations and the key; a missing or malformed file stops the start.
     pub fn new(settings: &LtiSettings) -> Result<Lti, String> {
-        let registry = Registry::read(&settings.platforms)?;
+        let registry = Registry::read(&settings.platforms, settings.key_refresh)?;
         let key = Arc::new(ToolKey::load(&settings.key)?);
         let client = reqwest::Client::builder()
             .timeout(PLATFORM_TIMEOUT)

@@ -11,7 +11,7 @@
 //!
 //! A platform is found by its issuer and client id (the client id may be left out at login when
 //! the issuer has one registration). Its JWK Set is cached and loaded again when a launch names a
-//! key it does not hold, at most once per [`KEY_REFRESH`].
+//! key it does not hold, at most once per refresh interval (`AFTERCLASS_PLATFORM_JWKS_REFRESH`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,9 +23,6 @@ use serde::Deserialize;
 use super::LtiError;
 use crate::auth::platform::PlatformKeys;
 use crate::config::{JwksSource, PlatformKeysConfig};
-
-/// The least time between two loads of a platform's key set.
-pub const KEY_REFRESH: Duration = Duration::from_secs(10);
 
 /// One registration, as written in the file.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -75,13 +72,13 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn read(path: &Path) -> Result<Registry, String> {
+    pub fn read(path: &Path, key_refresh: Duration) -> Result<Registry, String> {
         let context = |e: String| format!("AFTERCLASS_LTI_PLATFORMS ({}): {e}", path.display());
         let bytes = std::fs::read(path).map_err(|e| context(e.to_string()))?;
-        Registry::parse(&bytes).map_err(context)
+        Registry::parse(&bytes, key_refresh).map_err(context)
     }
 
-    pub fn parse(bytes: &[u8]) -> Result<Registry, String> {
+    pub fn parse(bytes: &[u8], key_refresh: Duration) -> Result<Registry, String> {
         let not_a_list = |e: String| format!("not a list of platform registrations: {e}");
         let mut file: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| not_a_list(e.to_string()))?;
         let list = match file.get_mut("platforms") {
@@ -104,7 +101,7 @@ impl Registry {
             }
             let source = JwksSource::parse(&registration.jwks_url)
                 .ok_or_else(|| format!("platform {}: `jwks_url` is empty", at + 1))?;
-            let keys = PlatformKeys::new(&PlatformKeysConfig { source, refresh_interval: KEY_REFRESH })?;
+            let keys = PlatformKeys::new(&PlatformKeysConfig { source, refresh_interval: key_refresh })?;
             platforms.push(Arc::new(Platform { registration, keys }));
         }
         if platforms.is_empty() {
@@ -174,7 +171,7 @@ mod tests {
 
     #[test]
     fn a_registration_is_found_by_issuer_and_client() {
-        let registry = Registry::parse(one("").as_bytes()).unwrap_or_default();
+        let registry = Registry::parse(one("").as_bytes(), Duration::from_secs(1)).unwrap_or_default();
         assert!(registry.find("https://lms.example", Some("c1")).is_ok());
         assert!(registry.find("https://lms.example", None).is_ok());
         assert!(matches!(registry.find("https://lms.example", Some("c2")), Err(LtiError::Refused(_))));
@@ -183,7 +180,7 @@ mod tests {
 
     #[test]
     fn a_bad_registration_is_refused_with_its_reason() {
-        let err = |text: &str| Registry::parse(text.as_bytes()).err().unwrap_or_default();
+        let err = |text: &str| Registry::parse(text.as_bytes(), Duration::from_secs(1)).err().unwrap_or_default();
         assert!(err(&one(r#","extra":"x""#)).contains("unknown field"), "{}", err(&one(r#","extra":"x""#)));
         assert!(err(&one("").replace("\"d1\"", "")).contains("deployment_ids"));
         assert!(err(&one("").replace("https://lms.example/token", "ftp://x")).contains("token_url"));
