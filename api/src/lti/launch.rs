@@ -365,9 +365,12 @@ impl Lti {
                 )));
             }
         };
-        if claims.sub.is_empty() {
-            return Err(LtiError::Refused("the launch names no user (`sub`)".into()));
-        }
+        // The person's id must be one Afterclass can keep, checked before anything is written.
+        afterclass_domain::text::parse(
+            afterclass_domain::text::Limit { field: "sub", ..afterclass_domain::text::EXTERNAL_ID },
+            &claims.sub,
+        )
+        .map_err(|e| LtiError::Refused(format!("the launch's user id cannot be used: {}", e.message)))?;
         let launch = Launch {
             sub: claims.sub,
             name: claims.name.filter(|n| !n.trim().is_empty()),
