@@ -1,10 +1,11 @@
 //! The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, `/healthz`, `/readyz`,
 //! `/metrics`, subscriptions at `GET /graphql/ws` (see `ws`), the progress chart (`GET /cohorts/{id}/progress.svg`, see `chart`) and calendar
-//! feeds (`GET /calendar/{token}.ics`, see `calendar`), and the server's life from bind to graceful
-//! shutdown.
+//! feeds (`GET /calendar/{token}.ics`, see `calendar`), the web app (`GET /app`, see `web`), and the
+//! server's life from bind to graceful shutdown.
 
 mod calendar;
 mod chart;
+pub mod web;
 mod ws;
 
 use std::future::IntoFuture;
@@ -84,6 +85,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/cohorts/{id}/progress.svg", get(chart::progress_svg))
         // A private calendar feed: `/calendar/{token}.ics`, no bearer token (see `calendar`).
         .route("/calendar/{file}", get(calendar::feed))
+        // The web app for instructors and trainees inside an LMS frame (see `web`).
+        .merge(web::routes())
         // The GraphQL extractor reads the body as a stream, past axum's own limit, so the limit
         // is enforced on the whole body: 413 beyond it.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
