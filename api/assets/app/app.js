@@ -364,8 +364,9 @@ function explain(code, message) {
   }
 }
 
-async function gql(name, variables) {
+async function gql(name, variables, opts) {
   if (!app.session) throw new ApiError('You are not signed in.', 'UNAUTHENTICATED');
+  const tolerate = (opts && opts.tolerate) || (() => false);
   let res;
   try {
     res = await fetch('/graphql', {
@@ -379,7 +380,8 @@ async function gql(name, variables) {
   let body = null;
   try { body = await res.json(); } catch (_) { /* not JSON */ }
   if (!body) throw new ApiError(`The server answered HTTP ${res.status} without a readable body.`, 'INTERNAL');
-  const errors = body.errors || [];
+  // Some errors only hide a part of the answer (e.g. a cohort the viewer may no longer see).
+  const errors = (body.errors || []).filter((e) => !(body.data && tolerate(e)));
   if (errors.length) {
     const code = (errors[0].extensions && errors[0].extensions.code) || null;
     const text = errors.map((e) => explain((e.extensions && e.extensions.code) || null, e.message));
@@ -426,8 +428,12 @@ async function loadMemberships() {
   app.memberships = new Map();
   app.membershipsError = null;
   try {
-    const data = await gql('myMemberships');
-    for (const m of data.viewer.memberships.nodes) app.memberships.set(m.cohort.id, m);
+    // A membership of a cohort the viewer may no longer know of (they left an invite-only
+    // one) comes back without its cohort and a NOT_FOUND error at its path: skip it.
+    const hidden = (e) => e.extensions && e.extensions.code === 'NOT_FOUND' && Array.isArray(e.path) && e.path[e.path.length - 1] === 'cohort';
+    const data = await gql('myMemberships', {}, { tolerate: hidden });
+    const nodes = (data && data.viewer && data.viewer.memberships && data.viewer.memberships.nodes) || [];
+    for (const m of nodes) if (m && m.cohort) app.memberships.set(m.cohort.id, m);
   } catch (err) {
     app.membershipsError = err.message;
   }
@@ -996,7 +1002,8 @@ function renderMeetings(ctx, terminal) {
       h('p', {}, h('strong', { text: when(m.startsAt) }), ' ', h('span', { class: 'meta', text: `${word(m.status)}${m.oneOff ? ' · one-off' : ''} · ${going} going` })),
       m.agenda ? h('p', { text: m.agenda }) : null,
       m.cancelReason ? h('p', { class: 'meta', text: `Cancelled: ${m.cancelReason}` }) : null);
-    if (canRsvp && m.status !== 'CANCELLED') {
+    // Answers close when the meeting starts (and a cancelled one takes none).
+    if (canRsvp && m.status !== 'CANCELLED' && Date.parse(m.startsAt) > now) {
       item.append(h('div', { class: 'rsvp', role: 'group', 'aria-label': `Your answer for ${when(m.startsAt)}` },
         ['GOING', 'MAYBE', 'NOT_GOING'].map((answer) => h('button', {
           type: 'button', 'data-testid': `rsvp-${answer}`, 'aria-pressed': String(mineAnswer === answer), class: 'toggle', text: word(answer),
@@ -1007,6 +1014,8 @@ function renderMeetings(ctx, terminal) {
             setStatus(`Your answer for ${when(m.startsAt)}: ${word(answer)}.`);
           },
         }))));
+    } else if (canRsvp && m.status !== 'CANCELLED') {
+      item.append(h('p', { class: 'meta', text: `Under way; answers closed at the start.${mineAnswer ? ` You answered: ${word(mineAnswer)}.` : ''}` }));
     }
     section.append(item);
   }
@@ -1117,7 +1126,6 @@ async function start(session) {
   setStatus('');
   let view = null;
   try { view = sessionStorage.getItem(`${STORE_KEY}-view`); } catch (_) { /* memory only */ }
-  await loadMemberships();
   if (view && view !== 'home' && view !== 'create') await openCohort(view);
   else await renderHome();
 }
