@@ -354,7 +354,7 @@ class ApiError extends Error {
 /** What to tell a person about a top-level GraphQL error: the API's own words, in context. */
 function explain(code, message) {
   switch (code) {
-    case 'UNAUTHENTICATED': return `You are not signed in any more (${message}). Open Afterclass again from your course.`;
+    case 'UNAUTHENTICATED': return `Your sign-in was not accepted (${message}). Open Afterclass again from your course.`;
     case 'FORBIDDEN': return `Not allowed: ${message}.`;
     case 'NOT_FOUND': return `Not found: ${message}.`;
     case 'BAD_USER_INPUT': return `The request was refused: ${message}.`;
@@ -481,7 +481,7 @@ function renderSignedOut(message) {
     start({ token, role: null, course: null, person: null, roster: false, expiresAt: null });
   } },
   h('h2', { text: 'Local use: paste a token' }),
-  field('Bearer token', input, 'A token from `afterclass token …` or the demo; it stays in this tab only.'),
+  field('Bearer token', input, 'A token from the afterclass token command or the demo; it stays in this tab only.'),
   h('button', { id: 'token-submit', type: 'submit', text: 'Open with this token' }));
   main().replaceChildren(
     h('section', { id: 'signed-out' },
@@ -819,7 +819,8 @@ function renderConduct(ctx, terminal) {
       setStatus('Thank you: you accepted the code of conduct.');
       await openCohort(ctx.id, { keepStatus: true });
     });
-    section.append(level >= LEVEL.member ? h('p', { class: 'note', text: 'The code of conduct changed: accept it again before your next check-in.' }) : null, errors, button);
+    if (level >= LEVEL.member) section.append(h('p', { class: 'note', text: 'The code of conduct changed: accept it again before your next check-in.' }));
+    section.append(errors, button);
   } else if (membership && accepted) {
     section.append(h('p', { class: 'meta', text: `You accepted version ${accepted}.` }));
   }
