@@ -1,7 +1,7 @@
 //! The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, `/healthz`, `/readyz`,
 //! `/metrics`, subscriptions at `GET /graphql/ws` (see `ws`), the progress chart (`GET /cohorts/{id}/progress.svg`, see `chart`) and calendar
-//! feeds (`GET /calendar/{token}.ics`, see `calendar`), and the server's life from bind to graceful
-//! shutdown.
+//! feeds (`GET /calendar/{token}.ics`, see `calendar`), the web app (`GET /app`, see `web`), and the
+//! server's life from bind to graceful shutdown.
 
 mod calendar;
 mod chart;
@@ -98,6 +98,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/cohorts/{id}/progress.svg", get(chart::progress_svg))
         // A private calendar feed: `/calendar/{token}.ics`, no bearer token (see `calendar`).
         .route("/calendar/{file}", get(calendar::feed))
+        // The LTI 1.3 tool (see `lti`) and the web app it opens (see `web`).
         .merge(lti::routes())
         .merge(web::routes())
         // The GraphQL extractor reads the body as a stream, past axum's own limit, so the limit
