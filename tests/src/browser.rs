@@ -48,6 +48,8 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a navigation may take to reach its load event.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long Chromium may take to exit after SIGTERM before it is killed.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Between two looks at the page while waiting for something to appear.
 const POLL: Duration = Duration::from_millis(25);
 /// The default window: a phone held upright.
@@ -246,6 +248,20 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // SIGTERM first: Chromium then ends its renderer and helper processes itself, where
+        // SIGKILL would leave them to whoever reaps orphans. SIGKILL after a grace period.
+        let terminated = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = Instant::now() + CLOSE_GRACE;
+        while terminated && Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
@@ -682,6 +698,24 @@ impl Page {
             std::fs::create_dir_all(dir).map_err(|e| Error(format!("creating {}: {e}", dir.display())))?;
         }
         std::fs::write(path, png).map_err(|e| Error(format!("writing {}: {e}", path.display())))
+    }
+
+    /// Waits until one of [`Page::console_errors`] contains `needle`; gives it.
+    pub async fn wait_for_console_error(&self, needle: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(found) = self.console_errors().into_iter().find(|e| e.contains(needle)) {
+                return Ok(found);
+            }
+            if Instant::now() >= deadline {
+                let url = self.url().await.unwrap_or_else(|e| e.0);
+                return err(format!(
+                    "no console error containing {needle:?} within {timeout:?} on {url}; there were {:#?}",
+                    self.console_errors()
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Console errors, uncaught exceptions, errors the browser logged (a failed load, a refused
