@@ -1,10 +1,12 @@
-//! The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql`, `/healthz`, `/readyz`,
+//! The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql` (its files at
+//! `GET /graphql/assets/{file}`, see `graphiql`), `/healthz`, `/readyz`,
 //! `/metrics`, subscriptions at `GET /graphql/ws` (see `ws`), the progress chart (`GET /cohorts/{id}/progress.svg`, see `chart`) and calendar
 //! feeds (`GET /calendar/{token}.ics`, see `calendar`), the web app (`GET /app`, see `web`), and the
 //! server's life from bind to graceful shutdown.
 
 mod calendar;
 mod chart;
+mod graphiql;
 mod lti;
 pub mod web;
 mod ws;
@@ -14,12 +16,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -90,7 +91,8 @@ impl AppState {
 /// The service's routes.
 pub fn router(state: AppState, body_limit: usize) -> Router {
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql_post))
+        .route("/graphql", get(graphiql::page).post(graphql_post))
+        .route("/graphql/assets/{file}", get(graphiql::asset))
         .route("/graphql/ws", get(ws::graphql_ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -139,15 +141,6 @@ fn request_id() -> String {
         bytes = (crate::store::now().timestamp_micros() as u64).to_be_bytes();
     }
     hex::encode(bytes)
-}
-
-async fn graphiql(RawQuery(query): RawQuery) -> Response {
-    if query.is_some_and(|q| q.split('&').any(|p| p.starts_with("query="))) {
-        let err =
-            ApiError::BadUserInput("queries and mutations are sent with POST /graphql; GET serves GraphiQL".into());
-        return error_response(StatusCode::METHOD_NOT_ALLOWED, &err, None);
-    }
-    Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
 }
 
 async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, request: GraphQLBatchRequest) -> Response {
