@@ -316,7 +316,7 @@ fn authorize(inner: &Arc<Inner>, params: &BTreeMap<String, String>) -> Response 
     };
     let id_token = platform.sign(&claims);
     Html(format!(
-        "<!doctype html><html><body><p>Signing you in to the tool…</p>\
+        "<!doctype html><html><head><link rel=\"icon\" href=\"data:,\"></head><body><p>Signing you in to the tool…</p>\
          <form id=\"launch\" method=\"post\" action=\"{tool}/lti/launch\">\
          <input type=\"hidden\" name=\"id_token\" value=\"{id_token}\">\
          <input type=\"hidden\" name=\"state\" value=\"{}\"></form>\
@@ -452,7 +452,7 @@ async fn course_page(State(inner): State<Arc<Inner>>, Query(query): Query<BTreeM
     let message = query.get("message").cloned().unwrap_or_else(|| "resource".into());
     let href = platform.login_url(&user, &message).replace('&', "&amp;");
     Html(format!(
-        "<!doctype html><html><body><h1>Intro to Rust</h1>\
+        "<!doctype html><html><head><link rel=\"icon\" href=\"data:,\"></head><body><h1>Intro to Rust</h1>\
          <a id=\"open-afterclass\" href=\"{href}\">Afterclass cohorts</a></body></html>"
     ))
     .into_response()

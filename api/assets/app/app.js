@@ -954,7 +954,9 @@ function renderGoals(ctx) {
       h('p', { class: 'meta', text: line })));
   }
   if (activity && activity.progressChartUrl && setup.goals.length) {
-    section.append(h('img', { id: 'progress-chart', class: 'chart', src: activity.progressChartUrl, width: '640', height: '320',
+    // The chart is cached for a minute; a fresh render (after a check-in) asks for a fresh one.
+    const fresh = `${activity.progressChartUrl}${activity.progressChartUrl.includes('?') ? '&' : '?'}shown=${Date.now()}`;
+    section.append(h('img', { id: 'progress-chart', class: 'chart', src: fresh, width: '640', height: '320',
       alt: `Progress chart of the cohort's goals. ${summary.join('. ')}.` }));
   }
   root.append(section);
