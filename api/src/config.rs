@@ -297,19 +297,20 @@ impl Config {
             }),
             None => None,
         };
-        let key_refresh = parse_duration("AFTERCLASS_PLATFORM_JWKS_REFRESH", &opts.platform_jwks_refresh)?;
+        // Parsed only when it is used, as for the platform key set above.
+        let key_refresh = || parse_duration("AFTERCLASS_PLATFORM_JWKS_REFRESH", &opts.platform_jwks_refresh);
         let lti = match (&opts.lti_platforms, &opts.lti_key_file) {
             (None, _) => None,
             (Some(platforms), Some(key)) => Some(LtiSettings {
                 platforms: platforms.clone(),
                 key: ToolKeySource::Configured(key.clone()),
-                key_refresh,
+                key_refresh: key_refresh()?,
             }),
             (Some(platforms), None) => match sqlite_file(&opts.database_url) {
                 Some(db) => Some(LtiSettings {
                     platforms: platforms.clone(),
                     key: ToolKeySource::Local(beside(&db, ".lti-key.pem")),
-                    key_refresh,
+                    key_refresh: key_refresh()?,
                 }),
                 None => {
                     return Err("AFTERCLASS_LTI_PLATFORMS is set but no tool key is: set AFTERCLASS_LTI_KEY_FILE to \
