@@ -15,6 +15,7 @@ pub mod joining;
 pub mod lifecycle;
 pub mod meeting;
 pub mod membership;
+pub mod nudge;
 pub mod similarity;
 pub mod stage;
 pub mod text;
