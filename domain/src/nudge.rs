@@ -370,3 +370,786 @@ fn local(zone: Tz, at: DateTime<Utc>) -> Option<NaiveDateTime> {
     let offset = zone.offset_from_utc_datetime(&at.naive_utc()).fix();
     at.naive_utc().checked_add_offset(offset)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::meeting::CadenceDraft;
+
+    fn tz(name: &str) -> Tz {
+        name.parse().unwrap()
+    }
+
+    /// A local wall-clock time, `YYYY-MM-DD HH:MM`, read by the module's rules.
+    fn at(zone: Tz, text: &str) -> DateTime<Utc> {
+        resolve_local(zone, NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap()).unwrap()
+    }
+
+    fn show(zone: Tz, t: DateTime<Utc>) -> String {
+        t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string()
+    }
+
+    fn member(id: i64, role: MemberRole, joined_at: DateTime<Utc>) -> Member {
+        Member {
+            membership_id: id,
+            active: true,
+            role,
+            nudges_enabled: true,
+            joined_at,
+            last_check_in_at: None,
+            check_in_nudges_since_last_check_in: 0,
+        }
+    }
+
+    fn snapshot(zone: Tz, activated: &str, members: Vec<Member>, meetings: Vec<Meeting>) -> Snapshot {
+        Snapshot { stage_active: true, zone, activated_at: at(zone, activated), members, meetings }
+    }
+
+    fn meeting(key: &str, starts_at: DateTime<Utc>, declined: &[i64]) -> Meeting {
+        Meeting { key: key.into(), starts_at, declined: declined.to_vec() }
+    }
+
+    /// 7-day check-ins, reminders 48 h before, Monday digests, 3 unanswered at most.
+    fn policy() -> Policy {
+        Policy::default_for(Horizon::ShortTerm, None)
+    }
+
+    fn of_kind(s: &Snapshot, p: &Policy, now: DateTime<Utc>, kind: NudgeKind) -> Vec<Due> {
+        due(s, p, now).into_iter().filter(|d| d.kind == kind).collect()
+    }
+
+    /// A nudge due from `expected` (local, to the minute): not a minute before, exactly then with
+    /// its slot, and still the same nudge a minute later (unless the quiet hours began).
+    fn assert_due_from(name: &str, s: &Snapshot, p: &Policy, kind: NudgeKind, expected: &str, slot: &str) {
+        let zone = s.zone;
+        let due_at = at(zone, &expected[..16]);
+        let minute = Duration::minutes(1);
+        assert_eq!(of_kind(s, p, due_at - minute, kind), [], "{name}: due a minute early");
+        let want = vec![Due { kind, membership_id: 1, slot: slot.into(), due_at }];
+        let got = of_kind(s, p, due_at, kind);
+        assert_eq!(got, want, "{name}: {:?}", got.iter().map(|d| show(zone, d.due_at)).collect::<Vec<_>>());
+        assert_eq!(show(zone, due_at), expected, "{name}");
+        if !is_quiet(zone, due_at + minute) {
+            assert_eq!(of_kind(s, p, due_at + minute, kind), want, "{name}: not due a minute later");
+        }
+    }
+
+    /// Asks `due` minute by minute over `[from, to)` and lists each nudge the first time it is
+    /// due, as (kind, member, slot, first minute asked, its due_at), both local; checks nothing is
+    /// ever due in the quiet hours.
+    fn sweep(s: &Snapshot, p: &Policy, from: &str, to: &str) -> Vec<(NudgeKind, i64, String, String, String)> {
+        let zone = s.zone;
+        let (mut now, end) = (at(zone, from), at(zone, to));
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        while now < end {
+            let got = due(s, p, now);
+            assert!(got.is_empty() || !is_quiet(zone, now), "due in the quiet hours at {}", show(zone, now));
+            for d in got {
+                assert!(d.due_at <= now && !is_quiet(zone, d.due_at));
+                if seen.insert((d.membership_id, d.kind.as_str(), d.slot.clone())) {
+                    out.push((d.kind, d.membership_id, d.slot, show(zone, now), show(zone, d.due_at)));
+                }
+            }
+            now += Duration::minutes(1);
+        }
+        out
+    }
+
+    #[test]
+    fn names_read_back() {
+        for v in NudgeKind::ALL {
+            assert_eq!(NudgeKind::parse(v.as_str()), Some(*v));
+        }
+        let names: Vec<&str> = NudgeKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["CHECK_IN_DUE", "MEETING_SOON", "LEADER_DIGEST"]);
+        assert_eq!(NudgeKind::parse("check_in_due"), None);
+    }
+
+    /// One member's check-in nudge: zone, activation, joining, last check-in (local), unanswered
+    /// nudges, rhythm in days, the slot and when it is due (local, to the minute).
+    struct CheckInRow {
+        name: &'static str,
+        zone: &'static str,
+        activated: &'static str,
+        joined: &'static str,
+        last: Option<&'static str>,
+        unanswered: u32,
+        every: u32,
+        slot: &'static str,
+        due: &'static str,
+    }
+
+    const EARLY: &str = "2026-01-05 10:00";
+
+    const CHECK_INS: &[CheckInRow] = &[
+        CheckInRow {
+            name: "a week after the last check-in, across Berlin's spring forward: 10:00 local again",
+            zone: "Europe/Berlin",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-03-27 10:00"),
+            unanswered: 0,
+            every: 7,
+            slot: "2026-03-27T09:00:00Z#1",
+            due: "2026-04-03 10:00 CEST",
+        },
+        CheckInRow {
+            name: "a late check-in's nudge would be at 22:30: the next morning at 08:00",
+            zone: "Europe/Berlin",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-03-22 22:30"),
+            unanswered: 0,
+            every: 7,
+            slot: "2026-03-22T21:30:00Z#1",
+            due: "2026-03-30 08:00 CEST",
+        },
+        CheckInRow {
+            name: "an early one at 06:30 on the spring-forward Sunday waits until 08:00 that day",
+            zone: "Europe/Berlin",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-03-22 06:30"),
+            unanswered: 0,
+            every: 7,
+            slot: "2026-03-22T05:30:00Z#1",
+            due: "2026-03-29 08:00 CEST",
+        },
+        CheckInRow {
+            name: "02:30 a week later is in the spring gap (03:30), then quiet: 08:00",
+            zone: "Europe/Berlin",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-03-22 02:30"),
+            unanswered: 0,
+            every: 7,
+            slot: "2026-03-22T01:30:00Z#1",
+            due: "2026-03-29 08:00 CEST",
+        },
+        CheckInRow {
+            name: "02:30 a week later happens twice in the autumn overlap, both quiet: 08:00 CET",
+            zone: "Europe/Berlin",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-10-18 02:30"),
+            unanswered: 0,
+            every: 7,
+            slot: "2026-10-18T00:30:00Z#1",
+            due: "2026-10-25 08:00 CET",
+        },
+        CheckInRow {
+            name: "an evening keeps its wall-clock time across the fall back (169 hours)",
+            zone: "Europe/Berlin",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-10-23 18:00"),
+            unanswered: 0,
+            every: 7,
+            slot: "2026-10-23T16:00:00Z#1",
+            due: "2026-10-30 18:00 CET",
+        },
+        CheckInRow {
+            name: "the third nudge is due three weeks after the base, now in winter time",
+            zone: "Europe/Berlin",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-10-04 09:15"),
+            unanswered: 2,
+            every: 7,
+            slot: "2026-10-04T07:15:00Z#3",
+            due: "2026-10-25 09:15 CET",
+        },
+        CheckInRow {
+            name: "fortnightly across the fall back, 20:30 is not quiet yet",
+            zone: "Europe/Berlin",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-10-15 20:30"),
+            unanswered: 0,
+            every: 14,
+            slot: "2026-10-15T18:30:00Z#1",
+            due: "2026-10-29 20:30 CET",
+        },
+        CheckInRow {
+            name: "no check-in yet: a week from joining",
+            zone: "Europe/Berlin",
+            activated: "2026-10-01 10:00",
+            joined: "2026-11-02 14:00",
+            last: None,
+            unanswered: 0,
+            every: 7,
+            slot: "2026-11-02T13:00:00Z#1",
+            due: "2026-11-09 14:00 CET",
+        },
+        CheckInRow {
+            name: "joined while the cohort was forming: a week from its activation",
+            zone: "Europe/Berlin",
+            activated: "2026-11-02 16:20",
+            joined: "2026-10-20 09:00",
+            last: None,
+            unanswered: 0,
+            every: 7,
+            slot: "2026-11-02T15:20:00Z#1",
+            due: "2026-11-09 16:20 CET",
+        },
+        CheckInRow {
+            name: "New York's spring forward: noon again",
+            zone: "America/New_York",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-03-01 12:00"),
+            unanswered: 0,
+            every: 7,
+            slot: "2026-03-01T17:00:00Z#1",
+            due: "2026-03-08 12:00 EDT",
+        },
+        CheckInRow {
+            name: "20:59 is the last minute before the quiet hours",
+            zone: "America/New_York",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-03-01 20:59"),
+            unanswered: 0,
+            every: 7,
+            slot: "2026-03-02T01:59:00Z#1",
+            due: "2026-03-08 20:59 EDT",
+        },
+        CheckInRow {
+            name: "02:30 on New York's spring-forward night does not exist, and is quiet anyway",
+            zone: "America/New_York",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-03-01 02:30"),
+            unanswered: 0,
+            every: 7,
+            slot: "2026-03-01T07:30:00Z#1",
+            due: "2026-03-08 08:00 EDT",
+        },
+        CheckInRow {
+            name: "01:30 on New York's fall-back night happens twice: 08:00 EST",
+            zone: "America/New_York",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-10-25 01:30"),
+            unanswered: 0,
+            every: 7,
+            slot: "2026-10-25T05:30:00Z#1",
+            due: "2026-11-01 08:00 EST",
+        },
+        CheckInRow {
+            name: "the second nudge two weeks after, across New York's fall back",
+            zone: "America/New_York",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-10-25 10:00"),
+            unanswered: 1,
+            every: 7,
+            slot: "2026-10-25T14:00:00Z#2",
+            due: "2026-11-08 10:00 EST",
+        },
+        CheckInRow {
+            name: "Kolkata keeps +05:30 all year",
+            zone: "Asia/Kolkata",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-06-01 20:45"),
+            unanswered: 0,
+            every: 7,
+            slot: "2026-06-01T15:15:00Z#1",
+            due: "2026-06-08 20:45 IST",
+        },
+        CheckInRow {
+            name: "21:00 is quiet: the next morning",
+            zone: "Asia/Kolkata",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-06-01 21:00"),
+            unanswered: 0,
+            every: 7,
+            slot: "2026-06-01T15:30:00Z#1",
+            due: "2026-06-09 08:00 IST",
+        },
+        CheckInRow {
+            name: "a daily rhythm: 07:00 the next day waits until 08:00",
+            zone: "Asia/Kolkata",
+            activated: EARLY,
+            joined: EARLY,
+            last: Some("2026-06-01 07:00"),
+            unanswered: 0,
+            every: 1,
+            slot: "2026-06-01T01:30:00Z#1",
+            due: "2026-06-02 08:00 IST",
+        },
+    ];
+
+    fn check_in_snapshot(row: &CheckInRow) -> (Snapshot, Policy) {
+        let zone = tz(row.zone);
+        let mut m = member(1, MemberRole::Member, at(zone, row.joined));
+        m.last_check_in_at = row.last.map(|l| at(zone, l));
+        m.check_in_nudges_since_last_check_in = row.unanswered;
+        let p = Policy { check_in_every_days: Some(row.every), ..policy() };
+        (snapshot(zone, row.activated, vec![m], vec![]), p)
+    }
+
+    #[test]
+    fn check_in_nudges_are_due_to_the_minute() {
+        for row in CHECK_INS {
+            let (s, p) = check_in_snapshot(row);
+            assert_due_from(row.name, &s, &p, NudgeKind::CheckInDue, row.due, row.slot);
+        }
+    }
+
+    #[test]
+    fn no_check_in_nudge_after_max_unanswered_and_the_member_has_gone_quiet() {
+        let (mut s, p) = check_in_snapshot(&CHECK_INS[0]);
+        let later = at(s.zone, "2026-05-04 12:00");
+        s.members[0].check_in_nudges_since_last_check_in = 2;
+        assert!(!gone_quiet(&s.members[0], &p));
+        assert_eq!(of_kind(&s, &p, later, NudgeKind::CheckInDue).len(), 1);
+        s.members[0].check_in_nudges_since_last_check_in = 3;
+        assert!(gone_quiet(&s.members[0], &p));
+        assert_eq!(of_kind(&s, &p, later, NudgeKind::CheckInDue), []);
+        // Leaders who allow five: the fourth is due four weeks after the base.
+        let five = p.change(PolicyChange { max_unanswered: Some(5), ..PolicyChange::default() }).unwrap();
+        assert!(!gone_quiet(&s.members[0], &five));
+        let got = of_kind(&s, &five, at(s.zone, "2026-04-24 10:00"), NudgeKind::CheckInDue);
+        assert_eq!(got[0].slot, "2026-03-27T09:00:00Z#4");
+        assert_eq!(show(s.zone, got[0].due_at), "2026-04-24 10:00 CEST");
+    }
+
+    #[test]
+    fn a_check_in_starts_the_count_again() {
+        // Two nudges went unanswered since 27 March; the third would be due on 17 April.
+        let (mut s, p) = check_in_snapshot(&CHECK_INS[0]);
+        let zone = s.zone;
+        s.members[0].check_in_nudges_since_last_check_in = 2;
+        let got = of_kind(&s, &p, at(zone, "2026-04-17 10:00"), NudgeKind::CheckInDue);
+        assert_eq!(got.iter().map(|d| d.slot.as_str()).collect::<Vec<_>>(), ["2026-03-27T09:00:00Z#3"]);
+        // They check in on 15 April at 18:45: nothing until a week later, and that is the first.
+        s.members[0].last_check_in_at = Some(at(zone, "2026-04-15 18:45"));
+        s.members[0].check_in_nudges_since_last_check_in = 0;
+        assert_eq!(of_kind(&s, &p, at(zone, "2026-04-17 10:00"), NudgeKind::CheckInDue), []);
+        assert_due_from(
+            "after a check-in",
+            &s,
+            &p,
+            NudgeKind::CheckInDue,
+            "2026-04-22 18:45 CEST",
+            "2026-04-15T16:45:00Z#1",
+        );
+    }
+
+    #[test]
+    fn a_missed_check_in_nudge_is_due_at_the_latest_period_not_as_a_backlog() {
+        let zone = tz("Europe/Berlin");
+        let s = snapshot(
+            zone,
+            "2026-11-02 10:00",
+            vec![member(1, MemberRole::Member, at(zone, "2026-11-02 10:00"))],
+            vec![],
+        );
+        let p = policy();
+        // Due on 9 November; asked only on the 16th at 09:59, it is still the first, from the 9th…
+        let got = of_kind(&s, &p, at(zone, "2026-11-16 09:59"), NudgeKind::CheckInDue);
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].slot.as_str(), show(zone, got[0].due_at)),
+            ("2026-11-02T09:00:00Z#1", "2026-11-09 10:00 CET".into())
+        );
+        // …and asked only on the 23rd, it is due from the 23rd: one nudge, never three in a row.
+        let got = of_kind(&s, &p, at(zone, "2026-11-23 12:00"), NudgeKind::CheckInDue);
+        assert_eq!(
+            (got[0].slot.as_str(), show(zone, got[0].due_at)),
+            ("2026-11-02T09:00:00Z#1", "2026-11-23 10:00 CET".into())
+        );
+        // A member silent for years still gets one nudge, and `due` does not count the years.
+        let got = of_kind(&s, &p, at(zone, "2036-11-19 12:00"), NudgeKind::CheckInDue);
+        assert_eq!(got.len(), 1);
+        assert!(got[0].due_at <= at(zone, "2036-11-19 12:00") && got[0].due_at > at(zone, "2036-11-12 12:00"));
+    }
+
+    #[test]
+    fn nobody_is_nudged_who_left_turned_nudges_off_or_observes_nor_in_an_ended_cohort() {
+        let (s, p) = check_in_snapshot(&CHECK_INS[0]);
+        let now = at(s.zone, "2026-04-03 12:00");
+        assert_eq!(of_kind(&s, &p, now, NudgeKind::CheckInDue).len(), 1);
+        let with = |f: &dyn Fn(&mut Snapshot)| {
+            let mut s = s.clone();
+            f(&mut s);
+            due(&s, &p, now)
+        };
+        assert_eq!(with(&|s| s.members[0].active = false), [], "left");
+        assert_eq!(with(&|s| s.members[0].nudges_enabled = false), [], "nudges off");
+        assert_eq!(with(&|s| s.members[0].role = MemberRole::Observer), [], "an observer");
+        assert_eq!(with(&|s| s.stage_active = false), [], "an ended cohort");
+        assert_eq!(with(&|s| s.activated_at = now + Duration::minutes(1)), [], "not yet active");
+        let off = p.change(PolicyChange { check_in_every_days: Some(None), ..PolicyChange::default() }).unwrap();
+        assert_eq!(due(&s, &off, now), [], "check-in nudges off");
+        // Leaders and facilitators check in like anyone.
+        assert_eq!(with(&|s| s.members[0].role = MemberRole::Facilitator).len(), 1);
+    }
+
+    /// A meeting reminder: zone, the meeting's start (local), hours before, and when it is due.
+    const REMINDERS: &[(&str, &str, &str, u32, &str)] = &[
+        (
+            "48 hours before a 19:00 CEST Monday is 18:00 CET on Saturday (the clocks jump on Sunday)",
+            "Europe/Berlin",
+            "2026-03-30 19:00",
+            48,
+            "2026-03-28 18:00 CET",
+        ),
+        (
+            "48 hours before a Tuesday at 19:00, on the spring-forward Sunday",
+            "Europe/Berlin",
+            "2026-03-31 19:00",
+            48,
+            "2026-03-29 19:00 CEST",
+        ),
+        (
+            "12 hours before a 09:00 meeting is 21:00: back to 20:00 that evening",
+            "Europe/Berlin",
+            "2026-11-10 09:00",
+            12,
+            "2026-11-09 20:00 CET",
+        ),
+        (
+            "48 hours before a 07:30 meeting is at night: 20:00 the evening before that",
+            "Europe/Berlin",
+            "2026-11-10 07:30",
+            48,
+            "2026-11-07 20:00 CET",
+        ),
+        (
+            "1 hour before a 22:00 meeting is 21:00: back to 20:00",
+            "Europe/Berlin",
+            "2026-11-10 22:00",
+            1,
+            "2026-11-10 20:00 CET",
+        ),
+        (
+            "8 hours before 09:00 on the spring-forward Sunday is 01:00 CET: 20:00 on Saturday",
+            "Europe/Berlin",
+            "2026-03-29 10:00",
+            8,
+            "2026-03-28 20:00 CET",
+        ),
+        (
+            "8 hours before 09:00 CET on the fall-back Sunday is the first 02:00: 20:00 CEST on Saturday",
+            "Europe/Berlin",
+            "2026-10-25 09:00",
+            8,
+            "2026-10-24 20:00 CEST",
+        ),
+        (
+            "a week before 19:00 CET is 20:00 CEST, across the fall back",
+            "Europe/Berlin",
+            "2026-10-27 19:00",
+            168,
+            "2026-10-20 20:00 CEST",
+        ),
+        (
+            "48 hours before a 19:00 EDT Monday is 18:00 EST on Saturday",
+            "America/New_York",
+            "2026-03-09 19:00",
+            48,
+            "2026-03-07 18:00 EST",
+        ),
+        (
+            "1 hour before 08:30 the day after New York's spring forward: 20:00 EDT the evening before",
+            "America/New_York",
+            "2026-03-09 08:30",
+            1,
+            "2026-03-08 20:00 EDT",
+        ),
+        (
+            "48 hours before a 19:00 EST Monday is 20:00 EDT on Saturday",
+            "America/New_York",
+            "2026-11-02 19:00",
+            48,
+            "2026-10-31 20:00 EDT",
+        ),
+        (
+            "8 hours before 09:00 EST on the fall-back Sunday is the second 01:00: 20:00 EDT on Saturday",
+            "America/New_York",
+            "2026-11-01 09:00",
+            8,
+            "2026-10-31 20:00 EDT",
+        ),
+        ("48 hours before in Kolkata", "Asia/Kolkata", "2026-06-10 18:30", 48, "2026-06-08 18:30 IST"),
+        (
+            "1 hour before a 21:30 meeting is 20:30, not yet quiet",
+            "Asia/Kolkata",
+            "2026-06-10 21:30",
+            1,
+            "2026-06-10 20:30 IST",
+        ),
+    ];
+
+    #[test]
+    fn meeting_reminders_are_due_to_the_minute() {
+        for (name, zone, starts, hours, expected) in REMINDERS {
+            let zone = tz(zone);
+            let starts_at = at(zone, starts);
+            let s = snapshot(
+                zone,
+                EARLY,
+                vec![member(1, MemberRole::Member, at(zone, EARLY))],
+                vec![meeting("m", starts_at, &[])],
+            );
+            let p = Policy { meeting_reminder_hours: Some(*hours), check_in_every_days: None, ..policy() };
+            assert_due_from(name, &s, &p, NudgeKind::MeetingSoon, expected, "m");
+            // At least the hours asked for, at most 12 more, and until the meeting starts.
+            let due_at = at(zone, &expected[..16]);
+            let notice = starts_at - due_at;
+            assert!(
+                notice >= Duration::hours(i64::from(*hours)) && notice <= Duration::hours(i64::from(*hours) + 12),
+                "{name}"
+            );
+            let last = starts_at - Duration::minutes(1);
+            if !is_quiet(zone, last) {
+                assert_eq!(of_kind(&s, &p, last, NudgeKind::MeetingSoon).len(), 1, "{name}");
+            }
+            assert_eq!(of_kind(&s, &p, starts_at, NudgeKind::MeetingSoon), [], "{name}: started");
+        }
+    }
+
+    #[test]
+    fn no_reminder_for_a_decliner_a_past_meeting_or_at_night() {
+        let zone = tz("Europe/Berlin");
+        let members =
+            vec![member(1, MemberRole::Member, at(zone, EARLY)), member(2, MemberRole::Member, at(zone, EARLY))];
+        let tuesday = at(zone, "2026-11-10 19:00");
+        let mut s = snapshot(zone, EARLY, members, vec![meeting("tue", tuesday, &[2])]);
+        let p = Policy { check_in_every_days: None, ..policy() };
+        let sunday = at(zone, "2026-11-08 19:00");
+        let ids =
+            |s: &Snapshot, now| due(s, &p, now).iter().map(|d| (d.membership_id, d.slot.clone())).collect::<Vec<_>>();
+        assert_eq!(ids(&s, sunday), [(1, "tue".to_string())], "member 2 answered NOT_GOING");
+        assert_eq!(ids(&s, tuesday), [], "it has started");
+        // Listed twice, reminded once.
+        s.meetings.push(meeting("tue", tuesday, &[]));
+        assert_eq!(ids(&s, sunday), [(1, "tue".to_string())]);
+        // A meeting scheduled at 22:30 for 07:30 the next morning: its moment has passed, but it
+        // is night; at 08:00 the meeting has begun, so it is never sent.
+        let early = at(zone, "2026-11-12 07:30");
+        s.meetings = vec![meeting("early", early, &[])];
+        assert_eq!(ids(&s, at(zone, "2026-11-11 22:30")), []);
+        assert_eq!(ids(&s, at(zone, "2026-11-12 08:00")), []);
+        // One for 09:00 scheduled that night is due at 08:00 (for both), with its moment 48 hours before.
+        s.meetings = vec![meeting("nine", at(zone, "2026-11-12 09:00"), &[])];
+        assert_eq!(ids(&s, at(zone, "2026-11-11 23:30")), []);
+        let got = due(&s, &p, at(zone, "2026-11-12 08:00"));
+        assert_eq!(got.len(), 2);
+        assert_eq!(show(zone, got[0].due_at), "2026-11-10 09:00 CET");
+        // Reminders off.
+        let off = p.change(PolicyChange { meeting_reminder_hours: Some(None), ..PolicyChange::default() }).unwrap();
+        assert_eq!(due(&s, &off, at(zone, "2026-11-12 08:00")), []);
+    }
+
+    /// A leader digest: zone, weekday, the day (local), when it is due and its slot.
+    const DIGESTS: &[(&str, Weekday, &str, &str, &str)] = &[
+        ("Europe/Berlin", Weekday::Mon, "2026-03-30", "2026-03-30 08:00 CEST", "2026-W14"),
+        ("Europe/Berlin", Weekday::Mon, "2026-10-26", "2026-10-26 08:00 CET", "2026-W44"),
+        ("Europe/Berlin", Weekday::Sun, "2026-03-29", "2026-03-29 08:00 CEST", "2026-W13"),
+        ("Europe/Berlin", Weekday::Sun, "2026-10-25", "2026-10-25 08:00 CET", "2026-W43"),
+        ("Europe/Berlin", Weekday::Fri, "2027-01-01", "2027-01-01 08:00 CET", "2026-W53"),
+        ("America/New_York", Weekday::Mon, "2026-03-09", "2026-03-09 08:00 EDT", "2026-W11"),
+        ("America/New_York", Weekday::Sun, "2026-03-08", "2026-03-08 08:00 EDT", "2026-W10"),
+        ("America/New_York", Weekday::Mon, "2026-11-02", "2026-11-02 08:00 EST", "2026-W45"),
+        ("America/New_York", Weekday::Sun, "2026-11-01", "2026-11-01 08:00 EST", "2026-W44"),
+        ("Asia/Kolkata", Weekday::Mon, "2026-06-08", "2026-06-08 08:00 IST", "2026-W24"),
+    ];
+
+    #[test]
+    fn leader_digests_are_due_on_their_weekday_at_08_00_local_that_day_only() {
+        for (zone, weekday, day, expected, slot) in DIGESTS {
+            let name = format!("{zone} {day}");
+            let zone = tz(zone);
+            let s = snapshot(zone, EARLY, vec![member(1, MemberRole::Leader, at(zone, EARLY))], vec![]);
+            let p = Policy {
+                check_in_every_days: None,
+                meeting_reminder_hours: None,
+                digest_weekday: *weekday,
+                ..policy()
+            };
+            assert_due_from(&name, &s, &p, NudgeKind::LeaderDigest, expected, slot);
+            let due_at = at(zone, &expected[..16]);
+            let want = of_kind(&s, &p, due_at, NudgeKind::LeaderDigest);
+            assert_eq!(of_kind(&s, &p, at(zone, &format!("{day} 20:59")), NudgeKind::LeaderDigest), want, "{name}");
+            assert_eq!(of_kind(&s, &p, at(zone, &format!("{day} 21:00")), NudgeKind::LeaderDigest), [], "{name}");
+            let next = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap().succ_opt().unwrap();
+            let next_morning = at(zone, &format!("{next} 08:00"));
+            assert_eq!(of_kind(&s, &p, next_morning, NudgeKind::LeaderDigest), [], "{name}: a day late");
+        }
+    }
+
+    #[test]
+    fn digests_are_for_active_leaders_after_activation() {
+        let zone = tz("Europe/Berlin");
+        let joined = at(zone, "2026-11-01 12:00");
+        let members = vec![
+            member(1, MemberRole::Leader, joined),
+            member(2, MemberRole::Facilitator, joined),
+            member(3, MemberRole::Member, joined),
+            Member { active: false, ..member(4, MemberRole::Leader, joined) },
+            Member { nudges_enabled: false, ..member(5, MemberRole::Leader, joined) },
+        ];
+        // Activated on Monday 9 November at 09:00, after that day's digest moment.
+        let s = snapshot(zone, "2026-11-09 09:00", members, vec![]);
+        let p = Policy { check_in_every_days: None, ..policy() };
+        assert_eq!(due(&s, &p, at(zone, "2026-11-09 09:30")), []);
+        let got = due(&s, &p, at(zone, "2026-11-16 08:00"));
+        let got: Vec<_> = got.iter().map(|d| (d.kind, d.membership_id, d.slot.as_str())).collect();
+        assert_eq!(got, [(NudgeKind::LeaderDigest, 1, "2026-W47")]);
+        let off = p.change(PolicyChange { leader_digest: Some(false), ..PolicyChange::default() }).unwrap();
+        assert_eq!(due(&s, &off, at(zone, "2026-11-16 08:00")), []);
+    }
+
+    #[test]
+    fn a_week_across_berlins_spring_forward_minute_by_minute() {
+        let zone = tz("Europe/Berlin");
+        let mut leader = member(1, MemberRole::Leader, at(zone, "2026-03-16 12:00"));
+        leader.last_check_in_at = Some(at(zone, "2026-03-22 22:30"));
+        let mut trainee = member(2, MemberRole::Member, at(zone, "2026-03-16 12:00"));
+        trainee.last_check_in_at = Some(at(zone, "2026-03-24 12:00"));
+        let meetings = vec![
+            meeting("tuesday", at(zone, "2026-03-31 19:00"), &[]),
+            meeting("monday-early", at(zone, "2026-03-30 07:30"), &[1]),
+        ];
+        let s = snapshot(zone, "2026-03-16 12:00", vec![leader, trainee], meetings);
+        let got = sweep(&s, &policy(), "2026-03-26 00:00", "2026-04-01 00:00");
+        let row = |kind, id, slot: &str, when: &str| (kind, id, slot.to_string(), when.to_string(), when.to_string());
+        assert_eq!(
+            got,
+            [
+                row(NudgeKind::MeetingSoon, 2, "monday-early", "2026-03-27 20:00 CET"),
+                row(NudgeKind::MeetingSoon, 1, "tuesday", "2026-03-29 19:00 CEST"),
+                row(NudgeKind::MeetingSoon, 2, "tuesday", "2026-03-29 19:00 CEST"),
+                row(NudgeKind::CheckInDue, 1, "2026-03-22T21:30:00Z#1", "2026-03-30 08:00 CEST"),
+                row(NudgeKind::LeaderDigest, 1, "2026-W14", "2026-03-30 08:00 CEST"),
+                row(NudgeKind::CheckInDue, 2, "2026-03-24T11:00:00Z#1", "2026-03-31 12:00 CEST"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_weekend_across_new_yorks_fall_back_minute_by_minute() {
+        let zone = tz("America/New_York");
+        let mut leader = member(1, MemberRole::Leader, at(zone, "2026-10-01 12:00"));
+        leader.last_check_in_at = Some(at(zone, "2026-10-25 01:30"));
+        let mut trainee = member(2, MemberRole::Member, at(zone, "2026-10-01 12:00"));
+        trainee.last_check_in_at = Some(at(zone, "2026-10-26 10:00"));
+        let meetings = vec![
+            meeting("monday", at(zone, "2026-11-02 19:00"), &[2]),
+            meeting("tuesday-dawn", at(zone, "2026-11-03 06:00"), &[]),
+        ];
+        let s = snapshot(zone, "2026-10-01 12:00", vec![leader, trainee], meetings);
+        let got = sweep(&s, &policy(), "2026-10-30 00:00", "2026-11-03 00:00");
+        let row = |kind, id, slot: &str, when: &str| (kind, id, slot.to_string(), when.to_string(), when.to_string());
+        assert_eq!(
+            got,
+            [
+                row(NudgeKind::MeetingSoon, 1, "monday", "2026-10-31 20:00 EDT"),
+                row(NudgeKind::MeetingSoon, 1, "tuesday-dawn", "2026-10-31 20:00 EDT"),
+                row(NudgeKind::MeetingSoon, 2, "tuesday-dawn", "2026-10-31 20:00 EDT"),
+                row(NudgeKind::CheckInDue, 1, "2026-10-25T05:30:00Z#1", "2026-11-01 08:00 EST"),
+                row(NudgeKind::LeaderDigest, 1, "2026-W45", "2026-11-02 08:00 EST"),
+                row(NudgeKind::CheckInDue, 2, "2026-10-26T14:00:00Z#1", "2026-11-02 10:00 EST"),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_default_policy_follows_the_meeting_plan_then_the_horizon() {
+        let set_at = at(tz("Europe/Berlin"), "2026-11-02 10:00");
+        let cadence = |frequency| {
+            let draft = CadenceDraft {
+                frequency,
+                weekday: 2,
+                local_time: "19:00".into(),
+                time_zone: "Europe/Berlin".into(),
+                duration_minutes: 90,
+                week_of_month: (frequency == Frequency::Monthly).then_some(1),
+            };
+            Cadence::parse(&draft, set_at, None).unwrap()
+        };
+        let every = |h, c: Option<Cadence>| Policy::default_for(h, c.as_ref()).check_in_every_days;
+        assert_eq!(every(Horizon::ShortTerm, None), Some(7));
+        assert_eq!(every(Horizon::OpenEnded, None), Some(14));
+        assert_eq!(every(Horizon::OpenEnded, Some(cadence(Frequency::Weekly))), Some(7));
+        assert_eq!(every(Horizon::ShortTerm, Some(cadence(Frequency::Fortnightly))), Some(14));
+        assert_eq!(every(Horizon::ShortTerm, Some(cadence(Frequency::Monthly))), Some(14));
+        let p = Policy::default_for(Horizon::ShortTerm, None);
+        assert_eq!(
+            (p.meeting_reminder_hours, p.leader_digest, p.max_unanswered, p.digest_weekday),
+            (Some(48), true, 3, Weekday::Mon)
+        );
+    }
+
+    #[test]
+    fn leaders_change_the_policy_within_bounds() {
+        let p = policy();
+        assert_eq!(p.change(PolicyChange::default()), Ok(p));
+        let changed = p
+            .change(PolicyChange {
+                check_in_every_days: Some(Some(90)),
+                meeting_reminder_hours: Some(None),
+                leader_digest: Some(false),
+                max_unanswered: Some(10),
+                digest_weekday: Some(5),
+            })
+            .unwrap();
+        assert_eq!(
+            changed,
+            Policy {
+                check_in_every_days: Some(90),
+                meeting_reminder_hours: None,
+                leader_digest: false,
+                max_unanswered: 10,
+                digest_weekday: Weekday::Fri
+            }
+        );
+        let refused = |c: PolicyChange| {
+            let e = p.change(c).unwrap_err();
+            assert_eq!(e.code, crate::ErrorCode::InvalidInput);
+            (e.field.unwrap_or_default(), e.message)
+        };
+        let none = PolicyChange::default();
+        for bad in [0, 91, -1, i32::MIN] {
+            let (field, message) = refused(PolicyChange { check_in_every_days: Some(Some(bad)), ..none });
+            assert_eq!(field, "checkInEveryDays");
+            assert_eq!(
+                message,
+                format!("checkInEveryDays must be 1 to 90 days, or null to turn check-in nudges off (got {bad})")
+            );
+        }
+        for bad in [0, 169] {
+            let (field, message) = refused(PolicyChange { meeting_reminder_hours: Some(Some(bad)), ..none });
+            assert_eq!(field, "meetingReminderHours");
+            assert!(message.contains("1 to 168 hours") && message.ends_with(&format!("(got {bad})")), "{message}");
+        }
+        for bad in [0, 11, -3] {
+            assert_eq!(refused(PolicyChange { max_unanswered: Some(bad), ..none }).0, "maxUnanswered");
+        }
+        for bad in [0, 8] {
+            let (field, message) = refused(PolicyChange { digest_weekday: Some(bad), ..none });
+            assert_eq!(
+                (field.as_str(), message),
+                ("digestWeekday", format!("digestWeekday must be 1 (Monday) to 7 (Sunday) (got {bad})"))
+            );
+        }
+        assert_eq!(
+            p.change(PolicyChange {
+                check_in_every_days: Some(Some(1)),
+                meeting_reminder_hours: Some(Some(168)),
+                max_unanswered: Some(1),
+                ..none
+            })
+            .map(|p| (p.check_in_every_days, p.meeting_reminder_hours, p.max_unanswered)),
+            Ok((Some(1), Some(168), 1))
+        );
+    }
+}
