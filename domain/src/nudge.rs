@@ -1152,4 +1152,149 @@ mod tests {
             Ok((Some(1), Some(168), 1))
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const ZONES: &[&str] = &[
+            "Europe/Berlin",
+            "America/New_York",
+            "Asia/Kolkata",
+            "Australia/Lord_Howe",
+            "America/St_Johns",
+            "Asia/Kathmandu",
+            "Antarctica/Troll",
+            "Pacific/Apia",
+            "UTC",
+        ];
+        const DAY: i64 = 1440;
+
+        fn minutes(range: std::ops::Range<i64>) -> impl Strategy<Value = Duration> {
+            (range, 0i64..60).prop_map(|(m, s)| Duration::minutes(m) + Duration::seconds(s % 2 * s))
+        }
+
+        /// A cohort around a moment in 2025–2027 (members joined, checked in and meet within
+        /// weeks of it), a policy and the moment.
+        fn any_case() -> impl Strategy<Value = (Snapshot, Policy, DateTime<Utc>)> {
+            let member = (
+                (0i64..6, prop::bool::weighted(0.8), 0usize..4, prop::bool::weighted(0.8)),
+                (minutes(-40 * DAY..0), proptest::option::of(minutes(-40 * DAY..0)), prop_oneof![0u32..3, 0u32..12]),
+            );
+            let meeting = (0usize..4, minutes(-DAY..10 * DAY), proptest::collection::vec(0i64..6, 0..3));
+            let policy = (
+                proptest::option::of(prop_oneof![Just(7u32), Just(14), 1u32..=90]),
+                proptest::option::of(1u32..=168),
+                any::<bool>(),
+                1u32..=10,
+                0usize..7,
+            );
+            (
+                (0usize..ZONES.len(), 0i64..3 * 365 * DAY, prop::bool::weighted(0.9), minutes(-90 * DAY..DAY)),
+                proptest::collection::vec(member, 0..8),
+                proptest::collection::vec(meeting, 0..6),
+                policy,
+            )
+                .prop_map(|((zone, now, stage_active, activated), members, meetings, policy)| {
+                    let now = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(now);
+                    let members = members
+                        .into_iter()
+                        .map(|((id, active, role, nudges_enabled), (joined, last, count))| Member {
+                            membership_id: id,
+                            active,
+                            role: MemberRole::ALL[role],
+                            nudges_enabled,
+                            joined_at: now + joined,
+                            last_check_in_at: last.map(|l| now + l),
+                            check_in_nudges_since_last_check_in: count,
+                        })
+                        .collect();
+                    let meetings = meetings
+                        .into_iter()
+                        .map(|(key, starts, declined)| Meeting {
+                            key: format!("m{key}"),
+                            starts_at: now + starts,
+                            declined,
+                        })
+                        .collect();
+                    let (every, hours, leader_digest, max_unanswered, weekday) = policy;
+                    let policy = Policy {
+                        check_in_every_days: every,
+                        meeting_reminder_hours: hours,
+                        leader_digest,
+                        max_unanswered,
+                        digest_weekday: Weekday::try_from(weekday as u8).unwrap(),
+                    };
+                    let snapshot = Snapshot {
+                        stage_active,
+                        zone: tz(ZONES[zone]),
+                        activated_at: now + activated,
+                        members,
+                        meetings,
+                    };
+                    (snapshot, policy, now)
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(5000))]
+
+            #[test]
+            fn due_keeps_its_promises((s, p, now) in any_case()) {
+                let got = due(&s, &p, now);
+                prop_assert_eq!(&got, &due(&s, &p, now));
+                if !got.is_empty() {
+                    prop_assert!(s.stage_active && now >= s.activated_at && !is_quiet(s.zone, now));
+                }
+                let mut keys = BTreeSet::new();
+                let mut once = BTreeSet::new();
+                for d in &got {
+                    prop_assert!(d.due_at <= now, "{:?} after now", d);
+                    prop_assert!(!is_quiet(s.zone, d.due_at), "{:?} at {}", d, show(s.zone, d.due_at));
+                    prop_assert!(keys.insert((d.membership_id, d.kind.as_str(), d.slot.clone())), "twice: {:?}", d);
+                    if d.kind != NudgeKind::MeetingSoon {
+                        prop_assert!(once.insert((d.membership_id, d.kind.as_str())), "a backlog: {:?}", d);
+                    }
+                    let m = s.members.iter().find(|m| m.membership_id == d.membership_id).unwrap();
+                    prop_assert!(m.active && m.nudges_enabled);
+                    match d.kind {
+                        NudgeKind::CheckInDue => {
+                            let base = check_in_base(&s, m);
+                            prop_assert!(!gone_quiet(m, &p) && m.role != MemberRole::Observer);
+                            prop_assert!(d.due_at >= base + Duration::days(i64::from(p.check_in_every_days.unwrap())) - Duration::hours(3));
+                            let k = m.check_in_nudges_since_last_check_in + 1;
+                            prop_assert_eq!(&d.slot, &format!("{}#{k}", base.to_rfc3339_opts(SecondsFormat::AutoSi, true)));
+                        }
+                        NudgeKind::MeetingSoon => {
+                            let meeting = s.meetings.iter().find(|x| x.key == d.slot).unwrap();
+                            let notice = Duration::hours(i64::from(p.meeting_reminder_hours.unwrap()));
+                            prop_assert!(meeting.starts_at > now && !meeting.declined.contains(&m.membership_id));
+                            prop_assert!(d.due_at <= meeting.starts_at - notice);
+                            prop_assert!(d.due_at >= meeting.starts_at - notice - Duration::hours(13));
+                        }
+                        NudgeKind::LeaderDigest => {
+                            prop_assert!(p.leader_digest && m.role == MemberRole::Leader && d.due_at >= s.activated_at);
+                            prop_assert_eq!(local(s.zone, d.due_at).unwrap().date(), local(s.zone, now).unwrap().date());
+                        }
+                    }
+                }
+                let mut sorted = got.clone();
+                sorted.sort_by_key(|d| (d.due_at, d.membership_id, d.kind.as_str(), d.slot.clone()));
+                prop_assert_eq!(&sorted, &got);
+                // A nudge stays due, under the same slot, until the night, its meeting or its day
+                // ends it.
+                let next = now + Duration::minutes(1);
+                if !is_quiet(s.zone, next) {
+                    let later: BTreeSet<_> =
+                        due(&s, &p, next).into_iter().map(|d| (d.membership_id, d.kind.as_str(), d.slot)).collect();
+                    for d in got {
+                        let started = s.meetings.iter().any(|x| x.key == d.slot && x.starts_at <= next);
+                        if !(d.kind == NudgeKind::MeetingSoon && started) {
+                            prop_assert!(later.contains(&(d.membership_id, d.kind.as_str(), d.slot.clone())), "{:?} vanished", d);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -8,6 +8,7 @@ use afterclass_domain::cohort::{MemberRole, MembershipStatus};
 use afterclass_domain::goal::{self, Aggregation, GoalSpec, Observations};
 use afterclass_domain::lifecycle::{self, Criterion, CriterionKind, Effect, Snapshot};
 use afterclass_domain::meeting::{self, Cadence, CadenceDraft, Frequency, MeetingFacts, MeetingStatus, Window};
+use afterclass_domain::nudge::{self, Policy, PolicyChange};
 use afterclass_domain::stage::Stage;
 use afterclass_domain::text;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -190,6 +191,64 @@ proptest! {
                 let _ = lifecycle::participation(*role, *status, activity);
             }
         }
+    }
+
+    #[test]
+    fn nudges_never_panic(
+        (stage_active, zone, activated_at, now) in (any::<bool>(), 0usize..6, any_time(), any_time()),
+        members in proptest::collection::vec(
+            (any::<i64>(), any::<bool>(), 0usize..4, any::<bool>(), any_time(), proptest::option::of(any_time()), any::<u32>()),
+            0..4,
+        ),
+        meetings in proptest::collection::vec((".{0,3}", any_time(), proptest::collection::vec(any::<i64>(), 0..2)), 0..4),
+        policy in (proptest::option::of(any::<u32>()), proptest::option::of(any::<u32>()), any::<bool>(), any::<u32>(), 0u8..7),
+        change in (proptest::option::of(proptest::option::of(any::<i32>())), proptest::option::of(proptest::option::of(any::<i32>())), proptest::option::of(any::<i32>()), proptest::option::of(any::<i32>())),
+    ) {
+        let zones = ["UTC", "Europe/Berlin", "America/New_York", "Pacific/Apia", "Asia/Kathmandu", "Pacific/Kiritimati"];
+        let snapshot = nudge::Snapshot {
+            stage_active,
+            zone: zones[zone].parse().unwrap(),
+            activated_at,
+            members: members
+                .into_iter()
+                .map(|(id, active, role, nudges_enabled, joined_at, last_check_in_at, count)| nudge::Member {
+                    membership_id: id,
+                    active,
+                    role: MemberRole::ALL[role],
+                    nudges_enabled,
+                    joined_at,
+                    last_check_in_at,
+                    check_in_nudges_since_last_check_in: count,
+                })
+                .collect(),
+            meetings: meetings
+                .into_iter()
+                .map(|(key, starts_at, declined)| nudge::Meeting { key, starts_at, declined })
+                .collect(),
+        };
+        // Stored policies are read back without checks: feed it anything too.
+        let policy = Policy {
+            check_in_every_days: policy.0,
+            meeting_reminder_hours: policy.1,
+            leader_digest: policy.2,
+            max_unanswered: policy.3,
+            digest_weekday: chrono::Weekday::try_from(policy.4).unwrap(),
+        };
+        for d in nudge::due(&snapshot, &policy, now) {
+            prop_assert!(d.due_at <= now);
+        }
+        for m in &snapshot.members {
+            let _ = nudge::gone_quiet(m, &policy);
+            let _ = nudge::check_in_base(&snapshot, m);
+        }
+        let _ = nudge::is_quiet(snapshot.zone, now);
+        let _ = policy.change(PolicyChange {
+            check_in_every_days: change.0,
+            meeting_reminder_hours: change.1,
+            leader_digest: Some(true),
+            max_unanswered: change.2,
+            digest_weekday: change.3,
+        });
     }
 
     #[test]
