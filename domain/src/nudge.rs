@@ -28,21 +28,23 @@
 //!   quiet hours moves forward to the next 08:00. Once `max_unanswered` nudges went unanswered
 //!   the member is not nudged again and has [`gone_quiet`] (until they check in, which gives a
 //!   new base, or leaders raise the maximum). Observers watch and learn: they are not nudged to
-//!   check in. **Never a backlog:** only the next nudge is ever due, and when its moment was
-//!   missed by more than a period (the engine was down, nudges were off) it is due at the latest
-//!   period's moment that has passed, so a member hears at most one check-in nudge per period.
-//!   Its slot is the base and the sequence number, `2026-12-01T08:00:00Z#2`.
+//!   check in. **Never a backlog:** only the next nudge is ever due, at the moment of the latest
+//!   period that has passed (later than the k-th's when the engine was down or nudges were off),
+//!   and not while the latest nudge recorded since the base was due at that moment or later: a
+//!   member hears at most one check-in nudge per period, however long the engine was away. Its
+//!   slot is the base and the sequence number, `2026-12-01T08:00:00Z#2`.
 //! - **MEETING_SOON.** For each meeting that has not started and that the member has not
 //!   declined (the snapshot lists the meetings that will happen, not cancelled ones), H hours
 //!   before it (real hours: across a daylight-saving change 48 hours before 19:00 can be 18:00 or
 //!   20:00 local). A moment in the quiet hours moves *earlier*, to 20:00 local on the evening the
-//!   quiet hours began (so by at most 12 hours): a reminder is never late and never skipped, and
-//!   the member always has at least H hours' notice. Due from that moment until the meeting
-//!   starts. Its slot is the meeting's key.
+//!   quiet hours began (by 1 to 12 hours of the clock; 13 real hours on a fall-back night), so a
+//!   reminder never comes later than H hours before the meeting and never at night. Due from
+//!   that moment until the meeting starts, to every active member who has not declined
+//!   (observers too). Its slot is the meeting's key.
 //! - **LEADER_DIGEST.** For each active leader, when the policy has digests: on the digest weekday
 //!   at 08:00 local, due that day only (until the quiet hours begin): a digest that could not be
-//!   sent that day is not sent later. None at a moment before the cohort's activation. Its slot
-//!   is the local ISO week, `2026-W49`.
+//!   sent that day is not sent later. None for a day whose 08:00 came before the cohort's
+//!   activation. Its slot is the local ISO week of that day, `2026-W49`.
 //! - **Once.** Each `(member, kind, slot)` is returned at most once per call (a member or a
 //!   meeting listed twice counts once), and a slot does not change while a nudge stays due, so
 //!   the store's unique key records each nudge once however often [`due`] is asked.
@@ -204,6 +206,8 @@ pub struct Member {
     /// How many CHECK_IN_DUE nudges were recorded since their [`check_in_base`] (after their last
     /// check-in): the nudges that went unanswered.
     pub check_in_nudges_since_last_check_in: u32,
+    /// The `due_at` of the latest of those nudges, if any: a period has one nudge at most.
+    pub last_check_in_nudge_due_at: Option<DateTime<Utc>>,
 }
 
 /// One meeting occurrence.
@@ -308,6 +312,10 @@ fn check_in_due(snapshot: &Snapshot, policy: &Policy, member: &Member, now: Date
     let due_at = (first.max(around - 2)..=first.max(around + 1))
         .rev()
         .find_map(|period| check_in_moment(zone, base_local, period, every).filter(|t| *t <= now))?;
+    // That period had its nudge already (one recorded since the base was due then or later).
+    if member.last_check_in_nudge_due_at.is_some_and(|last| last >= base && last >= due_at) {
+        return None;
+    }
     Some(Due {
         kind: NudgeKind::CheckInDue,
         membership_id: member.membership_id,
@@ -400,6 +408,7 @@ mod tests {
             joined_at,
             last_check_in_at: None,
             check_in_nudges_since_last_check_in: 0,
+            last_check_in_nudge_due_at: None,
         }
     }
 
@@ -769,6 +778,95 @@ mod tests {
         let got = of_kind(&s, &p, at(zone, "2036-11-19 12:00"), NudgeKind::CheckInDue);
         assert_eq!(got.len(), 1);
         assert!(got[0].due_at <= at(zone, "2036-11-19 12:00") && got[0].due_at > at(zone, "2036-11-12 12:00"));
+    }
+
+    /// What the store does with what is due: records each (member, kind, slot) once and keeps
+    /// each member's count of check-in nudges since their base. Gives what it newly recorded.
+    fn record(s: &mut Snapshot, recorded: &mut BTreeSet<(i64, &'static str, String)>, got: Vec<Due>) -> Vec<Due> {
+        let new: Vec<Due> =
+            got.into_iter().filter(|d| recorded.insert((d.membership_id, d.kind.as_str(), d.slot.clone()))).collect();
+        for d in new.iter().filter(|d| d.kind == NudgeKind::CheckInDue) {
+            let m = s.members.iter_mut().find(|m| m.membership_id == d.membership_id).unwrap();
+            m.check_in_nudges_since_last_check_in += 1;
+            m.last_check_in_nudge_due_at = Some(d.due_at);
+        }
+        new
+    }
+
+    #[test]
+    fn an_engine_back_after_three_weeks_sends_one_nudge_per_period_and_stops_at_the_maximum() {
+        let zone = tz("Europe/Berlin");
+        let start = "2026-10-01 10:00";
+        let tuesday = meeting("tue", at(zone, "2026-11-03 19:00"), &[]);
+        let mut s = snapshot(zone, start, vec![member(1, MemberRole::Leader, at(zone, start))], vec![tuesday]);
+        let p = policy();
+        let mut recorded = BTreeSet::new();
+        let mut sent = Vec::new();
+        // Down until Saturday 24 October at noon, then every five minutes until the end of November.
+        let (mut now, end) = (at(zone, "2026-10-24 12:00"), at(zone, "2026-11-30 00:00"));
+        let check_in = at(zone, "2026-11-20 15:00");
+        while now < end {
+            if now == check_in {
+                assert!(gone_quiet(&s.members[0], &p), "quiet after three unanswered nudges");
+                let m = &mut s.members[0];
+                (m.last_check_in_at, m.check_in_nudges_since_last_check_in, m.last_check_in_nudge_due_at) =
+                    (Some(check_in), 0, None);
+                assert!(!gone_quiet(m, &p));
+            }
+            let got = due(&s, &p, now);
+            for d in record(&mut s, &mut recorded, got) {
+                sent.push((d.kind, d.slot, show(zone, now), show(zone, d.due_at)));
+            }
+            // Recording makes it so: asked again at once, nothing new is due.
+            let again = due(&s, &p, now);
+            assert_eq!(record(&mut s, &mut recorded, again), []);
+            now += Duration::minutes(5);
+        }
+        let row = |kind, slot: &str, sent: &str, due: &str| (kind, slot.to_string(), sent.to_string(), due.to_string());
+        let on_time = |kind, slot: &str, when: &str| row(kind, slot, when, when);
+        use NudgeKind::*;
+        assert_eq!(
+            sent,
+            [
+                row(CheckInDue, "2026-10-01T08:00:00Z#1", "2026-10-24 12:00 CEST", "2026-10-22 10:00 CEST"),
+                on_time(LeaderDigest, "2026-W44", "2026-10-26 08:00 CET"),
+                on_time(CheckInDue, "2026-10-01T08:00:00Z#2", "2026-10-29 10:00 CET"),
+                on_time(MeetingSoon, "tue", "2026-11-01 19:00 CET"),
+                on_time(LeaderDigest, "2026-W45", "2026-11-02 08:00 CET"),
+                on_time(CheckInDue, "2026-10-01T08:00:00Z#3", "2026-11-05 10:00 CET"),
+                on_time(LeaderDigest, "2026-W46", "2026-11-09 08:00 CET"),
+                on_time(LeaderDigest, "2026-W47", "2026-11-16 08:00 CET"),
+                on_time(LeaderDigest, "2026-W48", "2026-11-23 08:00 CET"),
+                on_time(CheckInDue, "2026-11-20T14:00:00Z#1", "2026-11-27 15:00 CET"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_period_that_had_its_nudge_gets_no_other() {
+        let zone = tz("Europe/Berlin");
+        let mut s = snapshot(
+            zone,
+            "2026-11-02 10:00",
+            vec![member(1, MemberRole::Member, at(zone, "2026-11-02 10:00"))],
+            vec![],
+        );
+        let p = policy();
+        let now = at(zone, "2026-11-25 12:00");
+        // The first nudge went out late, on the 23rd (the period from the 23rd): the second waits
+        // for the 30th, although two periods have passed since the base.
+        s.members[0].check_in_nudges_since_last_check_in = 1;
+        s.members[0].last_check_in_nudge_due_at = Some(at(zone, "2026-11-23 10:00"));
+        assert_eq!(due(&s, &p, now), []);
+        let got = due(&s, &p, at(zone, "2026-11-30 10:00"));
+        assert_eq!(
+            (got[0].slot.as_str(), show(zone, got[0].due_at)),
+            ("2026-11-02T09:00:00Z#2", "2026-11-30 10:00 CET".into())
+        );
+        // A nudge from before the base (an earlier membership, or before the last check-in) does
+        // not count.
+        s.members[0].last_check_in_nudge_due_at = Some(at(zone, "2026-10-23 10:00"));
+        assert_eq!(due(&s, &p, now).len(), 1);
     }
 
     #[test]
@@ -1207,6 +1305,7 @@ mod tests {
                             joined_at: now + joined,
                             last_check_in_at: last.map(|l| now + l),
                             check_in_nudges_since_last_check_in: count,
+                            last_check_in_nudge_due_at: None,
                         })
                         .collect();
                     let meetings = meetings
@@ -1278,6 +1377,12 @@ mod tests {
                         }
                     }
                 }
+                // Once the store recorded what is due, nothing more is due at that moment.
+                let mut recorded_snapshot = s.clone();
+                let mut recorded = BTreeSet::new();
+                record(&mut recorded_snapshot, &mut recorded, got.clone());
+                let again = due(&recorded_snapshot, &p, now);
+                prop_assert_eq!(record(&mut recorded_snapshot, &mut recorded, again), []);
                 let mut sorted = got.clone();
                 sorted.sort_by_key(|d| (d.due_at, d.membership_id, d.kind.as_str(), d.slot.clone()));
                 prop_assert_eq!(&sorted, &got);

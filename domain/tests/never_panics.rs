@@ -197,7 +197,7 @@ proptest! {
     fn nudges_never_panic(
         (stage_active, zone, activated_at, now) in (any::<bool>(), 0usize..6, any_time(), any_time()),
         members in proptest::collection::vec(
-            (any::<i64>(), any::<bool>(), 0usize..4, any::<bool>(), any_time(), proptest::option::of(any_time()), any::<u32>()),
+            (any::<i64>(), any::<bool>(), 0usize..4, any::<bool>(), any_time(), proptest::option::of(any_time()), (any::<u32>(), proptest::option::of(any_time()))),
             0..4,
         ),
         meetings in proptest::collection::vec((".{0,3}", any_time(), proptest::collection::vec(any::<i64>(), 0..2)), 0..4),
@@ -211,7 +211,7 @@ proptest! {
             activated_at,
             members: members
                 .into_iter()
-                .map(|(id, active, role, nudges_enabled, joined_at, last_check_in_at, count)| nudge::Member {
+                .map(|(id, active, role, nudges_enabled, joined_at, last_check_in_at, (count, last_nudge))| nudge::Member {
                     membership_id: id,
                     active,
                     role: MemberRole::ALL[role],
@@ -219,6 +219,7 @@ proptest! {
                     joined_at,
                     last_check_in_at,
                     check_in_nudges_since_last_check_in: count,
+                    last_check_in_nudge_due_at: last_nudge,
                 })
                 .collect(),
             meetings: meetings
