@@ -1,9 +1,10 @@
 //! Afterclass's rules, as pure functions and types.
 //!
 //! This crate owns what a cohort, a membership, a goal and a check-in may be, how a cohort moves
-//! through its stages, who may read or manage it, and how check-ins become progress. It does no
-//! IO, holds no clock and knows nothing of HTTP, GraphQL or databases: every rule that depends on
-//! "now" takes the time as an argument, so any moment can be evaluated and tested to the second.
+//! through its stages, who may read or manage it, how check-ins become progress and which nudges
+//! are due. It does no IO, holds no clock and knows nothing of HTTP, GraphQL or databases: every
+//! rule that depends on "now" takes the time as an argument, so any moment can be evaluated and
+//! tested to the second.
 
 pub mod access;
 pub mod checkin;
