@@ -22,6 +22,7 @@ pub enum Kind {
     Meeting,
     WebhookEndpoint,
     WebhookDelivery,
+    Nudge,
 }
 
 impl Kind {
@@ -35,6 +36,7 @@ impl Kind {
         Kind::CohortEvent,
         Kind::WebhookEndpoint,
         Kind::WebhookDelivery,
+        Kind::Nudge,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Kind {
             Kind::Meeting => "Meeting",
             Kind::WebhookEndpoint => "WebhookEndpoint",
             Kind::WebhookDelivery => "WebhookDelivery",
+            Kind::Nudge => "Nudge",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The sweeper: a background task of `serve` that, every interval, evaluates active cohorts and
-//! records an event when a cohort's health status or recommendation changes. It ends a cohort
-//! only when the cohort opted in to auto-apply.
+//! records an event when a cohort's health status or recommendation changes, and records the
+//! nudges that are due (`app::nudges`). It ends a cohort only when the cohort opted in to
+//! auto-apply.
 //!
 //! Any number of replicas may run it at once. A database lease lets one sweeper at a time make a
 //! pass; within a pass each cohort is handled in its own transaction that locks the cohort's row
@@ -204,8 +205,14 @@ async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Opti
             signal.insert(&txn).await?;
         }
     }
+    // The nudges due now, each recorded once with its NUDGE_DUE event (none once it ends below).
+    let auto_ends = c.auto_apply && evaluation.recommendation != Recommendation::Continue;
+    if !auto_ends {
+        events +=
+            crate::app::nudges::record_due(&txn, &c, &health, crate::app::nudges::Delivery::EventsOnly, now).await?;
+    }
     let mut ended = false;
-    if c.auto_apply && evaluation.recommendation != Recommendation::Continue {
+    if auto_ends {
         let to =
             if evaluation.recommendation == Recommendation::Graduate { Stage::Graduated } else { Stage::Disbanded };
         let reason = evaluation.outcome_reason().unwrap_or(afterclass_domain::cohort::OutcomeReason::LeadersDecision);

@@ -128,11 +128,13 @@ pub enum Facet {
     JoinRequests,
     /// The viewer's own calendar feed of the cohort's meetings.
     CalendarFeed,
+    /// The nudges the cohort sent its members (a member's own are their own data).
+    Nudges,
 }
 
 impl Facet {
-    pub const ALL: [Facet; 5] =
-        [Facet::PublicFace, Facet::Setup, Facet::Activity, Facet::JoinRequests, Facet::CalendarFeed];
+    pub const ALL: [Facet; 6] =
+        [Facet::PublicFace, Facet::Setup, Facet::Activity, Facet::JoinRequests, Facet::CalendarFeed, Facet::Nudges];
 
     fn refusal(self) -> &'static str {
         match self {
@@ -141,6 +143,7 @@ impl Facet {
             Facet::Activity => "only the cohort's active members see its members and their activity",
             Facet::JoinRequests => "only the cohort's leaders and facilitators see its join requests",
             Facet::CalendarFeed => "only the cohort's invited and active members have a calendar feed",
+            Facet::Nudges => "only the cohort's leaders and facilitators see its nudges",
         }
     }
 }
@@ -178,7 +181,7 @@ pub fn read(viewer: ViewerRole, cohort: CohortFacts, standing: Standing, facet: 
         _ if viewer.reads_everything() => true,
         Facet::Setup => level >= Level::Invited,
         Facet::Activity => level >= Level::Member,
-        Facet::JoinRequests => level >= Level::Facilitator,
+        Facet::JoinRequests | Facet::Nudges => level >= Level::Facilitator,
     };
     if allowed { Verdict::Allowed } else { Verdict::Forbidden(facet.refusal()) }
 }
@@ -203,7 +206,9 @@ pub fn read_member_data(viewer: ViewerRole, cohort: CohortFacts, standing: Stand
 /// request, their joining or leaving) as their own data ([`read_member_data`]).
 pub fn read_event(viewer: ViewerRole, cohort: CohortFacts, standing: Standing, kind: EventKind, own: bool) -> bool {
     match kind.facet() {
-        Facet::Activity | Facet::JoinRequests if own => read_member_data(viewer, cohort, standing, true),
+        Facet::Activity | Facet::JoinRequests | Facet::Nudges if own => {
+            read_member_data(viewer, cohort, standing, true)
+        }
         facet => read(viewer, cohort, standing, facet),
     }
     .is_allowed()
@@ -249,7 +254,7 @@ pub fn discoverable_visibilities() -> Vec<Visibility> {
 pub enum Action {
     /// Ask to join, or withdraw one's own request.
     RequestToJoin,
-    /// Accept the code of conduct, or leave.
+    /// Accept the code of conduct, leave, or turn one's own nudges on or off.
     Membership,
     /// Check in for oneself, RSVP.
     Participate,
@@ -259,8 +264,8 @@ pub enum Action {
     RunMeetings,
     /// Decide join requests.
     DecideJoinRequests,
-    /// Goals, code of conduct, criteria, activating, applying an evaluation, disbanding,
-    /// graduating, the retrospective.
+    /// Goals, code of conduct, criteria, the nudge policy, activating, applying an evaluation,
+    /// disbanding, graduating, the retrospective.
     Steer,
     /// Change members' roles.
     ChangeRoles,
@@ -442,6 +447,7 @@ mod tests {
                 assert!(allowed(SECRET, member, facet));
             }
             assert!(!allowed(SECRET, member, JoinRequests));
+            assert!(!allowed(SECRET, member, Nudges), "a member sees their own nudges only");
         }
         for role in [MemberRole::Facilitator, MemberRole::Leader] {
             for facet in Facet::ALL {
@@ -456,7 +462,7 @@ mod tests {
     fn instructors_and_integrations_read_every_cohort() {
         let proposal = CohortFacts { visibility: Visibility::InviteOnly, stage: Stage::Proposed };
         for viewer in [ViewerRole::Instructor, ViewerRole::Integration] {
-            for facet in [Facet::PublicFace, Facet::Setup, Facet::Activity, Facet::JoinRequests] {
+            for facet in [Facet::PublicFace, Facet::Setup, Facet::Activity, Facet::JoinRequests, Facet::Nudges] {
                 assert_eq!(read(viewer, proposal, Standing::NONE, facet), Verdict::Allowed);
             }
             assert!(!read(viewer, proposal, Standing::NONE, Facet::CalendarFeed).is_allowed());

@@ -26,10 +26,11 @@ pub enum EventKind {
     RecommendationChanged,
     CohortDisbanded,
     CohortGraduated,
+    NudgeDue,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::CohortCreated,
         EventKind::CohortProposed,
         EventKind::CohortActivated,
@@ -48,6 +49,7 @@ impl EventKind {
         EventKind::RecommendationChanged,
         EventKind::CohortDisbanded,
         EventKind::CohortGraduated,
+        EventKind::NudgeDue,
     ];
 
     /// The stored name, also the payload's `type`.
@@ -71,6 +73,7 @@ impl EventKind {
             EventKind::RecommendationChanged => "RECOMMENDATION_CHANGED",
             EventKind::CohortDisbanded => "COHORT_DISBANDED",
             EventKind::CohortGraduated => "COHORT_GRADUATED",
+            EventKind::NudgeDue => "NUDGE_DUE",
         }
     }
 
@@ -93,7 +96,7 @@ impl EventKind {
     /// The part of the cohort an event of this kind reveals: stage changes, creation and the
     /// meeting plan are its public face; its conduct and goals its setup; members, check-ins,
     /// attendance, achievements, health and recommendations its activity; join requests the
-    /// queue of them.
+    /// queue of them; a nudge the cohort's nudges (and the nudged member's own data).
     pub fn facet(self) -> Facet {
         match self {
             EventKind::CohortCreated
@@ -113,6 +116,7 @@ impl EventKind {
             | EventKind::HealthChanged
             | EventKind::RecommendationChanged => Facet::Activity,
             EventKind::JoinRequested => Facet::JoinRequests,
+            EventKind::NudgeDue => Facet::Nudges,
         }
     }
 }

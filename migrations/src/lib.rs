@@ -16,6 +16,7 @@ mod m20261201_000005_tallies;
 mod m20261201_000006_events;
 mod m20261201_000007_webhooks;
 mod m20261201_000008_lti;
+mod m20261201_000009_nudges;
 pub mod tallies;
 
 /// The ordered list of migrations.
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_events::Migration),
             Box::new(m20261201_000007_webhooks::Migration),
             Box::new(m20261201_000008_lti::Migration),
+            Box::new(m20261201_000009_nudges::Migration),
         ]
     }
 }

@@ -394,9 +394,13 @@ enum Read {
     EventsCheckIns,
     /// The tenant's webhook endpoints (the fixture holds one) and their deliveries.
     WebhookEndpoints,
+    /// How the cohort nudges (its setup).
+    NudgePolicy,
+    /// The nudges the cohort sent (none in the fixture: the answer's shape is what is decided).
+    Nudges,
 }
 
-const READS: [Read; 41] = [
+const READS: [Read; 43] = [
     Read::Viewer,
     Read::Cohorts,
     Read::SearchCohorts,
@@ -438,6 +442,8 @@ const READS: [Read; 41] = [
     Read::EventsFace,
     Read::EventsCheckIns,
     Read::WebhookEndpoints,
+    Read::NudgePolicy,
+    Read::Nudges,
 ];
 
 impl Read {
@@ -483,6 +489,8 @@ impl Read {
             Read::Goals | Read::GoalProgress => &["Cohort.goals"],
             Read::CodeOfConduct => &["Cohort.codeOfConduct"],
             Read::JoinRequests => &["Cohort.joinRequests"],
+            Read::NudgePolicy => &["Cohort.nudgePolicy"],
+            Read::Nudges => &["Cohort.nudges"],
             Read::OutsideInterest => &["Cohort.outsideInterest"],
             Read::Rsvps | Read::Attendance => &["Cohort.meetings"],
             Read::ProgressChartUrl | Read::Chart => &["Cohort.progressChartUrl"],
@@ -503,6 +511,7 @@ impl Read {
                 "Membership.status",
                 "Membership.conductAcceptedVersion",
                 "Membership.joinedAt",
+                "Membership.nudgesEnabled",
             ],
             Read::Participation => &["Membership.participation"],
             Read::OthersCalendarFeedUrl | Read::CalendarFeed => &["Membership.calendarFeedUrl"],
@@ -577,8 +586,8 @@ impl Read {
             Read::WebhookEndpoints if who.standing() == Standing::Staff => Count(1),
             Read::WebhookEndpoints => Forbidden,
             Read::Face | Read::Meetings | Read::NodeCohort | Read::NodeMeeting => level(Level::Face),
-            Read::Goals | Read::CodeOfConduct | Read::NodeGoal => level(Level::Conduct),
-            Read::JoinRequests => level(Level::Manage),
+            Read::Goals | Read::CodeOfConduct | Read::NodeGoal | Read::NudgePolicy => level(Level::Conduct),
+            Read::JoinRequests | Read::Nudges => level(Level::Manage),
             // Their own request; whether its requester reads it the table does not say.
             Read::NodeJoinRequest if who == Who::Requested => Undecided,
             Read::NodeJoinRequest => level(Level::Manage),
@@ -686,6 +695,11 @@ impl Read {
             Read::GoalProgress => (cohort("goals { id progress { current fraction } }"), id),
             Read::CodeOfConduct => (cohort("codeOfConduct { version text }"), id),
             Read::JoinRequests => (cohort("joinRequests(first: 50) { totalCount nodes { id status } }"), id),
+            Read::NudgePolicy => (
+                cohort("nudgePolicy { checkInEveryDays meetingReminderHours leaderDigest maxUnanswered digestWeekday }"),
+                id,
+            ),
+            Read::Nudges => (cohort("nudges(first: 50) { totalCount nodes { id kind status subject } }"), id),
             Read::OutsideInterest => (cohort("outsideInterest"), id),
             Read::Rsvps => (windowed("rsvps { answer }"), window),
             Read::Attendance => (windowed("attendance { mark } attendanceRate"), window),
@@ -700,7 +714,8 @@ impl Read {
             Read::NodeJoinRequest => (node("... on JoinRequest { status }"), node_of(&c.pending_request)),
             Read::MembershipFields => (
                 node(
-                    "... on Membership { person { displayName } cohort { id } role status conductAcceptedVersion joinedAt }",
+                    "... on Membership { person { displayName } cohort { id } role status conductAcceptedVersion joinedAt \
+                     nudgesEnabled }",
                 ),
                 node_of(&c.of(Who::Member).membership),
             ),
@@ -785,6 +800,8 @@ impl fmt::Display for Read {
             Read::GoalProgress => "cohort.goals.progress",
             Read::CodeOfConduct => "cohort.codeOfConduct",
             Read::JoinRequests => "cohort.joinRequests",
+            Read::NudgePolicy => "cohort.nudgePolicy",
+            Read::Nudges => "cohort.nudges",
             Read::OutsideInterest => "cohort.outsideInterest",
             Read::Rsvps => "cohort.meetings.rsvps",
             Read::Attendance => "cohort.meetings.attendance",
@@ -863,9 +880,13 @@ enum Mutation {
     RotateWebhookSecret,
     /// The fixture's endpoint.
     DisableWebhookEndpoint,
+    /// Check-in nudges every five days.
+    SetNudgePolicy,
+    /// The column's own membership, nudges off.
+    SetNudgesEnabled,
 }
 
-const WRITES: [Mutation; 31] = [
+const WRITES: [Mutation; 33] = [
     Mutation::CreateCohort,
     Mutation::ProposeCohort,
     Mutation::ApproveCohort,
@@ -897,6 +918,8 @@ const WRITES: [Mutation; 31] = [
     Mutation::CreateWebhookEndpoint,
     Mutation::RotateWebhookSecret,
     Mutation::DisableWebhookEndpoint,
+    Mutation::SetNudgePolicy,
+    Mutation::SetNudgesEnabled,
 ];
 
 /// The state a mutation's fixture cohort must be in.
@@ -940,6 +963,8 @@ impl Mutation {
             Mutation::CreateWebhookEndpoint => "createWebhookEndpoint",
             Mutation::RotateWebhookSecret => "rotateWebhookSecret",
             Mutation::DisableWebhookEndpoint => "disableWebhookEndpoint",
+            Mutation::SetNudgePolicy => "setNudgePolicy",
+            Mutation::SetNudgesEnabled => "setNudgesEnabled",
         }
     }
 
@@ -965,14 +990,16 @@ impl Mutation {
             | Mutation::ApplyEvaluation
             | Mutation::GraduateCohort
             | Mutation::WriteRetrospective
-            | Mutation::SetMeetingPlan => "cohort",
+            | Mutation::SetMeetingPlan
+            | Mutation::SetNudgePolicy => "cohort",
             Mutation::AddMembers => "memberships",
             Mutation::SyncRoster => "invited",
             Mutation::AcceptCodeOfConduct
             | Mutation::ChangeMemberRole
             | Mutation::LeaveCohort
             | Mutation::RevokeCalendarFeed
-            | Mutation::RevokeOwnCalendarFeed => "membership",
+            | Mutation::RevokeOwnCalendarFeed
+            | Mutation::SetNudgesEnabled => "membership",
             Mutation::AddGoal => "goal",
             Mutation::LogCheckIn => "checkIn",
             Mutation::RequestToJoin | Mutation::DecideJoinRequest | Mutation::WithdrawJoinRequest => "joinRequest",
@@ -1035,7 +1062,7 @@ impl Mutation {
                 Who::Invited => Allowed,
                 w => as_a_person_or_accept(w),
             },
-            Mutation::LeaveCohort => match who {
+            Mutation::LeaveCohort | Mutation::SetNudgesEnabled => match who {
                 Who::Invited => Allowed,
                 _ => as_a_person(),
             },
@@ -1047,7 +1074,8 @@ impl Mutation {
             | Mutation::DisbandCohort
             | Mutation::SetCriteria
             | Mutation::GraduateCohort
-            | Mutation::WriteRetrospective => allowed_if(who.leads()),
+            | Mutation::WriteRetrospective
+            | Mutation::SetNudgePolicy => allowed_if(who.leads()),
             Mutation::ApplyEvaluation if who.leads() => REQUIREMENTS_NOT_MET,
             Mutation::ApplyEvaluation => Forbidden,
             Mutation::SetMeetingPlan
@@ -1182,6 +1210,12 @@ impl Mutation {
             Mutation::DisableWebhookEndpoint => {
                 (q(DISABLE_WEBHOOK_ENDPOINT), json!({ "input": { "endpointId": fx.endpoint } }))
             }
+            Mutation::SetNudgePolicy => {
+                (q(SET_NUDGE_POLICY), json!({ "input": { "cohortId": c.id, "checkInEveryDays": 5 } }))
+            }
+            Mutation::SetNudgesEnabled => {
+                (q(SET_NUDGES_ENABLED), json!({ "input": { "cohortId": c.id, "enabled": false } }))
+            }
         }
     }
 }
@@ -1261,6 +1295,10 @@ const CREATE_WEBHOOK_ENDPOINT: &str = r#"mutation($input: CreateWebhookEndpointI
     createWebhookEndpoint(input: $input) { endpoint { id url } signingSecret userErrors { field message code } } }"#;
 const ROTATE_WEBHOOK_SECRET: &str = r#"mutation($input: WebhookEndpointRefInput!) {
     rotateWebhookSecret(input: $input) { endpoint { id } signingSecret userErrors { field message code } } }"#;
+const SET_NUDGE_POLICY: &str = r#"mutation($input: SetNudgePolicyInput!) {
+    setNudgePolicy(input: $input) { cohort { id nudgePolicy { checkInEveryDays } } userErrors { field message code } } }"#;
+const SET_NUDGES_ENABLED: &str = r#"mutation($input: SetNudgesEnabledInput!) {
+    setNudgesEnabled(input: $input) { membership { id nudgesEnabled } userErrors { field message code } } }"#;
 const DISABLE_WEBHOOK_ENDPOINT: &str = r#"mutation($input: WebhookEndpointRefInput!) {
     disableWebhookEndpoint(input: $input) { endpoint { id enabled } userErrors { field message code } } }"#;
 

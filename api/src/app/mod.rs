@@ -17,6 +17,7 @@ pub mod feed;
 pub mod joining;
 pub mod meetings;
 mod members;
+pub mod nudges;
 pub mod reads;
 pub mod webhooks;
 

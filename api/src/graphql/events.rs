@@ -35,7 +35,8 @@ mirror_enum!(
         HealthChanged,
         RecommendationChanged,
         CohortDisbanded,
-        CohortGraduated
+        CohortGraduated,
+        NudgeDue
     }
 );
 

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod loaders;
 pub mod meetings;
 pub mod mutation;
+pub mod nudges;
 pub mod query;
 pub mod subscription;
 pub mod types;

@@ -433,6 +433,27 @@ impl MutationRoot {
         cohort_payload(ctx, result).await
     }
 
+    /// Leaders: how the cohort nudges its members.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
+    async fn set_nudge_policy(
+        &self,
+        ctx: &Context<'_>,
+        input: super::nudges::SetNudgePolicyInput,
+    ) -> Result<CohortPayload> {
+        let result = super::nudges::set_policy(ctx, input).await?;
+        cohort_payload(ctx, result).await
+    }
+
+    /// Any member, for themself.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
+    async fn set_nudges_enabled(
+        &self,
+        ctx: &Context<'_>,
+        input: super::nudges::SetNudgesEnabledInput,
+    ) -> Result<MembershipPayload> {
+        membership_payload(super::nudges::set_enabled(ctx, input).await?)
+    }
+
     /// Apply the current evaluation: disband or graduate when it recommends so; a user error when it says CONTINUE.
     #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
     async fn apply_evaluation(&self, ctx: &Context<'_>, input: ApplyEvaluationInput) -> Result<CohortPayload> {

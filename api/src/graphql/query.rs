@@ -209,6 +209,7 @@ async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiEr
         Kind::JoinRequest => Node::JoinRequest(super::discovery::load_join_request(ctx, id).await?),
         Kind::CohortEvent => Node::CohortEvent(super::events::load(ctx, id).await?),
         Kind::WebhookEndpoint => Node::WebhookEndpoint(super::webhooks::load(ctx, id).await?),
+        Kind::Nudge => Node::Nudge(super::nudges::load(ctx, id).await?),
         // A delivery is read through its endpoint; it is not a node of its own.
         Kind::WebhookDelivery => return Err(missing()),
         // A meeting's ID names a cohort and a start, not one row: `node` reads it above.

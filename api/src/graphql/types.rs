@@ -58,6 +58,7 @@ pub enum Node {
     Meeting(super::meetings::Meeting),
     CohortEvent(super::events::CohortEvent),
     WebhookEndpoint(super::webhooks::WebhookEndpoint),
+    Nudge(super::nudges::Nudge),
 }
 
 /// The person or account behind the request.
@@ -313,6 +314,22 @@ impl Cohort {
     ) -> Result<super::discovery::JoinRequestConnection> {
         super::discovery::join_requests(ctx, self, first, after.as_deref(), status).await
     }
+    /// How the cohort nudges its members (its horizon's and meeting plan's defaults until a leader changes them).
+    #[graphql(complexity = "limits::field(limits::LOOKUP_STATEMENTS, child_complexity)")]
+    async fn nudge_policy(&self, ctx: &Context<'_>) -> Result<super::nudges::NudgePolicy> {
+        super::nudges::policy_of(ctx, self).await
+    }
+    /// Leaders and facilitators: the cohort's nudges, newest first.
+    #[graphql(complexity = "limits::connection(first, limits::PAGE_STATEMENTS, child_complexity)")]
+    async fn nudges(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        kind: Option<super::nudges::NudgeKind>,
+    ) -> Result<super::nudges::NudgeConnection> {
+        super::nudges::nudges_of(ctx, self, first, after.as_deref(), kind).await
+    }
     /// Join requests from people outside the origin course, all time: the growth signal of open-ended cohorts.
     #[graphql(complexity = "limits::field(limits::LOOKUP_STATEMENTS, child_complexity)")]
     async fn outside_interest(&self, ctx: &Context<'_>) -> Result<i32> {
@@ -431,6 +448,10 @@ impl Membership {
     /// `revokeCalendarFeed` replaces it.
     async fn calendar_feed_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         super::meetings::calendar_feed_url(ctx, &self.0).await
+    }
+    /// Whether this member receives nudges; each member decides for themself.
+    async fn nudges_enabled(&self) -> bool {
+        self.0.nudges_enabled
     }
 }
 

@@ -115,6 +115,8 @@ pub mod membership {
         pub invited_at: i64,
         pub joined_at: Option<i64>,
         pub left_at: Option<i64>,
+        /// Whether the member receives nudges (each member decides for themself).
+        pub nudges_enabled: bool,
     }
     no_relations!();
 }
@@ -363,6 +365,56 @@ pub mod lti_nonce {
         pub nonce: String,
         pub issuer: String,
         pub expires_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod nudge_policy {
+    use sea_orm::entity::prelude::*;
+
+    /// A cohort's nudge policy once a leader changed its defaults (`nudges`).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "nudge_policies")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub cohort_id: i64,
+        pub tenant_id: i64,
+        pub check_in_every_days: Option<i32>,
+        pub meeting_reminder_hours: Option<i32>,
+        pub leader_digest: bool,
+        pub max_unanswered: i32,
+        /// ISO weekday, 1 = Monday.
+        pub digest_weekday: i32,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod nudge {
+    use sea_orm::entity::prelude::*;
+
+    /// A nudge found due, once per member, kind and slot, and its delivery.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "nudges")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub cohort_id: i64,
+        pub membership_id: i64,
+        /// `CHECK_IN_DUE`, `MEETING_SOON` or `LEADER_DIGEST`.
+        pub kind: String,
+        pub slot: String,
+        pub due_at: i64,
+        /// `PENDING`, `SENT`, `SKIPPED` or `FAILED`.
+        pub status: String,
+        pub subject: String,
+        pub body: String,
+        pub attempts: i32,
+        pub next_attempt_at: Option<i64>,
+        pub sent_at: Option<i64>,
+        pub last_error: Option<String>,
+        pub created_at: i64,
     }
     no_relations!();
 }

@@ -13,6 +13,7 @@ pub mod entities;
 pub mod events;
 pub mod lifecycle;
 pub mod meetings;
+pub mod nudges;
 pub mod progress;
 pub mod queries;
 pub mod search;

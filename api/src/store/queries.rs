@@ -29,7 +29,7 @@ pub trait HasId {
 macro_rules! has_id {
     ($($module:ident),*) => { $(impl HasId for super::entities::$module::Model { fn row_id(&self) -> i64 { self.id } })* };
 }
-has_id!(person, cohort, membership, goal, check_in, outcome, join_request, webhook_endpoint, webhook_delivery);
+has_id!(person, cohort, membership, goal, check_in, outcome, join_request, webhook_endpoint, webhook_delivery, nudge);
 
 /// One page of rows in id order, with what Relay's `PageInfo` needs.
 #[derive(Debug, Clone)]
