@@ -154,7 +154,7 @@ impl Words {
                 let spec = progress::goal_spec(g);
                 let obs = observations.get(&g.id).cloned().unwrap_or_default();
                 let p = afterclass_domain::goal::progress(&spec, &obs, c.activated_at.map(from_micros), now);
-                let pace = format!("{:?}", p.pace).to_lowercase().replace('_', " ");
+                let pace = p.pace.as_str().to_lowercase().replace('_', " ");
                 format!("{}: {} of {} {} ({:.0} %, {pace})", g.title, p.current, p.target, g.unit, p.fraction * 100.0)
             })
             .collect();
