@@ -24,6 +24,14 @@
 //! and `localhost` resolves to nothing (`--host-resolver-rules`), and the page records every
 //! request it makes ([`Page::requests`]) so a suite can check that none left the machine.
 //!
+//! A tab's cross-site `<iframe>`s (an LMS embedding a tool) run in processes of their own, each
+//! a DevTools target: the tab attaches to them as they appear (`Target.setAutoAttach`, flat
+//! sessions), records their console errors and requests with its own, and [`Page::frame`] gives
+//! one by its address as a [`Frame`], on which the same [`Document`] methods work (`eval`,
+//! `wait_for`, `click`, `type_text`, …). A frame keeps working across its navigations, though
+//! each new process gives it a new session. Same-site frames and frames of frames are not
+//! followed.
+//!
 //! When Chromium is missing (`/usr/bin/chromium`, or `AFTERCLASS_TEST_CHROMIUM`), [`Browser::launch`]
 //! says plainly `SKIPPED: browser suite` and gives `None`; under CI (`CI` set) it panics instead,
 //! as the PostgreSQL suite does.
@@ -54,6 +62,14 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(25);
 /// The default window: a phone held upright.
 const WINDOW: (u32, u32) = (390, 844);
+/// How long a frame may be away (between two of its documents, or while it navigates within
+/// its parent's process) before a command to it fails.
+const REATTACH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A page's own Content-Security-Policy is reported to the page, not always to the console.
+const CSP_REPORTER: &str = "document.addEventListener('securitypolicyviolation', e => \
+    console.error('Content-Security-Policy violation: ' + e.violatedDirective + ' blocked ' + \
+    (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber));";
 
 /// What went wrong driving the browser, in words that name the selector and the page.
 #[derive(Clone, PartialEq, Eq)]
@@ -196,6 +212,14 @@ impl Browser {
         Some(Browser { child, profile, conn, window: options.window })
     }
 
+    /// Every cookie the browser keeps (`Storage.getCookies`), as CDP describes them: `name`,
+    /// `domain`, `sameSite`, and `partitionKey` (`topLevelSite`, `hasCrossSiteAncestor`) for
+    /// a partitioned one.
+    pub async fn cookies(&self) -> Result<Vec<Value>> {
+        let mut answer = self.conn.call(None, "Storage.getCookies", json!({})).await?;
+        Ok(answer["cookies"].as_array_mut().map(std::mem::take).unwrap_or_default())
+    }
+
     /// A new tab on `about:blank`, its events recorded from the start.
     pub async fn new_page(&self) -> Page {
         let target = self
@@ -219,29 +243,46 @@ impl Browser {
         self.conn.sessions.lock().unwrap().insert(session.clone(), events_tx);
         let (broadcast_tx, _) = broadcast::channel::<Event>(1024);
         let record = Arc::new(Mutex::new(Record::default()));
+        let frames: Frames = Arc::default();
         {
             let record = record.clone();
             let broadcast_tx = broadcast_tx.clone();
+            let frames = frames.clone();
+            let conn = Arc::downgrade(&self.conn);
+            let tab = session.clone();
             tokio::spawn(async move {
-                while let Some((method, params)) = events_rx.recv().await {
-                    record.lock().unwrap().note(&method, &params);
-                    let _ = broadcast_tx.send((method, params));
+                while let Some(event) = events_rx.recv().await {
+                    if let Some(conn) = conn.upgrade() {
+                        follow_frames(&conn, &tab, &frames, &event);
+                    }
+                    record.lock().unwrap().note(&event.method, &event.params);
+                    let _ = broadcast_tx.send(event);
                 }
             });
         }
-        let page = Page { conn: self.conn.clone(), session, target_id, events: broadcast_tx, record };
+        let page = Page {
+            doc: Document { conn: self.conn.clone(), route: Route::Session(session.clone()) },
+            session,
+            target_id,
+            events: broadcast_tx,
+            record,
+            frames,
+        };
         for domain in ["Page", "Runtime", "Network", "Log"] {
             page.call(&format!("{domain}.enable"), json!({})).await.expect("enabling a CDP domain");
         }
-        // The page's own Content-Security-Policy is reported to the page, not always to the console.
+        // Cross-site frames run in processes of their own, each a target of its own: attach to
+        // them as they appear (`follow_frames`), paused until their events are routed here.
         page.call(
-            "Page.addScriptToEvaluateOnNewDocument",
-            json!({ "source": "document.addEventListener('securitypolicyviolation', e => \
-                console.error('Content-Security-Policy violation: ' + e.violatedDirective + ' blocked ' + \
-                (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber));" }),
+            "Target.setAutoAttach",
+            json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true }),
         )
         .await
-        .expect("installing the CSP reporter");
+        .expect("attaching to the page's frames");
+        // The page's own Content-Security-Policy is reported to the page, not always to the console.
+        page.call("Page.addScriptToEvaluateOnNewDocument", json!({ "source": CSP_REPORTER }))
+            .await
+            .expect("installing the CSP reporter");
         page
     }
 }
@@ -303,12 +344,21 @@ pub fn screenshot_path(name: &str) -> PathBuf {
     target.join("screenshots").join(name)
 }
 
-/// An event as Chromium pushes it: its method and its parameters.
-type Event = (String, Value);
+/// An event as Chromium pushes it: the session it came from (a tab's or one of its frames'),
+/// its method and its parameters.
+#[derive(Debug, Clone)]
+struct Event {
+    session: String,
+    method: String,
+    params: Value,
+}
 /// Who waits for the answer to each command in flight, by id.
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value>>>>>;
 /// Where each page's events go, by CDP session id.
 type Sessions = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Event>>>>;
+/// A tab's out-of-process frames attached now: their target id (the frame's id, which stays
+/// the same from one document to the next) and their current session.
+type Frames = Arc<Mutex<HashMap<String, String>>>;
 
 /// One websocket to Chromium: commands answered by id, events routed to their page's session.
 struct Connection {
@@ -399,7 +449,55 @@ fn route(text: &str, pending: &Pending, sessions: &Sessions) {
     }
     let (Some(method), Some(session)) = (message["method"].as_str(), message["sessionId"].as_str()) else { return };
     if let Some(events) = sessions.lock().unwrap().get(session) {
-        let _ = events.send((method.to_owned(), message["params"].take()));
+        let _ = events.send(Event {
+            session: session.to_owned(),
+            method: method.to_owned(),
+            params: message["params"].take(),
+        });
+    }
+}
+
+/// Keeps a tab's `frames` up to date from the `Target.*` events of its session. A frame that
+/// attaches is paused (`waitForDebuggerOnStart`) until its events are routed with the tab's, the
+/// tab's domains are enabled in it and the CSP reporter installed, so that nothing it does goes
+/// unrecorded; then it runs. A frame that detaches (removed, or navigated back into its parent's
+/// process) is forgotten until it attaches again. Anything else that attaches (a worker) only
+/// runs.
+fn follow_frames(conn: &Arc<Connection>, tab: &str, frames: &Frames, event: &Event) {
+    if event.session != tab {
+        return;
+    }
+    let Some(child) = event.params["sessionId"].as_str() else { return };
+    match event.method.as_str() {
+        "Target.attachedToTarget" => {
+            let info = &event.params["targetInfo"];
+            let is_frame = info["type"] == "iframe";
+            if is_frame {
+                let mut sessions = conn.sessions.lock().unwrap();
+                if let Some(events) = sessions.get(tab).cloned() {
+                    sessions.insert(child.to_owned(), events);
+                }
+                let frame_id = info["targetId"].as_str().unwrap_or_default().to_owned();
+                frames.lock().unwrap().insert(frame_id, child.to_owned());
+            }
+            let conn = conn.clone();
+            let child = child.to_owned();
+            tokio::spawn(async move {
+                if is_frame {
+                    for domain in ["Page", "Runtime", "Network", "Log"] {
+                        let _ = conn.call(Some(&child), &format!("{domain}.enable"), json!({})).await;
+                    }
+                    let source = json!({ "source": CSP_REPORTER });
+                    let _ = conn.call(Some(&child), "Page.addScriptToEvaluateOnNewDocument", source).await;
+                }
+                let _ = conn.call(Some(&child), "Runtime.runIfWaitingForDebugger", json!({})).await;
+            });
+        }
+        "Target.detachedFromTarget" => {
+            conn.sessions.lock().unwrap().remove(child);
+            frames.lock().unwrap().retain(|_, session| session != child);
+        }
+        _ => {}
     }
 }
 
@@ -469,20 +567,58 @@ fn remote_text(arg: &Value) -> String {
     }
 }
 
-/// One tab. Dropping it closes the tab.
+/// One tab. Dropping it closes the tab. What a test reads and does in its document
+/// ([`Document`]: `eval`, `wait_for`, `click`, …) is reached through it as through a frame's.
 pub struct Page {
-    conn: Arc<Connection>,
+    doc: Document,
     session: String,
     target_id: String,
     events: broadcast::Sender<Event>,
     record: Arc<Mutex<Record>>,
+    frames: Frames,
+}
+
+/// A cross-site `<iframe>` of a [`Page`] (an out-of-process frame, with a DevTools session of
+/// its own), found by [`Page::frame`]; [`Document`]'s methods work on it as on a tab. It is
+/// the frame rather than one of its documents: it stays usable when the frame navigates, as a
+/// launch does (the tool's login, the platform's authorisation, the tool's launch). Console
+/// errors and requests of its documents are the page's ([`Page::console_errors`]).
+pub struct Frame {
+    doc: Document,
+}
+
+/// Where a [`Document`]'s commands go.
+#[derive(Clone)]
+enum Route {
+    /// A tab's session, or a frame's as it is now.
+    Session(String),
+    /// Whatever session a frame of the tab has when the command is sent: a frame gets a new one
+    /// each time a navigation brings it back into a process of its own.
+    Frame { frame_id: String, frames: Frames },
+}
+
+/// The document of a tab or of a frame: what a test evaluates, waits for, reads, clicks and
+/// types into. [`Page`] and [`Frame`] dereference to it.
+pub struct Document {
+    conn: Arc<Connection>,
+    route: Route,
+}
+
+impl std::ops::Deref for Page {
+    type Target = Document;
+    fn deref(&self) -> &Document {
+        &self.doc
+    }
+}
+
+impl std::ops::Deref for Frame {
+    type Target = Document;
+    fn deref(&self) -> &Document {
+        &self.doc
+    }
 }
 
 impl Page {
-    async fn call(&self, method: &str, params: Value) -> Result<Value> {
-        self.conn.call(Some(&self.session), method, params).await
-    }
-
     /// Navigates and waits for the page's load event.
     pub async fn goto(&self, url: &str) -> Result<()> {
         let mut events = self.events.subscribe();
@@ -490,16 +626,74 @@ impl Page {
         if let Some(error) = answer["errorText"].as_str() {
             return err(format!("navigating to {url}: {error}"));
         }
-        wait_for_load(&mut events, url).await
+        wait_for_load(&mut events, &self.session, url).await
     }
 
-    /// Clicks `selector` (see [`Page::click`]) and waits for the navigation it starts to load,
-    /// e.g. a form's submit button.
+    /// Clicks `selector` (see [`Document::click`]) and waits for the navigation it starts to
+    /// load, e.g. a form's submit button.
     pub async fn click_and_wait_for_load(&self, selector: &str) -> Result<()> {
         let mut events = self.events.subscribe();
         self.click(selector).await?;
         let url = self.url().await.unwrap_or_default();
-        wait_for_load(&mut events, &format!("the navigation from {url} (clicked {selector})")).await
+        wait_for_load(&mut events, &self.session, &format!("the navigation from {url} (clicked {selector})")).await
+    }
+
+    /// Waits until a cross-site frame of the page shows a document whose address starts with
+    /// `url_prefix` and that has loaded (`document.readyState` is `complete`), and gives it.
+    /// Frames of the page's own site share its process and are not found here.
+    pub async fn frame(&self, url_prefix: &str, timeout: Duration) -> Result<Frame> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let attached: Vec<(String, String)> =
+                self.frames.lock().unwrap().iter().map(|(id, session)| (id.clone(), session.clone())).collect();
+            let mut seen = Vec::new();
+            for (frame_id, session) in attached {
+                let doc = Document { conn: self.conn.clone(), route: Route::Session(session) };
+                // A frame between two documents has no context to evaluate in: not yet.
+                let Ok(at) = doc.eval("[location.href, document.readyState]").await else { continue };
+                let (href, state) = (at[0].as_str().unwrap_or_default(), at[1].as_str().unwrap_or_default());
+                if href.starts_with(url_prefix) && state == "complete" {
+                    let route = Route::Frame { frame_id, frames: self.frames.clone() };
+                    return Ok(Frame { doc: Document { conn: self.conn.clone(), route } });
+                }
+                seen.push(format!("{href} ({state})"));
+            }
+            if Instant::now() >= deadline {
+                let url = self.url().await.unwrap_or_else(|e| e.0);
+                return err(format!(
+                    "no cross-site frame at {url_prefix}… loaded within {timeout:?} on {url}; its frames are at {seen:?}"
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+impl Document {
+    /// The session to send to now: a frame's, once it is attached again if it is away.
+    async fn session(&self) -> Result<String> {
+        let (frame_id, frames) = match &self.route {
+            Route::Session(session) => return Ok(session.clone()),
+            Route::Frame { frame_id, frames } => (frame_id, frames),
+        };
+        let deadline = Instant::now() + REATTACH_TIMEOUT;
+        loop {
+            if let Some(session) = frames.lock().unwrap().get(frame_id) {
+                return Ok(session.clone());
+            }
+            if Instant::now() >= deadline {
+                return err(format!(
+                    "the frame {frame_id} has had no document of its own for {REATTACH_TIMEOUT:?} \
+                     (it was removed, or shows a page of its parent's site)"
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn call(&self, method: &str, params: Value) -> Result<Value> {
+        let session = self.session().await?;
+        self.conn.call(Some(&session), method, params).await
     }
 
     /// Evaluates `js` in the page (awaiting a promise) and gives its value as JSON; a thrown
@@ -547,16 +741,20 @@ impl Page {
         Ok(())
     }
 
-    /// Evaluates `js` every [`POLL`] until it gives `true`.
+    /// Evaluates `js` every [`POLL`] until it gives `true`. An error (the document being
+    /// replaced by the next one) counts as not yet; the last one is told at the deadline.
     async fn poll(&self, js: &str, timeout: Duration, what: impl Fn() -> String) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            if self.eval(js).await? == Value::Bool(true) {
-                return Ok(());
-            }
+            let last_error = match self.eval(js).await {
+                Ok(Value::Bool(true)) => return Ok(()),
+                Ok(_) => None,
+                Err(e) => Some(e),
+            };
             if Instant::now() >= deadline {
                 let url = self.url().await.unwrap_or_else(|e| e.0);
-                return err(format!("{} within {timeout:?} on {url}", what()));
+                let error = last_error.map(|e| format!(" (the last look failed: {e})")).unwrap_or_default();
+                return err(format!("{} within {timeout:?} on {url}{error}", what()));
             }
             tokio::time::sleep(POLL).await;
         }
@@ -577,6 +775,8 @@ impl Page {
     /// Clicks the middle of the first element matching `selector` as a user would: scrolled
     /// into view, then real mouse events at that point. Fails when the element is missing, not
     /// rendered, disabled, or covered there by another element (which would get the click).
+    /// In a [`Frame`] the events go to the frame's own session, which takes them in the frame's
+    /// coordinates (`tests/tests/web_frame.rs` checks that they arrive, trusted, on their target).
     pub async fn click(&self, selector: &str) -> Result<()> {
         let js = format!(
             "(() => {{
@@ -687,8 +887,11 @@ impl Page {
         }
         Ok(())
     }
+}
 
-    /// A PNG of the viewport at `path` (parent directories created); see [`screenshot_path`].
+impl Page {
+    /// A PNG of the viewport at `path` (parent directories created), the page's frames drawn
+    /// in it; see [`screenshot_path`].
     pub async fn screenshot(&self, path: &Path) -> Result<()> {
         let answer = self.call("Page.captureScreenshot", json!({ "format": "png" })).await?;
         let png = base64::engine::general_purpose::STANDARD
@@ -733,16 +936,22 @@ impl Page {
 
 impl Drop for Page {
     fn drop(&mut self) {
-        self.conn.sessions.lock().unwrap().remove(&self.session);
+        let mut sessions = self.conn.sessions.lock().unwrap();
+        sessions.remove(&self.session);
+        for frame in self.frames.lock().unwrap().values() {
+            sessions.remove(frame);
+        }
+        drop(sessions);
         self.conn.send_and_forget("Target.closeTarget", json!({ "targetId": self.target_id }));
     }
 }
 
-async fn wait_for_load(events: &mut broadcast::Receiver<Event>, what: &str) -> Result<()> {
+/// Waits for the load event of the tab's own document (not of one of its frames).
+async fn wait_for_load(events: &mut broadcast::Receiver<Event>, tab: &str, what: &str) -> Result<()> {
     let deadline = tokio::time::Instant::now() + LOAD_TIMEOUT;
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Ok((method, _))) if method == "Page.loadEventFired" => return Ok(()),
+            Ok(Ok(event)) if event.method == "Page.loadEventFired" && event.session == tab => return Ok(()),
             Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
             Ok(Err(broadcast::error::RecvError::Closed)) => return err(format!("{what}: the page closed")),
             Err(_) => return err(format!("{what} did not load within {LOAD_TIMEOUT:?}")),

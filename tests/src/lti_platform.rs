@@ -3,7 +3,8 @@
 //! `id_token` in an auto-submitting form (as Moodle and Canvas do), an OAuth 2 token endpoint
 //! that checks the tool's client assertion against the tool's published JWK Set, a Names and
 //! Role Provisioning Services endpoint (paged by `Link` headers), a deep-linking return
-//! endpoint that checks the tool's signed response, and a course page with a launch link.
+//! endpoint that checks the tool's signed response, and a course page with a launch link (or,
+//! with `&embed=1`, the launch in an iframe).
 //!
 //! It also signs any claims a test wants ([`Platform::sign`], [`Platform::sign_with`]), so the
 //! suites can forge launches the real platform would never send.
@@ -445,15 +446,33 @@ async fn deep_link_return(State(inner): State<Arc<Inner>>, Form(params): Form<BT
     }
 }
 
-/// The course page: a link that starts the launch for `?user=…` (and `&message=deep-link`).
+/// The course page: a link that starts the launch for `?user=…` (and `&message=deep-link`) as a
+/// top-level navigation; with `&embed=1`, the launch in an `<iframe id="tool">` beside the
+/// course's navigation instead, as Moodle and Canvas embed a tool. The platform is on
+/// `localhost` and the tool on `127.0.0.1`, so the frame is cross-site: a third-party context,
+/// where a browser that blocks third-party cookies keeps only partitioned ones.
 async fn course_page(State(inner): State<Arc<Inner>>, Query(query): Query<BTreeMap<String, String>>) -> Response {
     let platform = Platform { inner, addr: "127.0.0.1:0".parse().unwrap() };
     let user = query.get("user").cloned().unwrap_or_default();
     let message = query.get("message").cloned().unwrap_or_else(|| "resource".into());
     let href = platform.login_url(&user, &message).replace('&', "&amp;");
+    let head = "<!doctype html><html><head><link rel=\"icon\" href=\"data:,\"><title>Intro to Rust</title></head>";
+    if query.get("embed").is_some_and(|e| e == "1") {
+        // Canvas's `allow` list for tool frames; no `sandbox`, as neither LMS sandboxes a tool.
+        return Html(format!(
+            "{head}<body style=\"margin:0;font-family:sans-serif;display:flex;background:#eef1f4\">\
+             <nav style=\"width:150px;padding:16px;background:#2d3b45;color:#fff\"><h1 style=\"font-size:18px\">Intro to Rust</h1>\
+             <p>Home</p><p>Modules</p><p><b>Afterclass cohorts</b></p><p>Grades</p></nav>\
+             <main style=\"padding:16px\"><h2 style=\"margin-top:0\">Afterclass cohorts</h2>\
+             <iframe id=\"tool\" title=\"Afterclass cohorts\" src=\"{href}\" width=\"390\" height=\"700\" \
+             style=\"border:1px solid #c7cdd1;background:#fff\" \
+             allow=\"geolocation *; microphone *; camera *; midi *; encrypted-media *; autoplay *; clipboard-write *; display-capture *\" \
+             allowfullscreen></iframe></main></body></html>"
+        ))
+        .into_response();
+    }
     Html(format!(
-        "<!doctype html><html><head><link rel=\"icon\" href=\"data:,\"></head><body><h1>Intro to Rust</h1>\
-         <a id=\"open-afterclass\" href=\"{href}\">Afterclass cohorts</a></body></html>"
+        "{head}<body><h1>Intro to Rust</h1><a id=\"open-afterclass\" href=\"{href}\">Afterclass cohorts</a></body></html>"
     ))
     .into_response()
 }
