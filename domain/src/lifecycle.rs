@@ -203,6 +203,9 @@ pub struct Snapshot {
     pub outside_interest: u32,
     /// Consecutive weeks, ending with the week up to `as_of`, with at least one check-in.
     pub active_weeks_in_a_row: u32,
+    /// Active members who went quiet: as many check-in nudges in a row as the nudge policy's
+    /// `maxUnanswered` went unanswered (see `nudge::gone_quiet`).
+    pub members_gone_quiet: u32,
 }
 
 impl Snapshot {
@@ -277,6 +280,11 @@ pub fn health(s: &Snapshot) -> Health {
     if let Some(a) = s.attendance_rate.filter(|a| *a < 0.5) {
         flagging = true;
         reasons.push(format!("Attendance was {:.0}% over the last meetings.", a * 100.0));
+    }
+    match s.members_gone_quiet {
+        0 => {}
+        1 => reasons.push("1 member went quiet: no check-in after the last reminders.".to_owned()),
+        n => reasons.push(format!("{n} members went quiet: no check-in after the last reminders.")),
     }
     let status = if dormant {
         HealthStatus::Dormant
@@ -509,6 +517,7 @@ mod tests {
             attendance_rate: None,
             outside_interest: 0,
             active_weeks_in_a_row: 4,
+            members_gone_quiet: 0,
         }
     }
 
@@ -707,6 +716,13 @@ mod tests {
         let mut s = snapshot();
         s.members_active_in_window = 4;
         assert_eq!(health(&s).status, HealthStatus::Steady);
+
+        // Members who went quiet are named in words; the count alone changes no status.
+        let mut s = snapshot();
+        s.members_gone_quiet = 2;
+        let h = health(&s);
+        assert_eq!(h.status, HealthStatus::Thriving);
+        assert!(h.reasons.contains(&"2 members went quiet: no check-in after the last reminders.".to_owned()));
     }
 
     mod properties {
@@ -745,6 +761,7 @@ mod tests {
                             attendance_rate: attendance,
                             outside_interest: outside,
                             active_weeks_in_a_row: weeks,
+                            members_gone_quiet: members / 2,
                         }
                     },
                 )

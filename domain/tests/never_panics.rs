@@ -173,6 +173,7 @@ proptest! {
             attendance_rate: attendance,
             outside_interest: counts[7],
             active_weeks_in_a_row: counts[8],
+            members_gone_quiet: counts[0],
         };
         let criteria: Vec<Criterion> = raw
             .into_iter()

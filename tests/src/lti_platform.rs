@@ -497,6 +497,8 @@ pub async fn tool_for(platform: &Platform, backend: crate::Backend) -> Option<cr
         config
     })
     .await;
+    // The server read both files at its start; nothing of the test stays behind.
+    let _ = std::fs::remove_dir_all(&dir);
     platform.set_tool(&app.url(""));
     Some(app)
 }

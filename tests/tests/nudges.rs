@@ -282,6 +282,12 @@ async fn a_simulated_month_on(backend: Backend) {
     assert!(last.contains("Health:") && last.contains("Exercises"), "{last}");
     assert!(last.contains("Gone quiet") && last.contains("Trainee uma"), "{last}");
     assert!(digests[0].body.contains("Nobody went quiet"), "{}", digests[0].body);
+    // Health says so in words, in the digest and through the API.
+    assert!(last.contains("2 members went quiet: no check-in after the last reminders."), "{last}");
+    let health =
+        app.ok(&c.leader, r#"query($id: ID!) { cohort(id: $id) { health { reasons } } }"#, json!({ "id": c.id })).await;
+    let reasons = health["cohort"]["health"]["reasons"].to_string();
+    assert!(reasons.contains("2 members went quiet"), "{reasons}");
     assert!(nudges.iter().all(|n| n.who != "theo" || n.kind != "LEADER_DIGEST"), "digests are for leaders");
 
     // Every nudge is in the log as a NUDGE_DUE event, and the leader reads them all.

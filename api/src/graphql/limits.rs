@@ -39,9 +39,9 @@ pub const MAX_EXPANDED_FIELDS: u64 = 10_000;
 /// Complexity points charged for each SQL statement a field may run.
 pub const STATEMENT: usize = 12;
 
-/// A health or evaluation snapshot: eleven aggregates as of one moment, each over every cohort
+/// A health or evaluation snapshot: twelve aggregates as of one moment, each over every cohort
 /// whose snapshot loads in the same batch.
-pub const SNAPSHOT_STATEMENTS: usize = 11;
+pub const SNAPSHOT_STATEMENTS: usize = 12;
 /// Goals' progress as of a chosen moment: goals with their members' tallies.
 pub const PROGRESS_STATEMENTS: usize = 1;
 /// Members' participation as of a chosen moment: memberships, then memberships with their

@@ -262,7 +262,7 @@ pub async fn snapshot(conn: &impl ConnectionTrait, c: &cohort::Model, as_of: i64
     snaps.remove(&c.id).ok_or_else(|| DbErr::Custom(format!("no snapshot of cohort {}", c.id)))
 }
 
-/// The snapshots of many cohorts as of one moment (microseconds), by cohort id. Eleven
+/// The snapshots of many cohorts as of one moment (microseconds), by cohort id. Twelve
 /// statements, each over all the cohorts at once (grouped by cohort or membership; check-ins
 /// through their tallies and probes of their index by cohort and time), whatever the number of
 /// cohorts, members, check-ins or meetings; none for no cohorts.
@@ -298,6 +298,7 @@ pub async fn snapshots(
         .await?;
     let recent = recent_check_ins(conn, &ids, as_of).await?;
     let outside = outside_interests(conn, &ids, as_of).await?;
+    let quiet = gone_quiet(conn, &ids, as_of).await?;
     // Attendance counts as activity at the meeting's start; the rate is over the last meetings.
     let last_attended = super::meetings::last_attended(conn, &ids, as_of).await?;
     let attendance_rates = super::meetings::attendance_rates(conn, &ids, as_of).await?;
@@ -311,6 +312,7 @@ pub async fn snapshots(
                 activated_at: c.activated_at.map(from_micros),
                 check_ins_in_previous_window: previous.get(&c.id).copied().unwrap_or(0),
                 outside_interest: outside.get(&c.id).copied().unwrap_or(0),
+                members_gone_quiet: quiet.get(&c.id).copied().unwrap_or(0),
                 active_weeks_in_a_row: recent.get(&c.id).map_or(0, |r| r.weeks_in_a_row),
                 attendance_rate: attendance_rates.get(&c.id).copied(),
                 last_activity_at: [
@@ -408,6 +410,35 @@ async fn recent_check_ins(
 /// but do not count, and one person counts once however often they asked.
 pub async fn outside_interest(conn: &impl ConnectionTrait, cohort_id: i64, as_of: i64) -> Result<u32, DbErr> {
     Ok(outside_interests(conn, &[cohort_id], as_of).await?.get(&cohort_id).copied().unwrap_or(0))
+}
+
+/// How many active members of each cohort went quiet as of `as_of`: at least the cohort's
+/// `maxUnanswered` check-in nudges (the policy's, or the default) came due after their latest
+/// check-in, as `nudge::gone_quiet` decides for one member. One statement; a member's latest
+/// check-in is a probe of their tallies. A cohort with none is absent.
+async fn gone_quiet(conn: &impl ConnectionTrait, cohort_ids: &[i64], as_of: i64) -> Result<HashMap<i64, u32>, DbErr> {
+    use afterclass_domain::nudge::{DEFAULT_MAX_UNANSWERED, NudgeKind};
+    let mut b = Binds::new(conn.get_database_backend());
+    let (at, active, kind) =
+        (b.bind(as_of), b.bind(MembershipStatus::Active.as_str()), b.bind(NudgeKind::CheckInDue.as_str()));
+    let default = b.bind(i64::from(DEFAULT_MAX_UNANSWERED));
+    let list = b.list(cohort_ids);
+    let last = tallies::as_of("occurred_at", "m.id", &ALL_CHECK_INS.to_string(), &at);
+    let sql = format!(
+        "SELECT m.cohort_id, COUNT(*) FROM memberships m \
+         WHERE m.cohort_id IN ({list}) AND m.status = {active} \
+           AND (SELECT COUNT(*) FROM nudges n WHERE n.membership_id = m.id AND n.kind = {kind} \
+                  AND n.due_at <= {at} AND n.due_at > COALESCE({last}, -1)) \
+               >= COALESCE((SELECT p.max_unanswered FROM nudge_policies p WHERE p.cohort_id = m.cohort_id), {default}) \
+         GROUP BY m.cohort_id"
+    );
+    let mut out = HashMap::new();
+    for row in conn.query_all_raw(b.statement(sql)).await? {
+        let cohort_id: i64 = row.try_get_by_index(0)?;
+        let n: i64 = row.try_get_by_index(1)?;
+        out.insert(cohort_id, u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    Ok(out)
 }
 
 /// [`outside_interest`] of many cohorts in one statement; a cohort with none is absent.
