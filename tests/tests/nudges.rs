@@ -8,7 +8,7 @@
 use afterclass::ids::{self, Kind};
 use afterclass::sweeper;
 use afterclass_tests::{ActiveCohort, Backend, TestApp, active_cohort, on_both_stores, ops, trainee, user_error_codes};
-use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use chrono_tz::Europe::Berlin;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
@@ -370,4 +370,55 @@ async fn two_sweepers_on_one_postgres_record_each_nudge_once() {
         .unwrap();
     assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), nudges.len() as i64, "one event per nudge");
     other.close().await;
+}
+
+/// Nudges reach the LMS as `NUDGE_DUE` webhooks, so it can send them through its own messaging.
+#[tokio::test]
+async fn nudges_reach_a_webhook_receiver_as_nudge_due_events() {
+    let db = afterclass_tests::fresh_database(Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn_with(Backend::Sqlite, db, |url| {
+        let mut cfg = afterclass_tests::config(url);
+        cfg.webhooks.allow_private = true;
+        cfg
+    })
+    .await;
+    let receiver = afterclass_tests::receiver::Receiver::start().await;
+    let lms = afterclass_tests::integration("t1");
+    let created = app
+        .ok(
+            &lms,
+            r#"mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) {
+                endpoint { id } userErrors { message } } }"#,
+            json!({ "input": { "url": receiver.url("/lms"), "kinds": ["NUDGE_DUE"] } }),
+        )
+        .await;
+    assert_eq!(created["createWebhookEndpoint"]["userErrors"], json!([]), "{created:#}");
+    let c = active_cohort(&app, "t1", &["theo"]).await;
+    // Eight days on, in the morning: theo and ada are due a check-in nudge.
+    let at = (Utc::now() + Duration::days(8)).with_timezone(&Berlin);
+    let at = Berlin.with_ymd_and_hms(at.year(), at.month(), at.day(), 10, 0, 0).unwrap().with_timezone(&Utc);
+    sweeper::sweep_cohorts(&app.store, at).await.unwrap();
+    app.settle().await;
+    let deliverer = afterclass::webhooks::Deliverer::new(afterclass::config::WebhookSettings {
+        allow_private: true,
+        timeout: std::time::Duration::from_secs(5),
+    })
+    .unwrap();
+    afterclass::webhooks::pass(&app.store, &deliverer, at).await.unwrap();
+    let received = receiver.received();
+    let payloads: Vec<serde_json::Value> =
+        received.iter().map(|r| afterclass_tests::serde_json::from_str(&r.body).unwrap()).collect();
+    assert_eq!(payloads.len(), 2, "{payloads:#?}");
+    for p in &payloads {
+        assert_eq!(p["type"], "NUDGE_DUE");
+        assert_eq!(p["data"]["cohortId"], c.id.as_str());
+        assert_eq!(p["data"]["nudgeKind"], "CHECK_IN_DUE");
+        assert!(p["data"]["nudgeId"].is_string() && p["data"]["membershipId"].is_string(), "{p:#}");
+        // No names, notes or emails in a payload; the words are read from the nudge by its ID.
+        assert!(!p.to_string().contains("Trainee theo"), "{p:#}");
+    }
+    let nudge = r#"query($id: ID!) { node(id: $id) { ... on Nudge { kind subject body status } } }"#;
+    let read = app.ok(&lms, nudge, json!({ "id": payloads[0]["data"]["nudgeId"] })).await;
+    assert!(read["node"]["subject"].as_str().unwrap().contains("Rust practice circle"), "{read:#}");
+    assert_eq!(read["node"]["status"], "SENT", "delivered as its event, with no mail configured");
 }
