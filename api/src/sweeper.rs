@@ -36,7 +36,10 @@ pub struct Report {
     /// Another sweeper held the lease, so this one did nothing.
     pub skipped: bool,
     pub evaluated: u32,
+    /// Changes of health or recommendation recorded.
     pub events: u32,
+    /// Nudges found due and recorded (each with its own `NUDGE_DUE` event).
+    pub nudges: u32,
     pub ended: u32,
 }
 
@@ -56,7 +59,13 @@ pub async fn run(store: Store, interval: Duration) {
         ticker.tick().await;
         match sweep(&store, &holder, store::now(), interval).await {
             Ok(report) if !report.skipped => {
-                tracing::info!(evaluated = report.evaluated, events = report.events, ended = report.ended, "sweep")
+                tracing::info!(
+                    evaluated = report.evaluated,
+                    events = report.events,
+                    nudges = report.nudges,
+                    ended = report.ended,
+                    "sweep"
+                )
             }
             Ok(_) => tracing::debug!("sweep skipped: another replica holds the lease"),
             Err(err) => tracing::error!(%err, "sweep failed"),
@@ -125,9 +134,10 @@ pub async fn sweep_cohorts(store: &Store, now: DateTime<Utc>) -> Result<Report, 
         let Some(last) = ids.last().copied() else { break };
         for id in ids {
             match sweep_cohort(store, id, now).await {
-                Ok(Some((events, ended))) => {
+                Ok(Some((events, nudges, ended))) => {
                     report.evaluated += 1;
                     report.events += events;
+                    report.nudges += nudges;
                     report.ended += u32::from(ended);
                 }
                 Ok(None) => {}
@@ -141,7 +151,7 @@ pub async fn sweep_cohorts(store: &Store, now: DateTime<Utc>) -> Result<Report, 
 
 /// Evaluates one cohort; `None` when another transaction holds it or it is no longer active.
 /// Fails with the use cases' own error: the sweeper has no client, so the caller logs it.
-async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Option<(u32, bool)>, Failure> {
+async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Option<(u32, u32, bool)>, Failure> {
     let txn = store.writer().begin().await?;
     let Some(c) =
         cohort::Entity::find_by_id(id).lock_with_behavior(LockType::Update, LockBehavior::SkipLocked).one(&txn).await?
@@ -207,10 +217,11 @@ async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Opti
     }
     // The nudges due now, each recorded once with its NUDGE_DUE event (none once it ends below).
     let auto_ends = c.auto_apply && evaluation.recommendation != Recommendation::Continue;
-    if !auto_ends {
-        events +=
-            crate::app::nudges::record_due(&txn, &c, &health, crate::app::nudges::Delivery::EventsOnly, now).await?;
-    }
+    let nudges = if auto_ends {
+        0
+    } else {
+        crate::app::nudges::record_due(&txn, &c, &health, crate::app::nudges::Delivery::EventsOnly, now).await?
+    };
     let mut ended = false;
     if auto_ends {
         let to =
@@ -221,5 +232,5 @@ async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Opti
         ended = true;
     }
     txn.commit().await?;
-    Ok(Some((events, ended)))
+    Ok(Some((events, nudges, ended)))
 }

@@ -235,6 +235,8 @@ async fn every_operation_of_the_app_validates_and_answers_without_errors() {
     )
     .await;
     assert_eq!(user_error_codes(&logged["logCheckIn"]), Vec::<String>::new());
+    let off = run("setNudgesEnabled", &tom, json!({ "input": { "cohortId": c.id, "enabled": false } })).await;
+    assert_eq!(off["setNudgesEnabled"]["membership"]["nudgesEnabled"], false, "{off:#}");
     let answered = run("rsvp", &tom, json!({ "input": { "meetingId": later, "answer": "GOING" } })).await;
     assert_eq!(answered["rsvp"]["rsvp"]["answer"], "GOING", "{answered:#}");
     let asked = run("requestToJoin", &vic, json!({ "input": { "cohortId": c.id, "message": "May I?" } })).await;

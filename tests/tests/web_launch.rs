@@ -122,10 +122,29 @@ async fn an_instructor_and_a_trainee_use_afterclass_from_the_lms_in_a_real_brows
     page.wait_for_text("#my-history", "Chapter 3 done", WAIT).await.unwrap();
     assert_ne!(after, chart(&page).await, "the chart moved again");
     page.screenshot(&screenshot_path("web-trainee-progress.png")).await.unwrap();
+    // The trainee turns their own reminders off.
+    page.click("#nudges-enabled").await.unwrap();
+    page.wait_for_text("#status", "Reminders are off", WAIT).await.unwrap();
     page.eval("document.querySelector('#goals').scrollIntoView()").await.unwrap();
     page.screenshot(&screenshot_path("web-trainee-chart.png")).await.unwrap();
     no_errors(&page, "the trainee");
     assert_eq!(app.count("check_ins").await, 2);
+    let conn = app.store.reader();
+    let enabled = sea_orm::ConnectionTrait::query_one_raw(
+        conn,
+        sea_orm::Statement::from_string(
+            sea_orm::ConnectionTrait::get_database_backend(conn),
+            "SELECT m.nudges_enabled FROM memberships m JOIN persons p ON p.id = m.person_id \
+             WHERE p.external_id = 'lms-theo'"
+                .to_owned(),
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get_by_index::<bool>(0)
+    .unwrap();
+    assert!(!enabled, "theo's reminders are off");
 
     // Nothing left the machine but the tool and the platform.
     for request in page.requests() {

@@ -43,6 +43,7 @@
  *   #meetings [data-meeting-id]  meetings; RSVP buttons [data-testid="rsvp-GOING|MAYBE|NOT_GOING"]
  *                           (aria-pressed shows the current answer), #rsvp-errors
  *   #calendar-feed          the viewer's private calendar feed link; #calendar-feed-url (copyable)
+ *   #reminders #nudges-enabled #reminders-errors   the member's own nudges, on or off
  *   #attendance             leaders and facilitators: forms [data-testid="attendance-form"]
  *                           [data-meeting-id], selects [data-membership-id], button
  *                           [data-testid="attendance-save"], errors [data-testid="attendance-errors"]
@@ -63,7 +64,7 @@ const Q = {
     viewer { role person { id externalId displayName } }
   }`,
   myMemberships: `query MyMemberships {
-    viewer { memberships(first: 100) { nodes { id role status conductAcceptedVersion calendarFeedUrl cohort { id } } } }
+    viewer { memberships(first: 100) { nodes { id role status conductAcceptedVersion calendarFeedUrl nudgesEnabled cohort { id } } } }
   }`,
   courseCohorts: `query CourseCohorts($course: String!) {
     cohorts(first: 100, filter: { lmsCourseId: $course }) {
@@ -168,6 +169,9 @@ const Q = {
   }`,
   logCheckIn: `mutation LogCheckIn($input: LogCheckInInput!) {
     logCheckIn(input: $input) { checkIn { id value occurredAt } userErrors { code message field } }
+  }`,
+  setNudgesEnabled: `mutation SetNudgesEnabled($input: SetNudgesEnabledInput!) {
+    setNudgesEnabled(input: $input) { membership { id nudgesEnabled } userErrors { code message field } }
   }`,
   rsvp: `mutation Rsvp($input: RsvpInput!) {
     rsvp(input: $input) { rsvp { answer answeredAt } userErrors { code message field } }
@@ -763,6 +767,7 @@ function renderCohort(ctx) {
   renderHistory(ctx);
   renderMeetings(ctx, terminal);
   renderCalendar(ctx);
+  renderReminders(ctx, terminal);
   renderAttendance(ctx, terminal);
   renderMembers(ctx);
   renderHealth(ctx, terminal);
@@ -1033,6 +1038,23 @@ function renderCalendar(ctx) {
   root.append(h('section', { class: 'card' }, h('h2', { text: 'Calendar' }),
     h('p', {}, h('a', { id: 'calendar-feed', href: url, target: '_blank', rel: 'noopener', text: 'Subscribe to the meetings in your calendar' })),
     field('Private feed address (copy it into your calendar app)', h('input', { id: 'calendar-feed-url', readonly: true, value: url }), 'Keep it to yourself: anyone with it sees the meetings.')));
+}
+
+function renderReminders(ctx, terminal) {
+  const { membership, level, root } = ctx;
+  if (!membership || level < LEVEL.invited || terminal) return;
+  const errors = alertBox('reminders-errors');
+  const box = h('input', { id: 'nudges-enabled', type: 'checkbox', checked: membership.nudgesEnabled !== false });
+  box.addEventListener('change', async () => {
+    const payload = await mutate('setNudgesEnabled', { cohortId: ctx.id, enabled: box.checked }, errors, box);
+    box.disabled = false;
+    if (!payload) { box.checked = !box.checked; return; }
+    membership.nudgesEnabled = payload.membership.nudgesEnabled;
+    setStatus(box.checked ? 'Reminders are on.' : 'Reminders are off.');
+  });
+  root.append(h('section', { id: 'reminders', class: 'card' }, h('h2', { text: 'Reminders' }),
+    h('div', { class: 'check' }, box, h('label', { for: 'nudges-enabled', text: 'Remind me to check in and before meetings' })),
+    errors));
 }
 
 function renderAttendance(ctx, terminal) {
