@@ -14,9 +14,10 @@ use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
-use super::entities::{check_in, cohort, membership, nudge, nudge_policy};
+use super::entities::{cohort, membership, nudge, nudge_policy};
 use super::events::{self, NewEvent};
 use super::meetings::{self, meeting_plan, rsvp};
+use super::tallies::{self, Binds};
 use super::{from_micros, to_micros};
 
 /// How a nudge is delivered once recorded: `PENDING` while an email is to be sent, `SENT` once
@@ -108,21 +109,22 @@ pub async fn gather(conn: &impl ConnectionTrait, c: &cohort::Model, now: DateTim
         .all(conn)
         .await?;
     let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
-    // Each member's latest check-in (one grouped statement over the cohort's index).
+    // Each member's latest check-in up to now: a probe of their tallies, whatever the history.
     let last: HashMap<i64, i64> = if ids.is_empty() {
         HashMap::new()
     } else {
-        check_in::Entity::find()
-            .select_only()
-            .column(check_in::Column::MembershipId)
-            .column_as(check_in::Column::OccurredAt.max(), "last")
-            .filter(check_in::Column::CohortId.eq(c.id))
-            .group_by(check_in::Column::MembershipId)
-            .into_tuple::<(i64, i64)>()
-            .all(conn)
-            .await?
-            .into_iter()
-            .collect()
+        let mut b = Binds::new(conn.get_database_backend());
+        let (at, list) = (b.bind(to_micros(now)), b.list(&ids));
+        let probe = tallies::as_of("occurred_at", "m.id", &tallies::ALL_CHECK_INS.to_string(), &at);
+        let sql = format!("SELECT m.id, {probe} FROM memberships m WHERE m.id IN ({list})");
+        let mut out = HashMap::new();
+        for row in conn.query_all_raw(b.statement(sql)).await? {
+            let id: i64 = row.try_get_by_index(0)?;
+            if let Some(last) = row.try_get_by_index::<Option<i64>>(1)? {
+                out.insert(id, last);
+            }
+        }
+        out
     };
     // The check-in nudges recorded (their members and due moments), counted below from each
     // member's base (their last check-in, joining or the activation) on.
