@@ -359,6 +359,42 @@ pub async fn attempt(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    fn config(extra: &[&str]) -> Config {
+        let mut args = vec!["afterclass", "--database-url", "postgres://db.example/afterclass"];
+        args.extend_from_slice(extra);
+        args.push("migrate");
+        let cli = crate::cli::Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{e}"));
+        Config::resolve(&cli.global).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_mailer_reads_each_form_of_the_smtp_url_and_refuses_what_it_cannot_use() {
+        let hs = config(&["--jwt-secret", "a-long-enough-shared-secret"]);
+        let settings = |url: &str, from: &str| MailSettings { url: url.into(), from: from.into() };
+        let base = "https://afterclass.example.edu";
+        // TLS parameters are built here: rustls finds its provider (ring) without a panic.
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://mail.example.edu:587?tls=required",
+            "smtps://u:p%40ss@mail.example.edu:465",
+        ] {
+            let mailer = Mailer::new(&settings(url, "Afterclass <nudges@example.edu>"), base, &hs);
+            assert!(mailer.as_ref().is_ok_and(|m| !format!("{m:?}").contains("p%40ss")), "{url}: {mailer:?}");
+        }
+        let refused = |s: MailSettings, base: &str, c: &Config| Mailer::new(&s, base, c).err().unwrap_or_default();
+        assert!(refused(settings("smtp://h:25?tls=sometimes", "a@b.c"), base, &hs).contains("AFTERCLASS_SMTP_URL"));
+        assert!(refused(settings("smtp://h:25", "not an address"), base, &hs).contains("AFTERCLASS_SMTP_FROM"));
+        assert!(refused(settings("smtp://h:25", "a@b.c"), "afterclass.example.edu", &hs).contains("absolute"));
+        let dir = std::env::temp_dir().join(format!("afterclass-mail-key-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let pem = dir.join("key.pem");
+        let _ = std::fs::write(&pem, "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n");
+        let public = config(&["--jwt-public-key-file", pem.to_str().unwrap_or_default()]);
+        assert!(refused(settings("smtp://h:25", "a@b.c"), base, &public).contains("AFTERCLASS_LINK_SECRET"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn the_html_part_is_escaped_in_paragraphs_and_both_parts_carry_the_link() {
