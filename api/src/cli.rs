@@ -37,6 +37,10 @@ pub enum Command {
         /// 500ms; `off` disables it.
         #[arg(long, env = "AFTERCLASS_WEBHOOK_INTERVAL", default_value = "1s")]
         webhook_interval: String,
+        /// How often the mail worker sends the nudges that are due by email (with
+        /// `AFTERCLASS_SMTP_URL`), e.g. 30s or 1m; `off` disables it on this replica.
+        #[arg(long, env = "AFTERCLASS_MAIL_INTERVAL", default_value = "30s")]
+        mail_interval: String,
     },
     /// Apply pending migrations and exit.
     Migrate,
@@ -98,7 +102,7 @@ fn init_tracing() {
 pub async fn run(cli: Cli) -> Result<(), String> {
     let config = Config::resolve(&cli.global)?;
     match cli.command {
-        Command::Serve { bind, demo, sweep_interval, webhook_interval } => {
+        Command::Serve { bind, demo, sweep_interval, webhook_interval, mail_interval } => {
             let sweep_every = match sweep_interval.as_str() {
                 "off" | "0" => None,
                 text => Some(parse_ttl(text)?.to_std().map_err(|e| e.to_string())?),
@@ -107,11 +111,29 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 "off" | "0" => None,
                 text => Some(crate::config::parse_duration("AFTERCLASS_WEBHOOK_INTERVAL", text)?),
             };
+            let mail_every = match mail_interval.as_str() {
+                "off" | "0" => None,
+                text => Some(crate::config::parse_duration("AFTERCLASS_MAIL_INTERVAL", text)?),
+            };
             let deliverer = crate::webhooks::Deliverer::new(config.webhooks)?;
             let demo_tokens = if demo { seed_demo(&config).await? } else { Vec::new() };
             let server = Server::bind(&config, bind).await?;
+            let mailer = match &config.mail {
+                Some(settings) => Some(crate::mail::Mailer::new(settings, &mail_base_url(&config, &server)?, &config)?),
+                None => None,
+            };
+            // With SMTP configured new nudges wait for the mail worker (of this replica or another).
+            let delivery = if mailer.is_some() {
+                crate::app::nudges::Delivery::EventsAndMail
+            } else {
+                crate::app::nudges::Delivery::EventsOnly
+            };
             let shutdown = shutdown_signal();
-            let sweeper = sweep_every.map(|every| tokio::spawn(crate::sweeper::run(server.store().clone(), every)));
+            let sweeper =
+                sweep_every.map(|every| tokio::spawn(crate::sweeper::run(server.store().clone(), every, delivery)));
+            let mail = mailer
+                .zip(mail_every)
+                .map(|(mailer, every)| tokio::spawn(crate::mail::run(server.store().clone(), mailer, every)));
             let webhooks = webhooks_every
                 .map(|every| tokio::spawn(crate::webhooks::run(server.store().clone(), deliverer, every)));
             let addr = server.local_addr()?;
@@ -141,6 +163,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             if let Some(webhooks) = webhooks {
                 webhooks.abort();
             }
+            // Likewise a nudge whose sending was cut short.
+            if let Some(mail) = mail {
+                mail.abort();
+            }
             served
         }
         Command::Migrate => {
@@ -162,6 +188,24 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Demo => seed_demo(&config).await.map(|_| ()),
     }
+}
+
+/// The base of the unsubscribe links in nudge emails: `AFTERCLASS_PUBLIC_URL`, or else the
+/// address `serve` listens on (fine on one machine; refused when it is an unspecified address
+/// such as 0.0.0.0, which no mail reader can open).
+fn mail_base_url(config: &Config, server: &Server) -> Result<String, String> {
+    if let Some(url) = &config.public_url {
+        return Ok(url.clone());
+    }
+    let addr = server.local_addr()?;
+    if addr.ip().is_unspecified() {
+        return Err(format!(
+            "nudges by email need AFTERCLASS_PUBLIC_URL for their unsubscribe links: the server listens on {addr}, \
+             which is no address a mail reader can open"
+        ));
+    }
+    tracing::warn!(%addr, "AFTERCLASS_PUBLIC_URL is not set: unsubscribe links in nudge emails point at http://{addr}");
+    Ok(format!("http://{addr}"))
 }
 
 /// Seeds the demo tenant and prints its people's tokens; returns them (name, role, token).

@@ -19,6 +19,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://afterclass.db";
 /// at most 8 readers whatever this says.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 32;
 
+/// The From of nudge emails unless `AFTERCLASS_SMTP_FROM` says otherwise.
+pub const DEFAULT_SMTP_FROM: &str = "Afterclass <nudges@localhost>";
+
 /// Settings every subcommand shares.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOptions {
@@ -75,6 +78,14 @@ pub struct GlobalOptions {
     /// How long one webhook attempt may take before it counts as failed, e.g. 10s.
     #[arg(long, env = "AFTERCLASS_WEBHOOK_TIMEOUT", default_value = "10s", global = true)]
     pub webhook_timeout: String,
+    /// The SMTP server that sends nudges by email: `smtp://host:25` (plain),
+    /// `smtp://host:587?tls=required` (STARTTLS), `smtps://user:password@host:465` (TLS). Without
+    /// it nudges are only written to the event log.
+    #[arg(long, env = "AFTERCLASS_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+    /// The From of nudge emails, `Name <address>` or an address.
+    #[arg(long, env = "AFTERCLASS_SMTP_FROM", default_value = DEFAULT_SMTP_FROM, global = true)]
+    pub smtp_from: String,
     /// The LMS platforms registered for LTI 1.3 launches: a JSON file (see README, "Open it from
     /// an LMS"). Without it the `/lti/…` routes answer that no platform is registered.
     #[arg(long, env = "AFTERCLASS_LTI_PLATFORMS", global = true)]
@@ -225,6 +236,24 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     /// The LTI 1.3 tool, when platforms are registered.
     pub lti: Option<LtiSettings>,
+    /// Nudges by email, when an SMTP server is configured.
+    pub mail: Option<MailSettings>,
+}
+
+/// Where nudge emails go out (read by `mail::Mailer::new`, which parses the URL and the From).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// `smtp://…` or `smtps://…`, credentials included.
+    pub url: String,
+    pub from: String,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password: show its scheme only.
+        let scheme = self.url.split_once("://").map_or("?", |(scheme, _)| scheme);
+        f.debug_struct("MailSettings").field("url", &format!("{scheme}://…")).field("from", &self.from).finish()
+    }
 }
 
 /// Where the LTI tool's registrations and key come from (read by `lti::Lti::new`).
@@ -319,6 +348,17 @@ impl Config {
                 }
             },
         };
+        let mail = match opts.smtp_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => {
+                Some(MailSettings { url: url.to_owned(), from: opts.smtp_from.trim().to_owned() })
+            }
+            Some(_) => {
+                return Err("AFTERCLASS_SMTP_URL must start with smtp:// or smtps:// (e.g. smtp://127.0.0.1:2525, \
+                            smtp://host:587?tls=required, smtps://user:password@host:465)"
+                    .into());
+            }
+        };
         Ok(Config {
             database_url: opts.database_url.clone(),
             max_connections: opts.db_max_connections.max(1),
@@ -341,6 +381,7 @@ impl Config {
                 timeout: parse_duration("AFTERCLASS_WEBHOOK_TIMEOUT", &opts.webhook_timeout)?,
             },
             lti,
+            mail,
         })
     }
 }
@@ -419,7 +460,22 @@ mod tests {
             webhook_timeout: "10s".into(),
             lti_platforms: None,
             lti_key_file: None,
+            smtp_url: None,
+            smtp_from: DEFAULT_SMTP_FROM.into(),
         }
+    }
+
+    #[test]
+    fn mail_is_on_with_an_smtp_url_whose_password_is_never_printed() {
+        let mut opts = options("postgres://localhost/afterclass");
+        opts.jwt_secret = Some("a-long-enough-shared-secret".into());
+        assert_eq!(Config::resolve(&opts).unwrap().mail, None);
+        opts.smtp_url = Some("smtps://nudges:s3cret@mail.example.edu:465".into());
+        let mail = Config::resolve(&opts).unwrap().mail.unwrap();
+        assert_eq!(mail.from, DEFAULT_SMTP_FROM);
+        assert!(!format!("{:?}", Config::resolve(&opts).unwrap()).contains("s3cret"));
+        opts.smtp_url = Some("mail.example.edu:25".into());
+        assert!(Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_SMTP_URL"));
     }
 
     #[test]

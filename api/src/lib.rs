@@ -9,6 +9,8 @@
 //! - `app`: the use cases, and the reads behind the chart and the calendar feeds.
 //! - `store`: connections, entities and queries for SQLite and PostgreSQL.
 //! - `render`: pure renderers (the chart as SVG, feeds as iCalendar); `links`: signed links.
+//! - `sweeper`, `webhooks`, `mail`: the background workers of `serve` (nudges found due, webhook
+//!   deliveries, nudges by email).
 
 pub mod app;
 pub mod auth;
@@ -21,6 +23,7 @@ pub mod http;
 pub mod ids;
 pub mod links;
 pub mod lti;
+pub mod mail;
 pub mod render;
 pub mod store;
 pub mod sweeper;

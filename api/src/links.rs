@@ -10,6 +10,12 @@
 //! The nonce is random per membership and kept in `calendar_feeds` (empty until the first
 //! revocation); revoking replaces it, so every earlier URL stops working. The store holds no
 //! token and nothing a token can be made from without the key.
+//!
+//! **Unsubscribe links** (in every nudge email) are `/nudges/unsubscribe/{token}`, the token
+//! `base64url(membership row id ‖ nudge row id, 8 bytes big-endian each ‖ HMAC-SHA256)`, the
+//! HMAC over `nudges.unsubscribe:{tenant_id}:{membership_id}:{nudge_id}`: it names the member
+//! whose nudges it turns off and the nudge it came with. It does not expire (RFC 8058 asks that a
+//! one-click link keep working), and using it twice changes nothing.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -169,6 +175,83 @@ pub fn parse_token(file: &str) -> Option<(i64, Vec<u8>)> {
     (id > 0).then(|| (id, sig.to_vec()))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Unsubscribe links
+
+/// The path prefix of unsubscribe links.
+pub const UNSUBSCRIBE_PATH: &str = "/nudges/unsubscribe/";
+
+/// Signs and checks the one-click unsubscribe links of nudge emails.
+pub struct Unsubscribes {
+    key: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Unsubscribes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("Unsubscribes").field("has_key", &self.key.is_some()).finish()
+    }
+}
+
+impl Unsubscribes {
+    /// The key is `AFTERCLASS_LINK_SECRET`, or else the HS256 token secret, as for chart links.
+    pub fn new(config: &Config) -> Unsubscribes {
+        Unsubscribes { key: link_key(config) }
+    }
+
+    /// Whether links can be signed (a public-key configuration needs `AFTERCLASS_LINK_SECRET`).
+    pub fn has_key(&self) -> bool {
+        self.key.is_some()
+    }
+
+    fn mac(&self, tenant_id: i64, membership_id: i64, nudge_id: i64) -> Option<HmacSha256> {
+        let mut mac = HmacSha256::new_from_slice(self.key.as_deref()?).ok()?;
+        mac.update(format!("nudges.unsubscribe:{tenant_id}:{membership_id}:{nudge_id}").as_bytes());
+        Some(mac)
+    }
+
+    /// The token of the link that turns off this member's nudges, sent with this nudge; `None`
+    /// without a link key.
+    pub fn token(&self, tenant_id: i64, membership_id: i64, nudge_id: i64) -> Option<String> {
+        let mac = self.mac(tenant_id, membership_id, nudge_id)?;
+        let mut raw = membership_id.to_be_bytes().to_vec();
+        raw.extend_from_slice(&nudge_id.to_be_bytes());
+        raw.extend_from_slice(&mac.finalize().into_bytes());
+        Some(URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    /// Whether `sig` signs this membership's link sent with this nudge, in constant time.
+    pub fn verify(&self, tenant_id: i64, membership_id: i64, nudge_id: i64, sig: &[u8]) -> bool {
+        self.mac(tenant_id, membership_id, nudge_id).is_some_and(|mac| mac.verify_slice(sig).is_ok())
+    }
+}
+
+/// What an unsubscribe token names: the membership, the nudge, and the signature to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubscribeToken {
+    pub membership_id: i64,
+    pub nudge_id: i64,
+    pub sig: Vec<u8>,
+}
+
+/// Reads an unsubscribe token strictly; `None` for anything that is not one.
+pub fn parse_unsubscribe_token(token: &str) -> Option<UnsubscribeToken> {
+    if token.len() > 100 {
+        return None;
+    }
+    let raw = URL_SAFE_NO_PAD.decode(token.as_bytes()).ok()?;
+    if raw.len() != 8 + 8 + 32 {
+        return None;
+    }
+    let membership_id = i64::from_be_bytes(raw.get(..8)?.try_into().ok()?);
+    let nudge_id = i64::from_be_bytes(raw.get(8..16)?.try_into().ok()?);
+    (membership_id > 0 && nudge_id > 0).then(|| UnsubscribeToken {
+        membership_id,
+        nudge_id,
+        sig: raw.get(16..).unwrap_or_default().to_vec(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +301,23 @@ mod tests {
         assert_eq!(decode_hex("0"), None);
         assert_eq!(decode_hex("zz"), None);
         assert_eq!(decode_hex("é0"), None);
+    }
+
+    #[test]
+    fn unsubscribe_tokens_name_one_member_and_nudge_of_one_tenant() {
+        let links = Unsubscribes { key: Some(b"a-test-key-of-some-length".to_vec()) };
+        let token = links.token(3, 42, 7).unwrap();
+        let parsed = parse_unsubscribe_token(&token).unwrap();
+        assert_eq!((parsed.membership_id, parsed.nudge_id), (42, 7));
+        assert!(links.verify(3, 42, 7, &parsed.sig));
+        assert!(!links.verify(4, 42, 7, &parsed.sig), "another tenant");
+        assert!(!links.verify(3, 43, 7, &parsed.sig) && !links.verify(3, 42, 8, &parsed.sig));
+        let other = Unsubscribes { key: Some(b"another-key-of-some-length".to_vec()) };
+        assert!(!other.verify(3, 42, 7, &parsed.sig));
+        for bad in ["", "x", &token[1..], &format!("{token}A"), &"A".repeat(200)] {
+            assert!(parse_unsubscribe_token(bad).is_none(), "{bad}");
+        }
+        assert!(Unsubscribes { key: None }.token(3, 42, 7).is_none());
     }
 
     #[test]

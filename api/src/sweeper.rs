@@ -20,6 +20,7 @@ use sea_orm::{
     QuerySelect, TransactionTrait,
 };
 
+use crate::app::nudges::Delivery;
 use crate::app::{Ending, end_cohort};
 use crate::error::Failure;
 use crate::store::entities::{cohort, cohort_signal, sweeper_lease};
@@ -50,14 +51,15 @@ pub fn holder_name() -> String {
     format!("pid{}-{}", std::process::id(), hex::encode(bytes))
 }
 
-/// Runs a pass every `interval` until the task is dropped.
-pub async fn run(store: Store, interval: Duration) {
+/// Runs a pass every `interval` until the task is dropped; new nudges are recorded for
+/// `delivery` (`PENDING` for the mail worker when mail is configured).
+pub async fn run(store: Store, interval: Duration, delivery: Delivery) {
     let holder = holder_name();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match sweep(&store, &holder, store::now(), interval).await {
+        match sweep_with(&store, &holder, store::now(), interval, delivery).await {
             Ok(report) if !report.skipped => {
                 tracing::info!(
                     evaluated = report.evaluated,
@@ -73,12 +75,24 @@ pub async fn run(store: Store, interval: Duration) {
     }
 }
 
-/// One pass as of `now`, if this holder gets the lease for `lease_for`.
+/// One pass as of `now`, if this holder gets the lease for `lease_for`; nudges as events only.
 pub async fn sweep(store: &Store, holder: &str, now: DateTime<Utc>, lease_for: Duration) -> Result<Report, DbErr> {
+    sweep_with(store, holder, now, lease_for, Delivery::EventsOnly).await
+}
+
+/// One pass as of `now`, if this holder gets the lease for `lease_for`, recording new nudges for
+/// `delivery`.
+pub async fn sweep_with(
+    store: &Store,
+    holder: &str,
+    now: DateTime<Utc>,
+    lease_for: Duration,
+    delivery: Delivery,
+) -> Result<Report, DbErr> {
     if !acquire_lease(store, holder, now, lease_for).await? {
         return Ok(Report { skipped: true, ..Report::default() });
     }
-    sweep_cohorts(store, now).await
+    sweep_cohorts_with(store, now, delivery).await
 }
 
 /// Takes the lease if it is free, expired, or already ours.
@@ -116,8 +130,13 @@ pub async fn acquire_lease(
     Ok(taken.rows_affected == 1)
 }
 
-/// Evaluates every active cohort, without the lease.
+/// Evaluates every active cohort, without the lease; nudges as events only (`SENT` at once).
 pub async fn sweep_cohorts(store: &Store, now: DateTime<Utc>) -> Result<Report, DbErr> {
+    sweep_cohorts_with(store, now, Delivery::EventsOnly).await
+}
+
+/// Evaluates every active cohort, without the lease, recording new nudges for `delivery`.
+pub async fn sweep_cohorts_with(store: &Store, now: DateTime<Utc>, delivery: Delivery) -> Result<Report, DbErr> {
     let mut report = Report::default();
     let mut after = 0i64;
     loop {
@@ -133,7 +152,7 @@ pub async fn sweep_cohorts(store: &Store, now: DateTime<Utc>) -> Result<Report, 
             .await?;
         let Some(last) = ids.last().copied() else { break };
         for id in ids {
-            match sweep_cohort(store, id, now).await {
+            match sweep_cohort(store, id, now, delivery).await {
                 Ok(Some((events, nudges, ended))) => {
                     report.evaluated += 1;
                     report.events += events;
@@ -151,7 +170,12 @@ pub async fn sweep_cohorts(store: &Store, now: DateTime<Utc>) -> Result<Report, 
 
 /// Evaluates one cohort; `None` when another transaction holds it or it is no longer active.
 /// Fails with the use cases' own error: the sweeper has no client, so the caller logs it.
-async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Option<(u32, u32, bool)>, Failure> {
+async fn sweep_cohort(
+    store: &Store,
+    id: i64,
+    now: DateTime<Utc>,
+    delivery: Delivery,
+) -> Result<Option<(u32, u32, bool)>, Failure> {
     let txn = store.writer().begin().await?;
     let Some(c) =
         cohort::Entity::find_by_id(id).lock_with_behavior(LockType::Update, LockBehavior::SkipLocked).one(&txn).await?
@@ -217,11 +241,7 @@ async fn sweep_cohort(store: &Store, id: i64, now: DateTime<Utc>) -> Result<Opti
     }
     // The nudges due now, each recorded once with its NUDGE_DUE event (none once it ends below).
     let auto_ends = c.auto_apply && evaluation.recommendation != Recommendation::Continue;
-    let nudges = if auto_ends {
-        0
-    } else {
-        crate::app::nudges::record_due(&txn, &c, &health, crate::app::nudges::Delivery::EventsOnly, now).await?
-    };
+    let nudges = if auto_ends { 0 } else { crate::app::nudges::record_due(&txn, &c, &health, delivery, now).await? };
     let mut ended = false;
     if auto_ends {
         let to =

@@ -48,6 +48,10 @@
 //! - **Once.** Each `(member, kind, slot)` is returned at most once per call (a member or a
 //!   meeting listed twice counts once), and a slot does not change while a nudge stays due, so
 //!   the store's unique key records each nudge once however often [`due`] is asked.
+//! - **Sending by mail.** A nudge found due goes out at once, or at 08:00 local when found in the
+//!   quiet hours ([`out_of_quiet_hours`]); a failed attempt is tried again after 1 min, 5 min,
+//!   30 min and 2 h, never in the quiet hours either ([`send_retry_at`]), and the nudge has failed
+//!   after [`MAX_SEND_ATTEMPTS`] attempts.
 
 use std::collections::BTreeSet;
 
@@ -362,6 +366,31 @@ fn digest_due(snapshot: &Snapshot, policy: &Policy, member: &Member, now: DateTi
     })
 }
 
+/// The waits after a failed attempt to send a nudge by mail: after the 1st, 2nd, 3rd and 4th.
+/// After the [`MAX_SEND_ATTEMPTS`]th failure the nudge has failed.
+pub const SEND_RETRY_WAITS: [Duration; 4] =
+    [Duration::minutes(1), Duration::minutes(5), Duration::minutes(30), Duration::hours(2)];
+/// Attempts at sending one nudge by mail before it counts as failed.
+pub const MAX_SEND_ATTEMPTS: u32 = 5;
+
+/// When to try again to send a nudge whose `attempts`-th attempt (counting from 1) failed at
+/// `now`: after the attempt's wait in [`SEND_RETRY_WAITS`], moved out of the quiet hours of the
+/// cohort's zone to the next 08:00 local (a nudge is never sent at night, retries included).
+/// `None`: that was the last attempt, the nudge has failed.
+pub fn send_retry_at(zone: Tz, attempts: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if attempts >= MAX_SEND_ATTEMPTS {
+        return None;
+    }
+    let wait = SEND_RETRY_WAITS.get(usize::try_from(attempts.max(1) - 1).ok()?)?;
+    out_of_quiet_hours(zone, now.checked_add_signed(*wait)?)
+}
+
+/// The moment itself, or, in the quiet hours, the next 08:00 local: when a nudge found due to be
+/// sent at `at` may go out. `None` only at the ends of time.
+pub fn out_of_quiet_hours(zone: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    next_morning_if_quiet(zone, at)
+}
+
 /// A moment in the quiet hours moves to the next 08:00 local; any other stays.
 fn next_morning_if_quiet(zone: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
     if !is_quiet(zone, at) {
@@ -465,6 +494,31 @@ mod tests {
             now += Duration::minutes(1);
         }
         out
+    }
+
+    #[test]
+    fn a_failed_send_is_retried_after_growing_waits_never_at_night_then_fails() {
+        let berlin = tz("Europe/Berlin");
+        let t = |text: &str| at(berlin, text);
+        // 1 min, 5 min, 30 min, 2 h after the 1st to 4th failures; none after the 5th.
+        let now = t("2026-11-10 10:00");
+        assert_eq!(send_retry_at(berlin, 1, now), Some(t("2026-11-10 10:01")));
+        assert_eq!(send_retry_at(berlin, 2, now), Some(t("2026-11-10 10:05")));
+        assert_eq!(send_retry_at(berlin, 3, now), Some(t("2026-11-10 10:30")));
+        assert_eq!(send_retry_at(berlin, 4, now), Some(t("2026-11-10 12:00")));
+        assert_eq!(send_retry_at(berlin, MAX_SEND_ATTEMPTS, now), None);
+        assert_eq!(send_retry_at(berlin, 9, now), None);
+        // A retry that would land in the quiet hours waits for 08:00 local.
+        assert_eq!(send_retry_at(berlin, 4, t("2026-11-10 19:30")), Some(t("2026-11-11 08:00")));
+        assert_eq!(send_retry_at(berlin, 1, t("2026-11-10 20:59")), Some(t("2026-11-11 08:00")));
+        assert_eq!(send_retry_at(berlin, 1, t("2026-11-10 20:58")), Some(t("2026-11-10 20:59")));
+        // Found at night, a nudge goes out at 08:00; by day at once.
+        assert_eq!(out_of_quiet_hours(berlin, t("2026-11-11 02:00")), Some(t("2026-11-11 08:00")));
+        assert_eq!(out_of_quiet_hours(berlin, t("2026-11-11 08:00")), Some(t("2026-11-11 08:00")));
+        for (attempts, from) in [(1, "2026-11-10 20:30"), (4, "2026-11-10 18:00"), (2, "2026-03-28 20:57")] {
+            let next = send_retry_at(berlin, attempts, t(from)).unwrap();
+            assert!(!is_quiet(berlin, next), "{attempts} from {from}: {}", show(berlin, next));
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub mod browser;
 pub mod lti_platform;
 pub mod receiver;
+pub mod smtp;
 
 use afterclass::config::{AuthConfig, Config, KeyConfig, Limits};
 use afterclass::store::Store;
@@ -136,6 +137,7 @@ pub fn config(database_url: &str) -> Config {
         // receiver on loopback allow them explicitly.
         webhooks: afterclass::config::WebhookSettings::default(),
         lti: None,
+        mail: None,
     }
 }
 
@@ -434,9 +436,18 @@ pub struct ActiveCohort {
 }
 
 pub async fn active_cohort(app: &TestApp, tenant: &str, trainees: &[&str]) -> ActiveCohort {
+    let people: Vec<(&str, Option<&str>)> = trainees.iter().map(|t| (*t, None)).collect();
+    active_cohort_with_emails(app, tenant, &people).await
+}
+
+/// As [`active_cohort`], each trainee on the roster with an email address or none.
+pub async fn active_cohort_with_emails(app: &TestApp, tenant: &str, people: &[(&str, Option<&str>)]) -> ActiveCohort {
+    let trainees: Vec<&str> = people.iter().map(|(t, _)| *t).collect();
     let leader = instructor("ada", tenant);
-    let roster: Vec<Value> =
-        trainees.iter().map(|t| json!({ "externalId": t, "displayName": format!("Trainee {t}") })).collect();
+    let roster: Vec<Value> = people
+        .iter()
+        .map(|(t, email)| json!({ "externalId": t, "displayName": format!("Trainee {t}"), "email": email }))
+        .collect();
     let data = app
         .ok(
             &leader,
@@ -455,7 +466,7 @@ pub async fn active_cohort(app: &TestApp, tenant: &str, trainees: &[&str]) -> Ac
     let data = app.ok(&leader, ops::ACTIVATE, json!({ "input": { "cohortId": id } })).await;
     assert_eq!(data["activateCohort"]["cohort"]["stage"], "ACTIVE", "{data:#}");
     let mut tokens = Vec::new();
-    for t in trainees {
+    for t in &trainees {
         let tok = trainee(t, tenant);
         let data = app.ok(&tok, ops::ACCEPT, json!({ "input": { "cohortId": id, "version": 1 } })).await;
         assert_eq!(data["acceptCodeOfConduct"]["membership"]["status"], "ACTIVE", "{data:#}");

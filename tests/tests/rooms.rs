@@ -1,6 +1,6 @@
 //! The rooms of `api/src` and their one-way doors: `http` → `graphql` → `app` → `store` (and the
 //! pure domain crate), with the pure renderers (`render/`) and link signing (`links.rs`) in rooms
-//! of their own. This reads every source file and fails when one names a room above its own,
+//! of their own, and the mail worker (`mail/`) beside the store. This reads every source file and fails when one names a room above its own,
 //! printing the offending lines.
 //!
 //! A file's code is read without its comments; `crate::x`, `crate::{x, …}` and the `super::`
@@ -36,6 +36,9 @@ const RULES: &[Rule] = &[
     // The LTI tool speaks its protocol, not the service's HTTP or GraphQL (its routes are in
     // `http/lti.rs`).
     Rule { rooms: &["lti/"], modules: &["http", "graphql"], crates: &["axum", "async_graphql"] },
+    // The mail worker speaks SMTP, not the service's HTTP or GraphQL (its unsubscribe route is
+    // in `http/unsubscribe.rs`), and uses no use case: it reads and records nudges in the store.
+    Rule { rooms: &["mail/"], modules: &["http", "graphql", "app"], crates: &["axum", "async_graphql"] },
     // The store knows no use case.
     Rule { rooms: &["store/"], modules: &["app"], crates: &[] },
     // The schema does not reach back into the HTTP layer, and builds no SQL: it reads through

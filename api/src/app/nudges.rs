@@ -1,6 +1,7 @@
 //! Nudges: the use cases (a leader's policy, each member's own choice), the reads behind
 //! `Cohort.nudgePolicy`, `Cohort.nudges` and `node(Nudge)`, and the sweeper's step that records
-//! the nudges due in an active cohort with their words.
+//! the nudges due in an active cohort with their words; the one-click unsubscribe of nudge
+//! emails.
 
 use afterclass_domain::access::Action;
 use afterclass_domain::lifecycle::Health;
@@ -13,6 +14,7 @@ use sea_orm::{
 
 use super::{App, Outcome};
 use crate::error::ApiError;
+use crate::links::{Unsubscribes, parse_unsubscribe_token};
 use crate::store::entities::{cohort, goal, join_request, membership, nudge, person};
 use crate::store::nudges::{self as sn, Composed};
 use crate::store::queries::{self, Page};
@@ -247,4 +249,66 @@ impl Words {
             }
         }
     }
+}
+
+/// What an unsubscribe link does, or would do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsubscribe {
+    /// The cohort whose nudges the link turns off.
+    pub cohort_name: String,
+    /// Whether the member's nudges were already off before this use of the link.
+    pub already: bool,
+}
+
+/// The membership and cohort an unsubscribe token names; `NOT_FOUND` for a malformed or forged
+/// token, or one whose nudge is not that member's.
+async fn unsubscribe_target(
+    conn: &impl ConnectionTrait,
+    links: &Unsubscribes,
+    token: &str,
+) -> Reads<(membership::Model, cohort::Model)> {
+    let none = || ApiError::not_found("unsubscribe link");
+    let parsed = parse_unsubscribe_token(token).ok_or_else(none)?;
+    // The signature names the tenant: the rows are looked up by id alone, and a missing one is
+    // refused exactly like a bad signature.
+    let member = membership::Entity::find_by_id(parsed.membership_id).one(conn).await?.ok_or_else(none)?;
+    if !links.verify(member.tenant_id, member.id, parsed.nudge_id, &parsed.sig) {
+        return Err(none());
+    }
+    let sent_with = nudge::Entity::find_by_id(parsed.nudge_id)
+        .filter(nudge::Column::MembershipId.eq(member.id))
+        .filter(nudge::Column::TenantId.eq(member.tenant_id))
+        .count(conn)
+        .await?;
+    if sent_with == 0 {
+        return Err(none());
+    }
+    let c = cohort::Entity::find_by_id(member.cohort_id)
+        .filter(cohort::Column::TenantId.eq(member.tenant_id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::Internal("a membership without its cohort".into()))?;
+    Ok((member, c))
+}
+
+/// For the page an unsubscribe link opens (`GET`): what the link would do. Writes nothing.
+pub async fn unsubscribe_preview(store: &Store, links: &Unsubscribes, token: &str) -> Reads<Unsubscribe> {
+    let (member, c) = unsubscribe_target(store.reader(), links, token).await?;
+    Ok(Unsubscribe { cohort_name: c.name, already: !member.nudges_enabled })
+}
+
+/// The one-click unsubscribe (RFC 8058): turns off the nudges of the member a signed link names,
+/// with no bearer token, as `setNudgesEnabled(false)` would. Using it again changes nothing.
+pub async fn unsubscribe(store: &Store, links: &Unsubscribes, token: &str) -> Reads<Unsubscribe> {
+    let txn = store.begin_write().await?;
+    let (member, c) = unsubscribe_target(&txn, links, token).await?;
+    let changed = membership::Entity::update_many()
+        .col_expr(membership::Column::NudgesEnabled, false.into())
+        .filter(membership::Column::Id.eq(member.id))
+        .filter(membership::Column::NudgesEnabled.eq(true))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    txn.commit().await?;
+    Ok(Unsubscribe { cohort_name: c.name, already: changed == 0 })
 }

@@ -1,13 +1,15 @@
 //! The HTTP surface: `POST /graphql`, GraphiQL at `GET /graphql` (its files at
 //! `GET /graphql/assets/{file}`, see `graphiql`), `/healthz`, `/readyz`,
 //! `/metrics`, subscriptions at `GET /graphql/ws` (see `ws`), the progress chart (`GET /cohorts/{id}/progress.svg`, see `chart`) and calendar
-//! feeds (`GET /calendar/{token}.ics`, see `calendar`), the web app (`GET /app`, see `web`), and the
+//! feeds (`GET /calendar/{token}.ics`, see `calendar`), the unsubscribe links of nudge emails
+//! (`/nudges/unsubscribe/{token}`, see `unsubscribe`), the web app (`GET /app`, see `web`), and the
 //! server's life from bind to graceful shutdown.
 
 mod calendar;
 mod chart;
 mod graphiql;
 mod lti;
+mod unsubscribe;
 pub mod web;
 mod ws;
 
@@ -44,6 +46,8 @@ pub struct AppState {
     pub links: Arc<crate::links::Links>,
     /// Signs and checks private calendar-feed URLs.
     pub feeds: Arc<crate::links::Feeds>,
+    /// Checks the unsubscribe links of nudge emails.
+    pub unsubscribes: Arc<crate::links::Unsubscribes>,
     /// How long one GraphQL request may run.
     pub request_timeout: std::time::Duration,
     /// The event log's head, which wakes live subscriptions.
@@ -82,6 +86,7 @@ impl AppState {
             counters: Arc::default(),
             links: Arc::new(crate::links::Links::new(config)),
             feeds: Arc::new(crate::links::Feeds::new(config)),
+            unsubscribes: Arc::new(crate::links::Unsubscribes::new(config)),
             request_timeout: config.limits.request_timeout,
             webhooks: config.webhooks,
         })
@@ -101,6 +106,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         // A private calendar feed: `/calendar/{token}.ics`, no bearer token (see `calendar`).
         .route("/calendar/{file}", get(calendar::feed))
         // The LTI 1.3 tool (see `lti`) and the web app it opens (see `web`).
+        // The one-click unsubscribe of nudge emails, no bearer token (see `unsubscribe`).
+        .merge(unsubscribe::routes())
         .merge(lti::routes())
         .merge(web::routes())
         // The GraphQL extractor reads the body as a stream, past axum's own limit, so the limit

@@ -288,6 +288,12 @@ pub async fn record(
     Ok(recorded)
 }
 
+/// The cohort's time zone: its meeting plan's, or UTC without one (as `gather` reads it).
+pub async fn zone(conn: &impl ConnectionTrait, c: &cohort::Model) -> Result<chrono_tz::Tz, DbErr> {
+    let plan = meetings::plans(conn, c.tenant_id, [c.id]).await?.into_iter().next();
+    Ok(plan.as_ref().and_then(meeting_plan::Model::cadence).map_or(chrono_tz::UTC, |c| c.zone))
+}
+
 /// A weekday's English name, for the words of a nudge.
 pub fn weekday_name(t: DateTime<chrono_tz::Tz>) -> &'static str {
     ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
