@@ -418,3 +418,42 @@ async fn two_workers_on_one_postgres_send_each_nudge_once() {
     assert_eq!(rows.iter().filter(|r| r.status == "SENT").count(), 40);
     other.close().await;
 }
+
+/// A meeting reminder still waiting when its meeting starts (the server was down until then) is
+/// not sent late: it is skipped, saying why.
+#[tokio::test]
+async fn a_reminder_not_sent_before_its_meeting_is_skipped() {
+    let Some(mut smtp) = SmtpServer::start() else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let c = active_cohort_with_emails(&app, "t1", &[("theo", Some("theo@example.test"))]).await;
+    let data = app
+        .ok(
+            &c.leader,
+            r#"mutation($input: SetMeetingPlanInput!) { setMeetingPlan(input: $input) { userErrors { message } } }"#,
+            serde_json::json!({ "input": { "cohortId": c.id, "cadence": { "frequency": "WEEKLY", "weekday": 2,
+                "localTime": "18:00", "timeZone": "UTC", "durationMinutes": 60 } } }),
+        )
+        .await;
+    assert_eq!(data["setMeetingPlan"]["userErrors"], serde_json::json!([]));
+    let id = ids::decode(Kind::Cohort, &c.id).unwrap();
+    exec(&app, &format!("UPDATE meeting_plans SET starts_on = '2026-11-01' WHERE cohort_id = {id}")).await;
+    started_at(&app, &c, tuesday(9, 0) - Duration::days(2)).await;
+    let mailer = mailer_for(&app, &smtp.url());
+    // Sunday 18:00, 48 hours before Tuesday's meeting: the reminders are due; the server is down.
+    smtp.down();
+    let at = tuesday(18, 0) - Duration::days(2);
+    sweeper::sweep_cohorts_with(&app.store, at, Delivery::EventsAndMail).await.unwrap();
+    assert!(mail::pass(&app.store, &mailer, at).await.unwrap().retried >= 1);
+    let reminder = || async {
+        nudges(&app).await.into_iter().find(|r| r.who == "theo" && r.kind == "MEETING_SOON").expect("a reminder")
+    };
+    assert_eq!(reminder().await.status, "PENDING");
+    // Back up only once the meeting has begun: the reminder is skipped, not sent late.
+    smtp.up();
+    let report = mail::pass(&app.store, &mailer, tuesday(18, 5)).await.unwrap();
+    assert_eq!(report.sent, 0, "{report:?}");
+    let skipped = reminder().await;
+    assert_eq!(skipped.status, "SKIPPED");
+    assert_eq!(skipped.last_error.as_deref(), Some("the meeting it reminds of has started"));
+    assert!(recipients(&smtp).is_empty());
+}

@@ -268,8 +268,16 @@ pub async fn claim(store: &Store, now: DateTime<Utc>, lease: Duration) -> Result
 }
 
 /// Why a nudge is not to be sent any more, if it is not.
-fn skip_reason(c: &cohort::Model, member: &membership::Model, who: &person::Model) -> Option<String> {
-    if c.stage != Stage::Active.as_str() {
+fn skip_reason(
+    n: &nudge::Model,
+    c: &cohort::Model,
+    member: &membership::Model,
+    who: &person::Model,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    if sn::reminded_meeting_start(n).is_some_and(|starts| starts <= to_micros(now)) {
+        Some("the meeting it reminds of has started".into())
+    } else if c.stage != Stage::Active.as_str() {
         Some(format!("the cohort is no longer active ({})", c.stage))
     } else if member.status != MembershipStatus::Active.as_str() {
         Some(format!("the member is no longer active ({})", member.status))
@@ -301,7 +309,7 @@ pub async fn attempt(
     let outcome = match (&c, &member, &who) {
         (Some(c), Some(member), Some(who)) => {
             let zone = sn::zone(conn, c).await?;
-            if let Some(reason) = skip_reason(c, member, who) {
+            if let Some(reason) = skip_reason(claimed, c, member, who, now) {
                 Outcome::Skipped(reason)
             } else if dn::is_quiet(zone, now) {
                 match dn::out_of_quiet_hours(zone, now) {

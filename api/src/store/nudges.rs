@@ -190,7 +190,7 @@ pub async fn gather(conn: &impl ConnectionTrait, c: &cohort::Model, now: DateTim
         meetings: upcoming
             .iter()
             .map(|s| dn::Meeting {
-                key: s.starts_at.to_string(),
+                key: meeting_key(s.starts_at),
                 starts_at: from_micros(s.starts_at),
                 declined: s
                     .row
@@ -211,6 +211,16 @@ pub async fn gather(conn: &impl ConnectionTrait, c: &cohort::Model, now: DateTim
         }
     }
     Ok(Gathered { snapshot, memberships: members.into_iter().map(|m| (m.id, m)).collect(), plan, upcoming })
+}
+
+/// A meeting's key, the slot of its reminders: its start in microseconds.
+pub fn meeting_key(starts_at: i64) -> String {
+    starts_at.to_string()
+}
+
+/// When the meeting a reminder is about starts (microseconds); `None` for other nudges.
+pub fn reminded_meeting_start(n: &nudge::Model) -> Option<i64> {
+    (n.kind == NudgeKind::MeetingSoon.as_str()).then(|| n.slot.parse().ok()).flatten()
 }
 
 /// A nudge to record: what is due and its words.
