@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use super::pages::page;
 use super::{AppState, web};
 use crate::auth::{self, Claims};
 use crate::lti::launch::{LoginRequest, Message, STATE_LIFETIME};
@@ -267,58 +268,28 @@ fn cookie_names(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
-/// The security headers of the tool's own pages: nothing but same-origin resources, framable by
-/// the LMS.
-fn page(status: StatusCode, form_action: &str, body: String) -> Response {
-    let csp = format!(
-        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; base-uri 'none'; \
-         form-action {form_action}; frame-ancestors *"
-    );
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-            (header::CONTENT_SECURITY_POLICY, csp),
-            (header::REFERRER_POLICY, "no-referrer".to_owned()),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-fn document(title: &str, main: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} — Afterclass</title><link rel=\"stylesheet\" href=\"/app/assets/app.css\"></head>\
-         <body><main class=\"lti-page\">{main}</main></body></html>",
-        title = escape(title)
-    )
-}
-
 /// The page of a refused launch: what went wrong, in words, and what to do.
 fn refusal(e: &LtiError) -> Response {
     let main = format!(
-        "<h1>Afterclass could not open</h1><p id=\"lti-error\" role=\"alert\">{}</p>\
+        "<p id=\"lti-error\" role=\"alert\">{}</p>\
          <p>Go back to your course and open Afterclass again. If this keeps happening, tell your \
          course's administrator what this page says.</p>",
         escape(e.message())
     );
-    page(status(e), "'none'", document("Could not open", &main))
+    page(status(e), "Afterclass could not open", &main, "'none'")
 }
 
 /// Posts the launch again from this site, so that a same-site cookie comes with it.
 fn relay_page(id_token: &str, state: &str) -> Response {
     let main = format!(
-        "<h1>Opening Afterclass…</h1><form id=\"lti-relay\" method=\"post\" action=\"/lti/launch\">\
+        "<form id=\"lti-relay\" method=\"post\" action=\"/lti/launch\">\
          <input type=\"hidden\" name=\"id_token\" value=\"{}\"><input type=\"hidden\" name=\"state\" value=\"{}\">\
          <input type=\"hidden\" name=\"relay\" value=\"1\"><button type=\"submit\">Continue</button></form>\
          <script src=\"/lti/relay.js\"></script>",
         escape(id_token),
         escape(state)
     );
-    page(StatusCode::OK, "'self'", document("Opening", &main))
+    page(StatusCode::OK, "Opening Afterclass…", &main, "'self'")
 }
 
 async fn relay_script() -> Response {
@@ -333,7 +304,7 @@ async fn relay_script() -> Response {
 /// the platform.
 fn deep_link_page(return_url: &str, jwt: &str) -> Response {
     let main = format!(
-        "<h1>Add Afterclass to this course</h1><p>The link opens the course's learning cohorts: \
+        "<p>The link opens the course's learning cohorts: \
          instructors create them at course end, trainees join and check in.</p>\
          <form id=\"deep-link\" method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"JWT\" value=\"{}\">\
          <button id=\"deep-link-submit\" type=\"submit\">Add Afterclass</button></form>",
@@ -341,5 +312,5 @@ fn deep_link_page(return_url: &str, jwt: &str) -> Response {
         escape(jwt)
     );
     let action = crate::lti::launch::origin(return_url).unwrap_or_else(|| "'none'".into());
-    page(StatusCode::OK, &action, document("Add Afterclass", &main))
+    page(StatusCode::OK, "Add Afterclass to this course", &main, &action)
 }

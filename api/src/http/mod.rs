@@ -9,6 +9,7 @@ mod calendar;
 mod chart;
 mod graphiql;
 mod lti;
+mod pages;
 mod unsubscribe;
 pub mod web;
 mod ws;
