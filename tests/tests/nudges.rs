@@ -422,3 +422,24 @@ async fn nudges_reach_a_webhook_receiver_as_nudge_due_events() {
     assert!(read["node"]["subject"].as_str().unwrap().contains("Rust practice circle"), "{read:#}");
     assert_eq!(read["node"]["status"], "SENT", "delivered as its event, with no mail configured");
 }
+
+/// Nothing goes to someone who left, nor to an ended cohort.
+#[tokio::test]
+async fn nothing_is_sent_to_people_who_left_or_to_ended_cohorts() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let c = active_cohort(&app, "t1", &["theo", "wes"]).await;
+    let left = app.ok(&c.trainees[1], ops::LEAVE, json!({ "input": { "cohortId": c.id } })).await;
+    assert_eq!(left["leaveCohort"]["membership"]["status"], "LEFT", "{left:#}");
+    let ended = active_cohort(&app, "t2", &["uma"]).await;
+    let data = app
+        .ok(&ended.leader, ops::DISBAND, json!({ "input": { "cohortId": ended.id, "reason": "LEADERS_DECISION" } }))
+        .await;
+    assert_eq!(data["disbandCohort"]["cohort"]["stage"], "DISBANDED", "{data:#}");
+    // Eight days on, in the morning: check-in nudges are due in the active cohort only.
+    let at = (Utc::now() + Duration::days(8)).with_timezone(&Berlin);
+    let at = Berlin.with_ymd_and_hms(at.year(), at.month(), at.day(), 10, 0, 0).unwrap().with_timezone(&Utc);
+    sweeper::sweep_cohorts(&app.store, at).await.unwrap();
+    let nudges = sent(&app).await;
+    let who: Vec<&str> = nudges.iter().map(|n| n.who.as_str()).collect();
+    assert_eq!(who, ["ada", "theo"], "{nudges:?}");
+}
