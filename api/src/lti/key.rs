@@ -120,11 +120,22 @@ impl ToolKey {
     }
 
     /// The MAC of a login's state.
-    pub(super) fn state_mac(&self, data: &[u8]) -> [u8; 32] {
+    pub(super) fn state_mac(&self, data: &[u8]) -> Vec<u8> {
         use hmac::Mac;
-        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.state_secret).unwrap_or_else(|_| unreachable!());
+        self.state_hmac(data).map(|mac| mac.finalize().into_bytes().to_vec()).unwrap_or_default()
+    }
+
+    /// Whether `mac` is the MAC of `data`, compared in constant time.
+    pub(super) fn state_mac_matches(&self, data: &[u8], mac: &[u8]) -> bool {
+        use hmac::Mac;
+        self.state_hmac(data).is_some_and(|h| h.verify_slice(mac).is_ok())
+    }
+
+    fn state_hmac(&self, data: &[u8]) -> Option<hmac::Hmac<Sha256>> {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.state_secret).ok()?;
         mac.update(data);
-        mac.finalize().into_bytes().into()
+        Some(mac)
     }
 }
 
