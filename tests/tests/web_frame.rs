@@ -151,6 +151,15 @@ async fn a_trainee_opens_afterclass_in_the_lms_frame_and_checks_in_with_third_pa
     frame.wait_for_text("#my-history", "Chapter 3 done, in the LMS", WAIT).await.unwrap();
     let clicks = frame.eval("window.clicks").await.unwrap();
     assert_eq!(clicks, json!(["accept-conduct", "checkin-button", "checkin-save"]), "trusted clicks on their targets");
+    // The progress chart loads in the frame too (a signed same-origin link).
+    let drawn = frame
+        .eval(
+            "new Promise((done) => { const img = document.querySelector('#progress-chart'); \
+             const check = () => img.complete ? done(img.naturalWidth) : setTimeout(check, 25); check(); })",
+        )
+        .await
+        .unwrap();
+    assert!(drawn.as_u64().is_some_and(|w| w > 0), "the chart is drawn in the frame: {drawn}");
     // The whole course page with the goal's progress in the frame. Scrolling into view in the
     // frame scrolls the course page too: back to its top.
     frame.eval("document.querySelector('#goals').scrollIntoView({ block: 'center' })").await.unwrap();
