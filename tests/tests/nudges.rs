@@ -443,3 +443,41 @@ async fn nothing_is_sent_to_people_who_left_or_to_ended_cohorts() {
     let who: Vec<&str> = nudges.iter().map(|n| n.who.as_str()).collect();
     assert_eq!(who, ["ada", "theo"], "{nudges:?}");
 }
+
+/// The policy of a list of cohorts loads in batches: as many statements for six cohorts as for
+/// two (one with a stored policy, the rest with their plan's defaults).
+#[tokio::test]
+async fn the_policies_of_a_list_cost_the_same_for_two_cohorts_as_for_six() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let list = "{ cohorts(first: 50) { nodes { id nudgePolicy { checkInEveryDays digestWeekday } } } }";
+    let mut counts = Vec::new();
+    let mut leader = String::new();
+    for n in 1..=6 {
+        let c = active_cohort(&app, "t1", &["theo"]).await;
+        if n == 1 {
+            weekly_plan(&app, &c).await;
+            let data =
+                app.ok(&c.leader, SET_POLICY, json!({ "input": { "cohortId": c.id, "checkInEveryDays": 4 } })).await;
+            assert_eq!(data["setNudgePolicy"]["userErrors"], json!([]), "{data:#}");
+        }
+        if n == 3 {
+            weekly_plan(&app, &c).await;
+        }
+        leader = c.leader.clone();
+        if n == 2 || n == 6 {
+            let before = app.store.statements();
+            let data = app.ok(&leader, list, json!({})).await;
+            counts.push(app.store.statements() - before);
+            assert_eq!(data["cohorts"]["nodes"].as_array().unwrap().len(), n);
+        }
+    }
+    let data = app.ok(&leader, list, json!({})).await;
+    let rhythms: Vec<_> = data["cohorts"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["nudgePolicy"]["checkInEveryDays"].clone())
+        .collect();
+    assert!(rhythms.contains(&json!(4)) && rhythms.contains(&json!(7)), "{rhythms:?}");
+    assert_eq!(counts[0], counts[1], "statements grew with the cohorts: {counts:?}");
+}

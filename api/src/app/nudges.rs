@@ -15,7 +15,7 @@ use sea_orm::{
 use super::{App, Outcome};
 use crate::error::ApiError;
 use crate::links::{Unsubscribes, parse_unsubscribe_token};
-use crate::store::entities::{cohort, goal, join_request, membership, nudge, person};
+use crate::store::entities::{cohort, goal, join_request, membership, nudge, nudge_policy, person};
 use crate::store::nudges::{self as sn, Composed};
 use crate::store::queries::{self, Page};
 use crate::store::{Store, from_micros, progress};
@@ -49,9 +49,13 @@ impl App<'_> {
     }
 }
 
-/// A cohort's policy as it stands.
-pub async fn policy(store: &Store, c: &cohort::Model) -> Reads<dn::Policy> {
-    Ok(sn::policy(store.reader(), c).await?)
+/// The stored policies of some cohorts (those a leader changed), for one statement per batch.
+pub async fn policy_rows(store: &Store, tenant_id: i64, cohort_ids: Vec<i64>) -> Reads<Vec<nudge_policy::Model>> {
+    Ok(nudge_policy::Entity::find()
+        .filter(nudge_policy::Column::TenantId.eq(tenant_id))
+        .filter(nudge_policy::Column::CohortId.is_in(cohort_ids))
+        .all(store.reader())
+        .await?)
 }
 
 /// A cohort's nudges, newest first.

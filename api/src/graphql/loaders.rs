@@ -272,5 +272,6 @@ pub fn forget_all(loader: &DataLoader<Loaders, HashMapCache>) {
     loader.clear::<SnapshotKey>();
     loader.clear::<ParticipationKey>();
     loader.clear::<OutcomeOf>();
+    loader.clear::<super::nudges::PolicyOf>();
     super::meetings::forget_meetings(loader);
 }

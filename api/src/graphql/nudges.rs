@@ -4,7 +4,9 @@
 
 use afterclass_domain::access::Facet;
 use afterclass_domain::nudge::{self as dn, PolicyChange};
-use async_graphql::dataloader::{DataLoader, HashMapCache};
+use std::collections::HashMap;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -15,7 +17,7 @@ use crate::app::{App, nudges};
 use crate::auth::Viewer;
 use crate::error::{ApiError, Failure};
 use crate::ids::{self, Kind};
-use crate::store::entities::{cohort, membership, nudge};
+use crate::store::entities::{cohort, membership, nudge, nudge_policy};
 use crate::store::{Store, from_micros};
 
 super::mirror_enum!(NudgeKind = dn::NudgeKind { CheckInDue, MeetingSoon, LeaderDigest });
@@ -126,10 +128,30 @@ pub struct SetNudgesEnabledInput {
     pub enabled: bool,
 }
 
-/// `Cohort.nudgePolicy`, for whoever may read the cohort's setup.
+/// A cohort's stored nudge policy (none until a leader changes the defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PolicyOf(pub i64);
+
+impl Loader<PolicyOf> for Loaders {
+    type Value = nudge_policy::Model;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[PolicyOf]) -> Result<HashMap<PolicyOf, nudge_policy::Model>, ApiError> {
+        let rows = nudges::policy_rows(&self.store, self.tenant_id, keys.iter().map(|k| k.0).collect()).await?;
+        Ok(rows.into_iter().map(|r| (PolicyOf(r.cohort_id), r)).collect())
+    }
+}
+
+/// `Cohort.nudgePolicy`, for whoever may read the cohort's setup: its stored row, or the
+/// defaults from its meeting plan, both through the request's loaders.
 pub async fn policy_of(ctx: &Context<'_>, c: &Cohort) -> Result<NudgePolicy, ApiError> {
     c.ensure(Facet::Setup)?;
-    Ok(nudges::policy(data::<Store>(ctx)?, &c.model).await?.into())
+    let row = loader(ctx)?.load_one(PolicyOf(c.model.id)).await?;
+    let plan = match row {
+        Some(_) => None,
+        None => loader(ctx)?.load_one(super::meetings::PlanOf(c.model.id)).await?,
+    };
+    Ok(crate::store::nudges::policy_of(&c.model, row.as_ref(), plan.as_ref()).into())
 }
 
 /// `Cohort.nudges`, for its leaders and facilitators (and instructors and the integration).
