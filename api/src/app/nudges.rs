@@ -95,8 +95,8 @@ pub async fn record_due(
     delivery: Delivery,
     now: DateTime<Utc>,
 ) -> Result<u32, sea_orm::DbErr> {
-    let policy = sn::policy(conn, c).await?;
     let gathered = sn::gather(conn, c, now).await?;
+    let policy = gathered.policy;
     let due = dn::due(&gathered.snapshot, &policy, now);
     if due.is_empty() {
         return Ok(0);
@@ -145,7 +145,7 @@ impl Words {
             .into_iter()
             .map(|p| (p.id, p.display_name))
             .collect();
-        let names = gathered
+        let names: std::collections::HashMap<i64, String> = gathered
             .memberships
             .values()
             .map(|m| (m.id, people.get(&m.person_id).cloned().unwrap_or_else(|| "a member".into())))
@@ -155,7 +155,7 @@ impl Words {
         let observations = progress::observations(conn, &ids, crate::store::to_micros(now)).await?;
         let goals = goal_rows
             .iter()
-            .filter(|g| g.status == "OPEN")
+            .filter(|g| g.status == afterclass_domain::goal::GoalStatus::Open.as_str())
             .map(|g| {
                 let spec = progress::goal_spec(g);
                 let obs = observations.get(&g.id).cloned().unwrap_or_default();
@@ -169,12 +169,11 @@ impl Words {
             .members
             .iter()
             .filter(|m| dn::gone_quiet(m, policy))
-            .filter_map(|m| gathered.memberships.get(&m.membership_id))
-            .map(|m| people.get(&m.person_id).cloned().unwrap_or_else(|| "a member".into()))
+            .filter_map(|m| names.get(&m.membership_id).cloned())
             .collect();
         let pending_requests = join_request::Entity::find()
             .filter(join_request::Column::CohortId.eq(c.id))
-            .filter(join_request::Column::Status.eq("PENDING"))
+            .filter(join_request::Column::Status.eq(afterclass_domain::joining::JoinRequestStatus::Pending.as_str()))
             .count(conn)
             .await?;
         let mut health_words = format!("Health: {}.", health.status.as_str().to_lowercase().replace('_', " "));

@@ -32,9 +32,18 @@ pub async fn policy(conn: &impl ConnectionTrait, c: &cohort::Model) -> Result<Po
     let row = nudge_policy::Entity::find_by_id(c.id).one(conn).await?;
     let plan = match row {
         Some(_) => None,
-        None => meetings::plans(conn, c.tenant_id, [c.id]).await?.into_iter().next(),
+        None => plan(conn, c).await?,
     };
     Ok(policy_of(c, row.as_ref(), plan.as_ref()))
+}
+
+async fn plan(conn: &impl ConnectionTrait, c: &cohort::Model) -> Result<Option<meeting_plan::Model>, DbErr> {
+    Ok(meetings::plans(conn, c.tenant_id, [c.id]).await?.into_iter().next())
+}
+
+/// The cohort's time zone: its meeting plan's, or UTC without one.
+pub fn zone_of(plan: Option<&meeting_plan::Model>) -> chrono_tz::Tz {
+    plan.and_then(meeting_plan::Model::cadence).map_or(chrono_tz::UTC, |c| c.zone)
 }
 
 /// The policy from its row, or the defaults from the horizon and the meeting plan.
@@ -96,6 +105,7 @@ const REMINDER_HORIZON_HOURS: i64 = 7 * 24;
 /// What `nudge::due` needs of an active cohort at `now`, and the memberships it names.
 pub struct Gathered {
     pub snapshot: dn::Snapshot,
+    pub policy: Policy,
     pub memberships: HashMap<i64, membership::Model>,
     pub plan: Option<meeting_plan::Model>,
     /// The meetings coming up (for reminders and digests), in time order.
@@ -137,7 +147,9 @@ pub async fn gather(conn: &impl ConnectionTrait, c: &cohort::Model, now: DateTim
         .into_tuple()
         .all(conn)
         .await?;
-    let plan = meetings::plans(conn, c.tenant_id, [c.id]).await?.into_iter().next();
+    let plan = plan(conn, c).await?;
+    let stored = nudge_policy::Entity::find_by_id(c.id).one(conn).await?;
+    let policy = policy_of(c, stored.as_ref(), plan.as_ref());
     let cadence = plan.as_ref().and_then(meeting_plan::Model::cadence);
     let window = dm::Window { from: now, to: now + chrono::Duration::hours(REMINDER_HORIZON_HOURS) };
     let computed = match &cadence {
@@ -165,14 +177,14 @@ pub async fn gather(conn: &impl ConnectionTrait, c: &cohort::Model, now: DateTim
             .column(rsvp::Column::MeetingId)
             .column(rsvp::Column::MembershipId)
             .filter(rsvp::Column::MeetingId.is_in(row_ids))
-            .filter(rsvp::Column::Answer.eq("NOT_GOING"))
+            .filter(rsvp::Column::Answer.eq(dm::RsvpAnswer::NotGoing.as_str()))
             .into_tuple()
             .all(conn)
             .await?
     };
     let mut snapshot = dn::Snapshot {
         stage_active: c.stage == afterclass_domain::stage::Stage::Active.as_str(),
-        zone: cadence.as_ref().map_or(chrono_tz::UTC, |c| c.zone),
+        zone: zone_of(plan.as_ref()),
         activated_at: from_micros(c.activated_at.unwrap_or(c.created_at)),
         members: members
             .iter()
@@ -210,7 +222,7 @@ pub async fn gather(conn: &impl ConnectionTrait, c: &cohort::Model, now: DateTim
             }
         }
     }
-    Ok(Gathered { snapshot, memberships: members.into_iter().map(|m| (m.id, m)).collect(), plan, upcoming })
+    Ok(Gathered { snapshot, policy, memberships: members.into_iter().map(|m| (m.id, m)).collect(), plan, upcoming })
 }
 
 /// A meeting's key, the slot of its reminders: its start in microseconds.
@@ -298,10 +310,9 @@ pub async fn record(
     Ok(recorded)
 }
 
-/// The cohort's time zone: its meeting plan's, or UTC without one (as `gather` reads it).
+/// The cohort's time zone (see [`zone_of`]), read from its meeting plan.
 pub async fn zone(conn: &impl ConnectionTrait, c: &cohort::Model) -> Result<chrono_tz::Tz, DbErr> {
-    let plan = meetings::plans(conn, c.tenant_id, [c.id]).await?.into_iter().next();
-    Ok(plan.as_ref().and_then(meeting_plan::Model::cadence).map_or(chrono_tz::UTC, |c| c.zone))
+    Ok(zone_of(plan(conn, c).await?.as_ref()))
 }
 
 /// A weekday's English name, for the words of a nudge.
