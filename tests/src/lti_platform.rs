@@ -502,3 +502,20 @@ pub async fn tool_for(platform: &Platform, backend: crate::Backend) -> Option<cr
     platform.set_tool(&app.url(""));
     Some(app)
 }
+
+/// The suites' course: a platform with Ines (instructor) and the learners Theo and Uma, all three
+/// on its NRPS roster, and the real server with the platform registered.
+pub async fn course(backend: crate::Backend) -> Option<(Platform, crate::TestApp)> {
+    let platform = Platform::start("localhost").await;
+    let people = [
+        User::instructor("lms-ines", "Ines Instructor"),
+        User::learner("lms-theo", "Theo Trainee"),
+        User::learner("lms-uma", "Uma Learner"),
+    ];
+    for user in &people {
+        platform.add_user(user.clone());
+    }
+    platform.set_roster(people.to_vec());
+    let app = tool_for(&platform, backend).await?;
+    Some((platform, app))
+}

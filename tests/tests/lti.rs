@@ -3,7 +3,7 @@
 //! the session they open, deep linking and the roster from NRPS. Launches here are posted as a
 //! browser would (form fields and the state cookie); `web_launch.rs` does it in a real browser.
 
-use afterclass_tests::lti_platform::{KeyPair, Platform, User, tool_for};
+use afterclass_tests::lti_platform::{KeyPair, Platform, User};
 use afterclass_tests::{Backend, TestApp, instructor};
 use serde_json::{Value, json};
 
@@ -59,11 +59,7 @@ fn session_of(page: &str) -> Value {
 }
 
 async fn setup(backend: Backend) -> Option<(Platform, TestApp)> {
-    let platform = Platform::start("localhost").await;
-    platform.add_user(User::instructor("lms-ines", "Ines Instructor"));
-    platform.add_user(User::learner("lms-theo", "Theo Trainee"));
-    let app = tool_for(&platform, backend).await?;
-    Some((platform, app))
+    afterclass_tests::lti_platform::course(backend).await
 }
 
 /// A genuine launch of `user`, returning its session.

@@ -137,6 +137,14 @@ async fn sent(app: &TestApp) -> Vec<Sent> {
         .collect()
 }
 
+/// How many `NUDGE_DUE` events the log holds.
+async fn nudge_events(app: &TestApp) -> i64 {
+    let conn = app.store.reader();
+    let sql = "SELECT COUNT(*) FROM events WHERE kind = 'NUDGE_DUE'".to_owned();
+    let row = conn.query_one_raw(Statement::from_string(conn.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
 fn local(t: DateTime<Utc>) -> String {
     t.with_timezone(&Berlin).format("%a %d %b %H:%M %Z").to_string()
 }
@@ -293,16 +301,7 @@ async fn a_simulated_month_on(backend: Backend) {
     // Every nudge is in the log as a NUDGE_DUE event, and the leader reads them all.
     app.settle().await;
     let events = app.count("events").await;
-    let conn = app.store.reader();
-    let row = conn
-        .query_one_raw(Statement::from_string(
-            conn.get_database_backend(),
-            "SELECT COUNT(*) FROM events WHERE kind = 'NUDGE_DUE'".to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), nudges.len() as i64, "one event per nudge (of {events})");
+    assert_eq!(nudge_events(&app).await, nudges.len() as i64, "one event per nudge (of {events})");
     let data = app.ok(&c.leader, NUDGES, json!({ "id": c.id })).await;
     assert_eq!(data["cohort"]["nudges"]["totalCount"], nudges.len());
     // A trainee reads only their own nudges, by node.
@@ -359,16 +358,7 @@ async fn two_sweepers_on_one_postgres_record_each_nudge_once() {
     keys.dedup();
     assert_eq!(keys.len(), nudges.len(), "each nudge once");
     app.settle().await;
-    let conn = app.store.reader();
-    let row = conn
-        .query_one_raw(Statement::from_string(
-            conn.get_database_backend(),
-            "SELECT COUNT(*) FROM events WHERE kind = 'NUDGE_DUE'".to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), nudges.len() as i64, "one event per nudge");
+    assert_eq!(nudge_events(&app).await, nudges.len() as i64, "one event per nudge");
     other.close().await;
 }
 

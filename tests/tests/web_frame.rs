@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use afterclass_tests::browser::{Browser, Document, Frame, LaunchOptions, Page, screenshot_path};
-use afterclass_tests::lti_platform::{Platform, User, tool_for};
+use afterclass_tests::lti_platform::Platform;
 use afterclass_tests::{Backend, TestApp, instructor, ops};
 use serde_json::json;
 
@@ -32,18 +32,9 @@ async fn browser() -> Option<Browser> {
     Browser::launch_with(LaunchOptions { window: (640, 900), args, ..LaunchOptions::default() }).await
 }
 
-/// The platform with an instructor and two learners, and the tool with it registered.
+/// The course's platform and the tool with it registered.
 async fn setup() -> (Platform, TestApp) {
-    let platform = Platform::start("localhost").await;
-    let ines = User::instructor("lms-ines", "Ines Instructor");
-    let theo = User::learner("lms-theo", "Theo Trainee");
-    let uma = User::learner("lms-uma", "Uma Learner");
-    for user in [&ines, &theo, &uma] {
-        platform.add_user(user.clone());
-    }
-    platform.set_roster(vec![ines, theo, uma]);
-    let app = tool_for(&platform, Backend::Sqlite).await.unwrap();
-    (platform, app)
+    afterclass_tests::lti_platform::course(Backend::Sqlite).await.unwrap()
 }
 
 /// An active cohort of the course, created through the API by the instructor, with the two

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use afterclass_tests::browser::{Browser, Page, screenshot_path};
-use afterclass_tests::lti_platform::{Platform, User, tool_for};
+use afterclass_tests::lti_platform::{Platform, course};
 use afterclass_tests::{Backend, TestApp};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -42,15 +42,7 @@ fn no_errors(page: &Page, who: &str) {
 #[tokio::test]
 async fn an_instructor_and_a_trainee_use_afterclass_from_the_lms_in_a_real_browser() {
     let Some(browser) = Browser::launch().await else { return };
-    let platform = Platform::start("localhost").await;
-    let ines = User::instructor("lms-ines", "Ines Instructor");
-    let theo = User::learner("lms-theo", "Theo Trainee");
-    let uma = User::learner("lms-uma", "Uma Learner");
-    for user in [&ines, &theo, &uma] {
-        platform.add_user(user.clone());
-    }
-    platform.set_roster(vec![ines.clone(), theo.clone(), uma.clone()]);
-    let app: TestApp = tool_for(&platform, Backend::Sqlite).await.unwrap();
+    let (platform, app): (Platform, TestApp) = course(Backend::Sqlite).await.unwrap();
 
     // The instructor: from the course page into the app, with the course and the roster.
     let page = open_from_the_course(&browser, &platform, "lms-ines").await;
