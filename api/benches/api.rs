@@ -72,6 +72,12 @@ const READ_FULL: &str = r#"query($id: ID!) { cohort(id: $id) { name
     health { status }
     checkIns(first: 20) { nodes { value note occurredAt } } } }"#;
 
+/// The nested read in PostGraphile 4's schema of the same tables (its default inflection).
+const PEER_READ: &str = r#"query($id: BigInt!) { cohortById(id: $id) { name
+    membershipsByCohortId(first: 100, orderBy: PRIMARY_KEY_ASC) { totalCount nodes { role status personByPersonId { displayName } } }
+    goalsByCohortId(orderBy: PRIMARY_KEY_ASC) { nodes { title target } }
+    checkInsByCohortId(first: 20, orderBy: PRIMARY_KEY_ASC) { nodes { value note occurredAt } } } }"#;
+
 const CHECK_IN: &str = r#"mutation($input: LogCheckInInput!) {
     logCheckIn(input: $input) { checkIn { id } userErrors { code } } }"#;
 
@@ -86,6 +92,9 @@ struct Settings {
     postgres: Option<String>,
     /// `AFTERCLASS_BENCH_ONLY`: run only the writes or only the reads.
     only: Option<Part>,
+    /// `AFTERCLASS_BENCH_POSTGRAPHILE`: the `postgraphile` command (PostGraphile 4), started on
+    /// the seeded PostgreSQL database to serve the same read as a peer.
+    postgraphile: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +125,7 @@ impl Settings {
                 Ok("reads") => Some(Part::Reads),
                 Ok(other) => return Err(format!("AFTERCLASS_BENCH_ONLY={other}: `writes` or `reads`").into()),
             },
+            postgraphile: std::env::var("AFTERCLASS_BENCH_POSTGRAPHILE").ok().filter(|c| !c.is_empty()),
         })
     }
 
@@ -274,15 +284,13 @@ struct Client {
 impl Client {
     /// POSTs `body` (a serialised GraphQL request); the answer's `data`, or why it failed.
     async fn post(&self, token: &str, body: String) -> std::result::Result<Value, String> {
-        let resp = self
-            .http
-            .post(&*self.url)
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut request = self.http.post(&*self.url);
+        // The peer is asked without a token: it has no JWT configuration and refuses one.
+        if !token.is_empty() {
+            request = request.bearer_auth(token);
+        }
+        let resp =
+            request.header("content-type", "application/json").body(body).send().await.map_err(|e| e.to_string())?;
         let status = resp.status();
         let value: Value = resp.json().await.map_err(|e| e.to_string())?;
         if !status.is_success() || value.get("errors").is_some() {
@@ -313,6 +321,8 @@ struct ReadRow {
     plain: Measured,
     full: Measured,
     hand_written: Measured,
+    /// PostGraphile serving the same read from the same tables, when it was started.
+    peer: Option<Measured>,
     statements_plain: u64,
     statements_full: u64,
 }
@@ -433,6 +443,12 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
         http: reqwest::Client::builder().pool_max_idle_per_host(settings.clients * 2).build()?,
         url: format!("http://{addr}/graphql").into(),
     };
+    let peer = match (&settings.postgraphile, store.backend()) {
+        (Some(command), DbBackend::Postgres) if settings.runs(Part::Reads) => {
+            Some(Peer::start(command, url, &client.http).await?)
+        }
+        _ => None,
+    };
 
     let writes = if settings.runs(Part::Writes) {
         writes(settings, url, &client, &write_cohorts, &token).await?
@@ -443,9 +459,11 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
     for (key, seeded, members, check_ins) in &read_cohorts {
         println!("  read, {members} members, {check_ins} check-ins:");
         let leader = token(&member(0), key, ViewerRole::Trainee)?;
-        reads.push(read(settings, url, &client, &store, seeded, &leader, *members, *check_ins).await?);
+        let peer = peer.as_ref().map(|p| &p.client);
+        reads.push(read(settings, url, &client, peer, &store, seeded, &leader, *members, *check_ins).await?);
     }
     let (rss_kib, hwm_kib) = memory();
+    drop(peer);
 
     let _ = stop.send(());
     let _ = handle.await;
@@ -619,6 +637,7 @@ async fn read(
     settings: &Settings,
     url: &str,
     client: &Client,
+    peer: Option<&Client>,
     store: &Store,
     seeded: &Seeded,
     token: &str,
@@ -670,16 +689,30 @@ async fn read(
             Box::pin(async move { hand_written(raw.reader(), &sql).await.map(|_| ()) })
         })
     };
-    let mut m = interleaved(
-        settings,
-        &[
-            ("hand-written SQL + serde_json (baseline)", baseline),
-            ("nested read over HTTP", over_http(plain_body)),
-            ("+ progress, health, participation", over_http(full_body)),
-        ],
-    )
-    .await;
+    let mut ops = vec![
+        ("hand-written SQL + serde_json (baseline)", baseline),
+        ("nested read over HTTP", over_http(plain_body)),
+        ("+ progress, health, participation", over_http(full_body)),
+    ];
+    if let Some(peer) = peer {
+        let body = json!({ "query": PEER_READ, "variables": { "id": seeded.cohort.id.to_string() } }).to_string();
+        let data = peer.post("", body.clone()).await.map_err(|e| format!("PostGraphile's read failed: {e}"))?;
+        let nodes = data["cohortById"]["membershipsByCohortId"]["nodes"].as_array().map_or(0, Vec::len) as u64;
+        if nodes != members.min(100) {
+            return Err(format!("PostGraphile's read gave {nodes} members of {members}").into());
+        }
+        let peer = peer.clone();
+        ops.push((
+            "PostGraphile 4, the same read (peer)",
+            Arc::new(move |_, _| {
+                let (peer, body) = (peer.clone(), body.clone());
+                Box::pin(async move { peer.post("", body).await.map(|_| ()) })
+            }),
+        ));
+    }
+    let mut m = interleaved(settings, &ops).await;
     raw.close().await;
+    let peer = if peer.is_some() { m.pop() } else { None };
     let full = m.pop().unwrap_or_default();
     let plain = m.pop().unwrap_or_default();
     let hand_written = m.pop().unwrap_or_default();
@@ -689,6 +722,7 @@ async fn read(
         plain,
         full,
         hand_written,
+        peer,
         statements_plain: statements[0],
         statements_full: statements[1],
     })
@@ -737,6 +771,18 @@ fn targets(r: &Report) -> Vec<Target> {
             bound: "≤ 2",
             met: ratio <= 2.0,
         });
+        if let Some(peer) = &rd.peer {
+            let ratio = rd.plain.per_second / peer.per_second.max(f64::MIN_POSITIVE);
+            out.push(Target {
+                what: format!(
+                    "nested read / PostGraphile, {} members, {} check-ins (throughput)",
+                    rd.members, rd.check_ins
+                ),
+                ratio,
+                bound: "> 1",
+                met: ratio > 1.0 && peer.failed == 0,
+            });
+        }
         let ratio = cost(&rd.full) / cost(&rd.plain);
         out.push(Target {
             what: format!("with progress+health+participation / plain, {} members (cost)", rd.members),
@@ -793,7 +839,12 @@ fn targets(r: &Report) -> Vec<Target> {
         met: mib < 150.0,
     });
     let failed: u64 = r.writes.iter().map(|w| w.subject.failed + w.baseline.failed).sum::<u64>()
-        + r.reads.iter().map(|rd| rd.plain.failed + rd.full.failed + rd.hand_written.failed).sum::<u64>();
+        + r.reads
+            .iter()
+            .map(|rd| {
+                rd.plain.failed + rd.full.failed + rd.hand_written.failed + rd.peer.as_ref().map_or(0, |p| p.failed)
+            })
+            .sum::<u64>();
     out.push(Target { what: "failed answers (errors)".into(), ratio: failed as f64, bound: "= 0", met: failed == 0 });
     out
 }
@@ -822,12 +873,12 @@ fn print_and_collect(reports: &[Report]) -> Value {
         }
         println!();
         println!(
-            "| read: members, check-ins | nested req/s | p50 ms | p99 ms | + progress/health/participation req/s | p50 ms | hand-written /s | p50 ms | statements (plain, full) |"
+            "| read: members, check-ins | nested req/s | p50 ms | p99 ms | + progress/health/participation req/s | p50 ms | hand-written /s | p50 ms | PostGraphile req/s | p50 ms | statements (plain, full) |"
         );
-        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         for rd in &r.reads {
             println!(
-                "| {}, {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} | {}, {} |",
+                "| {}, {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} | {} | {} | {}, {} |",
                 rd.members,
                 rd.check_ins,
                 rd.plain.per_second,
@@ -837,6 +888,8 @@ fn print_and_collect(reports: &[Report]) -> Value {
                 rd.full.p50_ms,
                 rd.hand_written.per_second,
                 rd.hand_written.p50_ms,
+                rd.peer.as_ref().map_or("—".into(), |p| format!("{:.0}", p.per_second)),
+                rd.peer.as_ref().map_or("—".into(), |p| format!("{:.2}", p.p50_ms)),
                 rd.statements_plain,
                 rd.statements_full
             );
@@ -848,13 +901,18 @@ fn print_and_collect(reports: &[Report]) -> Value {
         for t in &targets {
             println!("| {} | {:.2} | {} | {} |", t.what, t.ratio, t.bound, if t.met { "yes" } else { "**no**" });
         }
-        println!("| nested read vs PostGraphile | — | faster | not measured here (see BENCHMARKS.md) |");
+        if r.reads.iter().all(|rd| rd.peer.is_none()) {
+            println!(
+                "| nested read vs PostGraphile | — | > 1 | not run (AFTERCLASS_BENCH_POSTGRAPHILE, see BENCHMARKS.md) |"
+            );
+        }
         backends.push(json!({
             "backend": r.backend,
             "writes": r.writes.iter().map(|w| json!({ "scenario": w.scenario, "subject": measured_json(&w.subject), "baseline": measured_json(&w.baseline) })).collect::<Vec<_>>(),
             "reads": r.reads.iter().map(|rd| json!({
                 "members": rd.members, "check_ins": rd.check_ins,
                 "plain": measured_json(&rd.plain), "full": measured_json(&rd.full), "hand_written": measured_json(&rd.hand_written),
+                "postgraphile": rd.peer.as_ref().map(measured_json),
                 "statements": { "plain": rd.statements_plain, "full": rd.statements_full },
             })).collect::<Vec<_>>(),
             "memory_kib": { "rss": r.rss_kib, "hwm": r.hwm_kib },
@@ -862,4 +920,47 @@ fn print_and_collect(reports: &[Report]) -> Value {
         }));
     }
     json!({ "machine": { "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()) }, "backends": backends })
+}
+
+/// PostGraphile 4 serving the seeded PostgreSQL database, as a child process killed on drop.
+struct Peer {
+    child: std::process::Child,
+    client: Client,
+}
+
+impl Peer {
+    /// Starts `command` (the `postgraphile` CLI) on `url` at a free port and waits until it
+    /// answers GraphQL.
+    async fn start(command: &str, url: &str, http: &reqwest::Client) -> Result<Peer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = std::process::Command::new(command)
+            .args(["--connection", url, "--schema", "public", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--disable-query-log", "--disable-graphiql", "--max-pool-size", "32"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("AFTERCLASS_BENCH_POSTGRAPHILE={command}: {e}"))?;
+        let mut peer = Peer {
+            child,
+            client: Client { http: http.clone(), url: format!("http://127.0.0.1:{port}/graphql").into() },
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if peer.client.post("", json!({ "query": "{ __typename }" }).to_string()).await.is_ok() {
+                println!("  PostGraphile serving the same database at {}", peer.client.url);
+                return Ok(peer);
+            }
+            if Instant::now() > deadline || peer.child.try_wait()?.is_some() {
+                return Err("PostGraphile did not start within 60 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

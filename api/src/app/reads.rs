@@ -218,6 +218,29 @@ pub async fn members(
     queries::page(store.reader(), select, membership::Column::Id, first, after).await
 }
 
+/// A cohort's members in every status, oldest first, each with their person, in one statement.
+pub async fn members_with_people(
+    store: &Store,
+    cohort: &cohort::Model,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Reads<Page<(membership::Model, Option<person::Model>)>> {
+    let select = membership::Entity::find()
+        .filter(membership::Column::TenantId.eq(cohort.tenant_id))
+        .filter(membership::Column::CohortId.eq(cohort.id));
+    let via =
+        membership::Entity::belongs_to(person::Entity).from(membership::Column::PersonId).to(person::Column::Id).into();
+    queries::page_with_related::<_, person::Entity, _>(
+        store.reader(),
+        select,
+        membership::Column::Id,
+        via,
+        first,
+        after,
+    )
+    .await
+}
+
 /// A cohort's check-ins in the order they were recorded.
 pub async fn check_ins(
     store: &Store,
@@ -298,6 +321,27 @@ pub async fn person_by_id(store: &Store, tenant_id: i64, id: i64) -> Reads<Optio
 
 pub async fn cohort_by_id(store: &Store, tenant_id: i64, id: i64) -> Reads<Option<cohort::Model>> {
     queries::find_cohort(store.reader(), tenant_id, id).await
+}
+
+/// A cohort of the tenant with the person's own membership in it, in one statement.
+pub async fn cohort_with_standing(
+    store: &Store,
+    tenant_id: i64,
+    id: i64,
+    person_id: i64,
+) -> Reads<Option<(cohort::Model, Option<membership::Model>)>> {
+    use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
+    let theirs = cohort::Entity::belongs_to(membership::Entity)
+        .from(cohort::Column::Id)
+        .to(membership::Column::CohortId)
+        .on_condition(move |_, membership| {
+            Expr::col((membership, membership::Column::PersonId)).eq(person_id).into_condition()
+        });
+    let select = cohort::Entity::find_by_id(id)
+        .filter(cohort::Column::TenantId.eq(tenant_id))
+        .join(sea_orm::JoinType::LeftJoin, theirs.into())
+        .select_also(membership::Entity);
+    Ok(select.one(store.reader()).await?)
 }
 
 pub async fn membership_by_id(store: &Store, tenant_id: i64, id: i64) -> Reads<Option<membership::Model>> {

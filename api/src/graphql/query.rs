@@ -172,8 +172,16 @@ where
 pub async fn visible_cohort(ctx: &Context<'_>, id: i64) -> Result<Cohort, ApiError> {
     let viewer = data::<AuthViewer>(ctx)?;
     let store = data::<Store>(ctx)?;
-    let model = reads::cohort_by_id(store, viewer.tenant_id, id).await?.ok_or_else(|| ApiError::not_found("cohort"))?;
-    Cohort::visible(ctx, model).await?.ok_or_else(|| ApiError::not_found("cohort"))
+    let Some(person_id) = viewer.person_id() else {
+        let model =
+            reads::cohort_by_id(store, viewer.tenant_id, id).await?.ok_or_else(|| ApiError::not_found("cohort"))?;
+        return Cohort::visible(ctx, model).await?.ok_or_else(|| ApiError::not_found("cohort"));
+    };
+    // The cohort and the viewer's standing in it in one statement.
+    let (model, mine) = reads::cohort_with_standing(store, viewer.tenant_id, id, person_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("cohort"))?;
+    Cohort::visible_with(ctx, model, mine).await?.ok_or_else(|| ApiError::not_found("cohort"))
 }
 
 async fn load_node(ctx: &Context<'_>, kind: Kind, id: i64) -> Result<Node, ApiError> {

@@ -138,6 +138,21 @@ impl Cohort {
         Ok(access.knows().then_some(Cohort { model, access }))
     }
 
+    /// As [`Cohort::visible`], with the viewer's standing already read (`mine`, their own
+    /// membership, if any), which the request's loader then holds for whatever else asks.
+    pub async fn visible_with(
+        ctx: &Context<'_>,
+        model: cohort::Model,
+        mine: Option<membership::Model>,
+    ) -> Result<Option<Cohort>, ApiError> {
+        let viewer = data::<AuthViewer>(ctx)?;
+        let access = Access::of(viewer.role, &model, mine.as_ref());
+        if let Some(mine) = mine {
+            loader(ctx)?.feed_one(ViewerStanding(model.id), mine).await;
+        }
+        Ok(access.knows().then_some(Cohort { model, access }))
+    }
+
     /// Wraps a cohort the viewer just wrote to: its public face at least, even when the write
     /// (leaving an invite-only cohort, say) means they may no longer find it.
     pub async fn known(ctx: &Context<'_>, model: cohort::Model) -> Result<Cohort, ApiError> {
@@ -252,8 +267,18 @@ impl Cohort {
         let hidden = !self.access.allows(Facet::Activity);
         // Outsiders get the count only, so no rows are read for them.
         let first = if hidden { Some(0) } else { first };
-        let page = reads::members(data::<Store>(ctx)?, &self.model, first, after.as_deref()).await?;
-        Ok(MembershipConnection { page: with_ids(page, Membership), hidden })
+        let store = data::<Store>(ctx)?;
+        if !ctx.look_ahead().field("nodes").field("person").exists() {
+            let page = reads::members(store, &self.model, first, after.as_deref()).await?;
+            return Ok(MembershipConnection { page: with_ids(page, Membership), hidden });
+        }
+        // The members' people come in the same statement and go to the request's loader, so
+        // `person` below costs no statement of its own.
+        let page = reads::members_with_people(store, &self.model, first, after.as_deref()).await?;
+        let people: Vec<(PersonKey, person::Model)> =
+            page.rows.iter().filter_map(|(_, p)| p.clone().map(|p| (PersonKey(p.id), p))).collect();
+        loader(ctx)?.feed_many(people).await;
+        Ok(MembershipConnection { page: with_ids(page.map(|(m, _)| m), Membership), hidden })
     }
     async fn goals(&self, ctx: &Context<'_>) -> Result<Vec<Goal>> {
         self.ensure(Facet::Setup)?;

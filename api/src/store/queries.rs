@@ -68,7 +68,7 @@ impl std::fmt::Debug for Total {
     }
 }
 
-impl<T: HasId> Page<T> {
+impl<T> Page<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             rows: self.rows.into_iter().map(f).collect(),
@@ -133,23 +133,79 @@ where
     E::Model: Sync,
     C: ColumnTrait,
 {
-    let size = page_size(first)?;
-    let after = after.map(ids::decode_cursor).transpose()?;
-    let total = {
-        let (select, conn) = (select.clone(), conn.clone());
-        Total::Counted(Arc::new(move || {
-            let (select, conn) = (select.clone(), conn.clone());
-            Box::pin(async move { select.count(&conn).await })
-        }))
+    let cursor = Cursor::of(conn, select, id, first, after, newest_first)?;
+    let rows = if cursor.size == 0 { Vec::new() } else { cursor.rows.clone().all(conn).await? };
+    Ok(cursor.finish(rows))
+}
+
+/// Pages `select` oldest first by id, as [`page`] does, with the `F` row each row points to by
+/// `via` read in the same statement (e.g. a membership's person), for the caller to hand to its
+/// loader.
+pub async fn page_with_related<E, F, C>(
+    conn: &DatabaseConnection,
+    select: Select<E>,
+    id: C,
+    via: RelationDef,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<Page<(E::Model, Option<F::Model>)>, ApiError>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    F: EntityTrait,
+    C: ColumnTrait,
+{
+    let cursor = Cursor::of(conn, select, id, first, after, false)?;
+    let rows = if cursor.size == 0 {
+        Vec::new()
+    } else {
+        cursor.rows.clone().join(JoinType::LeftJoin, via).select_also(F::default()).all(conn).await?
     };
-    let mut rows_query = if newest_first { select.order_by_desc(id) } else { select.order_by_asc(id) };
-    if let Some(after) = after {
-        rows_query = rows_query.filter(if newest_first { id.lt(after) } else { id.gt(after) });
+    Ok(cursor.finish(rows))
+}
+
+/// A page being read: the rows' query (limited to one row more than the page, to tell whether
+/// another page follows), the page's size and cursor, and its total, counted on demand.
+struct Cursor<E: EntityTrait> {
+    rows: Select<E>,
+    size: u64,
+    after: Option<i64>,
+    total: Total,
+}
+
+impl<E: EntityTrait> Cursor<E>
+where
+    E::Model: Sync,
+{
+    fn of<C: ColumnTrait>(
+        conn: &DatabaseConnection,
+        select: Select<E>,
+        id: C,
+        first: Option<i32>,
+        after: Option<&str>,
+        newest_first: bool,
+    ) -> Result<Cursor<E>, ApiError> {
+        let size = page_size(first)?;
+        let after = after.map(ids::decode_cursor).transpose()?;
+        let total = {
+            let (select, conn) = (select.clone(), conn.clone());
+            Total::Counted(Arc::new(move || {
+                let (select, conn) = (select.clone(), conn.clone());
+                Box::pin(async move { select.count(&conn).await })
+            }))
+        };
+        let mut rows = if newest_first { select.order_by_desc(id) } else { select.order_by_asc(id) };
+        if let Some(after) = after {
+            rows = rows.filter(if newest_first { id.lt(after) } else { id.gt(after) });
+        }
+        Ok(Cursor { rows: rows.limit(size + 1), size, after, total })
     }
-    let mut rows = if size == 0 { Vec::new() } else { rows_query.limit(size + 1).all(conn).await? };
-    let has_next = rows.len() as u64 > size;
-    rows.truncate(size as usize);
-    Ok(Page { rows, has_next, has_previous: after.is_some(), total })
+
+    fn finish<T>(self, mut rows: Vec<T>) -> Page<T> {
+        let has_next = rows.len() as u64 > self.size;
+        rows.truncate(self.size as usize);
+        Page { rows, has_next, has_previous: self.after.is_some(), total: self.total }
+    }
 }
 
 /// A cohort of the tenant, or `None`.
