@@ -935,7 +935,7 @@ impl Peer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let child = std::process::Command::new(command)
             .args(["--connection", url, "--schema", "public", "--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--disable-query-log", "--disable-graphiql", "--max-pool-size", "32"])
+            .args(["--disable-query-log", "--disable-graphiql"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::inherit())
             .spawn()
