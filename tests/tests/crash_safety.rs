@@ -251,7 +251,17 @@ async fn crash_under_load(backend: Backend, db: TestDatabase) {
     let receiver = Receiver::start().await;
     let mut server = ChildServer::start(CHILD, &db.url, &SETTINGS);
 
-    // A cohort of sixteen trainees, and a receiver of the tenant's stage changes.
+    // A receiver of the tenant's stage changes (from the next event on), and a cohort of sixteen
+    // trainees.
+    let hook = server
+        .mutate(
+            &integration(TENANT),
+            "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) {
+                endpoint { id } userErrors { code } } }",
+            json!({ "url": receiver.url("/hook"), "kinds": STAGE_KINDS }),
+        )
+        .await;
+    assert!(hook["endpoint"]["id"].is_string(), "{hook:#}");
     let names: Vec<String> = (0..CLIENTS).map(|i| format!("t{i}")).collect();
     let leader = instructor("ada", TENANT);
     let roster: Vec<Value> =
@@ -278,15 +288,6 @@ async fn crash_under_load(backend: Backend, db: TestDatabase) {
     for t in &names {
         server.mutate(&trainee(t, TENANT), ops::ACCEPT, json!({ "cohortId": cohort, "version": 1 })).await;
     }
-    let hook = server
-        .mutate(
-            &integration(TENANT),
-            "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) {
-                endpoint { id } userErrors { code } } }",
-            json!({ "url": receiver.url("/hook"), "kinds": STAGE_KINDS }),
-        )
-        .await;
-    assert!(hook["endpoint"]["id"].is_string(), "{hook:#}");
 
     // Load, and kills at random moments.
     let shared = Arc::new(Shared::default());
