@@ -67,6 +67,7 @@ struct Shared {
     addr: RwLock<Option<SocketAddr>>,
     stop: AtomicBool,
     sent: AtomicU64,
+    answered: AtomicU64,
     unanswered: AtomicU64,
 }
 
@@ -104,7 +105,10 @@ async fn until_answered(
             Err(_) => None,
         };
         match answer {
-            Some(value) => return (value, unanswered),
+            Some(value) => {
+                shared.answered.fetch_add(1, Ordering::Relaxed);
+                return (value, unanswered);
+            }
             None => {
                 unanswered += 1;
                 shared.unanswered.fetch_add(1, Ordering::Relaxed);
@@ -298,8 +302,21 @@ async fn crash_under_load(backend: Backend, db: TestDatabase) {
         .collect();
     let driver = tokio::spawn(stage_driver(shared.clone()));
     let mut downtime = Duration::ZERO;
-    for _ in 0..KILLS {
-        tokio::time::sleep(Duration::from_millis(60 + rng.below(440))).await;
+    // `AFTERCLASS_CRASH_KILLS` asks for more kills (never fewer than 25).
+    let kills: usize =
+        std::env::var("AFTERCLASS_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(KILLS).max(KILLS);
+    let mut first_answers = Vec::new();
+    for _ in 0..kills {
+        // Killed at a random moment once this server answers: a fresh server's first answers
+        // (its pool connecting) take a while on PostgreSQL.
+        let up = Instant::now();
+        let answered = shared.answered.load(Ordering::Relaxed);
+        while shared.answered.load(Ordering::Relaxed) == answered {
+            assert!(up.elapsed() < Duration::from_secs(30), "the restarted server answers nothing");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        first_answers.push(up.elapsed());
+        tokio::time::sleep(Duration::from_millis(50 + rng.below(650))).await;
         shared.set(None);
         let status = server.kill().await;
         assert!(!status.success(), "SIGKILL cannot end in success: {status}");
@@ -499,12 +516,14 @@ async fn crash_under_load(backend: Backend, db: TestDatabase) {
     store.close().await;
 
     eprintln!(
-        "crash safety {backend:?}: {KILLS} kills (seed {seed}), {:.1?} under load (restarts {downtime:.1?} in all), \
+        "crash safety {backend:?}: {kills} kills (seed {seed}), {:.1?} under load (restarts {downtime:.1?} in all, \
+         first answer after a restart within {:.1?}), \
          {:.1?} waiting for deliveries; requests sent {}, unanswered {}; check-ins acknowledged {acknowledged} by \
          {CLIENTS} clients, keys retried {retried}, keys replayed {replayed}, rows verified {} check-ins + {} events + \
          {} tallies; cohorts created {}, stage changes acknowledged {}, made but unacknowledged {}, retried {}; stage \
          records {}, stage events {}, deliveries received {} ({} distinct)",
         loaded,
+        first_answers.iter().max().copied().unwrap_or_default(),
         waited,
         shared.sent.load(Ordering::Relaxed),
         shared.unanswered.load(Ordering::Relaxed),
