@@ -649,7 +649,8 @@ impl World {
             )
             .await;
         push("cohort", data["createCohort"]["cohort"]["id"].as_str().expect("a cohort"));
-        // Events and cursors.
+        // Events and cursors (on PostgreSQL the log is read as far as it is settled).
+        app.settle().await;
         let data =
             app.ok(&integration(TENANT), "{ events(first: 50) { edges { cursor node { id } } } }", json!({})).await;
         let mut cursors = Vec::new();
