@@ -1047,18 +1047,19 @@ fn mutate_document(rng: &mut Rng, corpus: &Corpus, doc: &str) -> String {
                 // A selection repeated under many aliases.
                 let opens: Vec<usize> =
                     tokens.iter().enumerate().filter(|(_, t)| t.text == "{").map(|(i, _)| i).collect();
-                if let Some(&open) = opens.get(rng.below(opens.len().min(2))) {
-                    if let Some(end) = matching(&tokens, open) {
-                        let inner = join(&tokens[open + 1..end]);
-                        let copies = 2 + rng.below(400);
-                        let text: String = (0..copies).map(|k| format!("a{k}: __typename {inner} ")).collect();
-                        let text = if rng.chance(50) {
-                            text
-                        } else {
-                            (0..copies).map(|k| format!("a{k}: {inner} ")).collect::<String>().replace("a0:", "")
-                        };
-                        tokens.splice(open + 1..end, lex(&text));
-                    }
+                if let Some(&open) = opens.get(rng.below(opens.len().min(2)))
+                    && let Some(end) = matching(&tokens, open)
+                {
+                    // Many aliases of `__typename` beside the selection, or the selection's first
+                    // field repeated under many aliases.
+                    let inner = join(&tokens[open + 1..end]);
+                    let copies = 2 + rng.below(400);
+                    let text: String = if rng.chance(50) {
+                        (0..copies).map(|k| format!("a{k}: __typename ")).collect::<String>() + &inner
+                    } else {
+                        (0..copies).map(|k| format!("a{k}: {inner} ")).collect()
+                    };
+                    tokens.splice(open + 1..end, lex(&text));
                 }
             }
             12 => {
