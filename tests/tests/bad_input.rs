@@ -18,6 +18,7 @@ on_both_stores!(
     nul_characters_are_refused_before_any_lookup,
     a_declined_proposal_takes_no_retrospective,
     a_variable_left_out_or_of_another_shape_is_the_requests_error,
+    the_schema_is_introspected_a_few_times_per_request_at_most,
 );
 
 const SET_PLAN: &str = r#"mutation($input: SetMeetingPlanInput!) { setMeetingPlan(input: $input) {
@@ -232,6 +233,28 @@ async fn a_variable_left_out_or_of_another_shape_is_the_requests_error(app: Test
         let variables = json!({ "id": cohort.id, "from": shape, "to": "2027-01-01T00:00:00Z" });
         let body = app.gql(&cohort.leader, meetings, variables).await;
         refused_with(&body, &["BAD_USER_INPUT"]);
+    }
+    assert_eq!(app.counts().await, before, "a refused request wrote something");
+    app.stop().await;
+}
+
+/// Found by the fuzz suite (`tests/fuzz/corpus/regression_aliased_schema.graphql`): each aliased
+/// `__schema` answers with the whole schema, and 200 of them ran past the request time limit.
+/// A document may introspect the schema three times; more is refused before anything runs.
+async fn the_schema_is_introspected_a_few_times_per_request_at_most(app: TestApp) {
+    let leader = instructor("ada", "t");
+    app.ok(&leader, "{ viewer { role } }", json!({})).await;
+    let before = app.counts().await;
+    let schema = "__schema { queryType { name } types { name kind fields { name args { name } } } }";
+    let aliases = |n: usize| format!("{{ {} }}", (0..n).map(|k| format!("a{k}: {schema} ")).collect::<String>());
+    let data = app.ok(&leader, &aliases(3), json!({})).await;
+    assert_eq!(data["a2"]["queryType"]["name"], "Query", "{data:#}");
+    for n in [4, 200] {
+        let started = std::time::Instant::now();
+        let body = app.gql(&leader, &aliases(n), json!({})).await;
+        refused_with(&body, &["BAD_USER_INPUT"]);
+        assert!(body["data"].is_null(), "{body:#}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{n} copies took {:?}", started.elapsed());
     }
     assert_eq!(app.counts().await, before, "a refused request wrote something");
     app.stop().await;
