@@ -40,7 +40,7 @@ const STAGE_KINDS: [&str; 3] = ["COHORT_ACTIVATED", "COHORT_DISBANDED", "COHORT_
 const SETTINGS: [(&str, &str); 3] = [
     ("AFTERCLASS_WEBHOOK_ALLOW_PRIVATE", "true"),
     ("AFTERCLASS_WEBHOOK_INTERVAL", "100ms"),
-    ("AFTERCLASS_WEBHOOK_TIMEOUT", "1s"),
+    ("AFTERCLASS_WEBHOOK_TIMEOUT", "2s"),
 ];
 
 /// Not a test of its own: the body of the child process the other tests start.
