@@ -17,6 +17,8 @@ on_both_stores!(
     progress_and_the_chart_survive_values_stored_before_the_bound,
     nul_characters_are_refused_before_any_lookup,
     a_declined_proposal_takes_no_retrospective,
+    a_variable_left_out_or_of_another_shape_is_the_requests_error,
+    the_schema_is_introspected_a_few_times_per_request_at_most,
 );
 
 const SET_PLAN: &str = r#"mutation($input: SetMeetingPlanInput!) { setMeetingPlan(input: $input) {
@@ -208,5 +210,52 @@ async fn a_declined_proposal_takes_no_retrospective(app: TestApp) {
     assert_eq!(user_error_codes(&data["writeRetrospective"]), ["WRONG_STAGE"], "{data:#}");
     assert!(data["writeRetrospective"]["userErrors"][0]["message"].as_str().unwrap().contains("declined"), "{data:#}");
     assert_eq!(app.counts().await, before);
+    app.stop().await;
+}
+
+/// Found by the fuzz suite (`tests/fuzz/corpus/regression_*`): the executor reports a declared
+/// variable the request left out, and a variable whose value has another shape than its type,
+/// only when it reads the field's arguments; both are the request's error, not ours.
+async fn a_variable_left_out_or_of_another_shape_is_the_requests_error(app: TestApp) {
+    let cohort = active_cohort(&app, "t", &["tom"]).await;
+    let before = app.counts().await;
+    let graduate = r#"mutation Graduate($input: GraduateCohortInput!) { graduateCohort(input: $input) {
+        cohort { id stage } userErrors { field message code } } }"#;
+    for variables in [json!({}), json!(null), json!({ "other": 1 })] {
+        let body = app.gql(&cohort.leader, graduate, variables).await;
+        refused_with(&body, &["BAD_USER_INPUT"]);
+        assert!(body["errors"][0]["message"].as_str().is_some_and(|m| m.contains("input")), "{body:#}");
+    }
+    let meetings = r#"query($id: ID!, $from: DateTime!, $to: DateTime!) { cohort(id: $id) {
+        meetings(from: $from, to: $to) { id } } }"#;
+    let shapes = [json!([{ "externalId": "p0" }]), json!({ "at": "2027-01-01T00:00:00Z" }), json!([]), json!(true)];
+    for shape in shapes {
+        let variables = json!({ "id": cohort.id, "from": shape, "to": "2027-01-01T00:00:00Z" });
+        let body = app.gql(&cohort.leader, meetings, variables).await;
+        refused_with(&body, &["BAD_USER_INPUT"]);
+    }
+    assert_eq!(app.counts().await, before, "a refused request wrote something");
+    app.stop().await;
+}
+
+/// Found by the fuzz suite (`tests/fuzz/corpus/regression_aliased_schema.graphql`): each aliased
+/// `__schema` answers with the whole schema, and 200 of them ran past the request time limit.
+/// A document may introspect the schema three times; more is refused before anything runs.
+async fn the_schema_is_introspected_a_few_times_per_request_at_most(app: TestApp) {
+    let leader = instructor("ada", "t");
+    app.ok(&leader, "{ viewer { role } }", json!({})).await;
+    let before = app.counts().await;
+    let schema = "__schema { queryType { name } types { name kind fields { name args { name } } } }";
+    let aliases = |n: usize| format!("{{ {} }}", (0..n).map(|k| format!("a{k}: {schema} ")).collect::<String>());
+    let data = app.ok(&leader, &aliases(3), json!({})).await;
+    assert_eq!(data["a2"]["queryType"]["name"], "Query", "{data:#}");
+    for n in [4, 200] {
+        let started = std::time::Instant::now();
+        let body = app.gql(&leader, &aliases(n), json!({})).await;
+        refused_with(&body, &["BAD_USER_INPUT"]);
+        assert!(body["data"].is_null(), "{body:#}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{n} copies took {:?}", started.elapsed());
+    }
+    assert_eq!(app.counts().await, before, "a refused request wrote something");
     app.stop().await;
 }

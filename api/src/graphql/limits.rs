@@ -4,7 +4,9 @@
 //!   each operation and fragment *after* fragment spreads are expanded, memoising each
 //!   fragment's size (saturating, so a chain of fragments that each spread the previous one
 //!   twice costs microseconds to count, not its 2^n expanded fields). Cycles are refused, and so
-//!   is a document above [`MAX_EXPANDED_FIELDS`]; no validation or execution then runs.
+//!   is a document above [`MAX_EXPANDED_FIELDS`]; no validation or execution then runs. An
+//!   introspection field counts for what it answers with: `__schema` for a quarter of the limit
+//!   ([`SCHEMA_INTROSPECTION_FIELDS`]), `__type` for [`TYPE_INTROSPECTION_FIELDS`].
 //! - **Cost.** The complexity limit (`Limits::complexity`, default 5,000) counts every field as 1
 //!   plus what it selects, a connection as its page size times what each node selects, and a
 //!   field that runs SQL of its own [`STATEMENT`] points for each statement it may run. Those
@@ -179,6 +181,23 @@ pub fn check_document(doc: &ExecutableDocument) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// What one `__schema` field counts for: it answers with the whole schema (some 25 kB and
+/// milliseconds of work per copy, whatever the cost limit says), so a document may introspect it
+/// at most three times (found by `tests/tests/fuzz.rs`: hundreds of aliased `__schema` fields ran
+/// past the time limit).
+pub const SCHEMA_INTROSPECTION_FIELDS: u64 = MAX_EXPANDED_FIELDS / 4;
+/// What one `__type` field counts for: one type with its fields, a small part of the schema.
+pub const TYPE_INTROSPECTION_FIELDS: u64 = 25;
+
+/// How many fields a field counts for in the expansion count.
+fn weight(name: &str) -> u64 {
+    match name {
+        "__schema" => SCHEMA_INTROSPECTION_FIELDS,
+        "__type" => TYPE_INTROSPECTION_FIELDS,
+        _ => 1,
+    }
+}
+
 /// What a selection set selects directly: its fields (nested ones included) and how many times
 /// it spreads each fragment.
 #[derive(Default)]
@@ -192,7 +211,7 @@ fn local<'a>(set: &'a SelectionSet, multiplier: u64, out: &mut Local<'a>) {
     for selection in &set.items {
         match &selection.node {
             Selection::Field(f) => {
-                out.fields = out.fields.saturating_add(multiplier);
+                out.fields = out.fields.saturating_add(multiplier.saturating_mul(weight(f.node.name.node.as_str())));
                 local(&f.node.selection_set.node, multiplier, out);
             }
             Selection::InlineFragment(inline) => local(&inline.node.selection_set.node, multiplier, out),
@@ -302,5 +321,23 @@ mod tests {
             expanded(&doc.operations.iter().next().unwrap().1.node.selection_set.node, &fragment_sizes(&doc).unwrap()),
             6
         );
+    }
+
+    #[test]
+    fn the_schema_is_introspected_at_most_three_times_per_document() {
+        let schema = "__schema { types { name fields { name } } }";
+        let aliases = |n: usize| (0..n).map(|k| format!("a{k}: {schema} ")).collect::<String>();
+        for (n, allowed) in [(1, true), (3, true), (4, false), (400, false)] {
+            let doc = async_graphql::parser::parse_query(format!("{{ {} }}", aliases(n))).unwrap();
+            assert_eq!(check_document(&doc).is_ok(), allowed, "{n} copies");
+        }
+        // Through fragments too.
+        let doc = async_graphql::parser::parse_query(format!(
+            "{{ ...S ...S ... on Query {{ ...S ...S }} }} fragment S on Query {{ {schema} }}"
+        ))
+        .unwrap();
+        assert!(check_document(&doc).is_err());
+        let types: String = (0..401).map(|k| format!("t{k}: __type(name: \"Cohort\") {{ name }} ")).collect();
+        assert!(check_document(&async_graphql::parser::parse_query(format!("{{ {types} }}")).unwrap()).is_err());
     }
 }

@@ -259,10 +259,14 @@ pub fn classify_error(error: &mut async_graphql::ServerError) -> &'static str {
 }
 
 /// Whether an uncoded executor error is about the request: parse and validation errors name no
-/// path (nothing ran); argument and variable coercion errors say so in their first words.
+/// path (nothing ran); argument and variable coercion errors say so in their first words, and so
+/// does a declared variable without a default that the request left out (the executor finds it
+/// missing only when it reads the field's arguments, before the field runs).
 fn about_the_request(error: &async_graphql::ServerError) -> bool {
-    const COERCION: [&str; 3] = ["Failed to parse", "Invalid value for argument", "Invalid value for variable"];
-    error.path.is_empty() || COERCION.iter().any(|p| error.message.starts_with(p))
+    const COERCION: [&str; 4] =
+        ["Failed to parse", "Expected input type", "Invalid value for argument", "Invalid value for variable"];
+    let missing_variable = error.message.starts_with("Variable ") && error.message.ends_with(" is not defined.");
+    error.path.is_empty() || missing_variable || COERCION.iter().any(|p| error.message.starts_with(p))
 }
 
 /// Reads a typed value from the request's context; a missing one is a fault on our side.
@@ -303,7 +307,9 @@ mod tests {
     fn parse_validation_and_argument_errors_are_the_requests() {
         let mut validation = ServerError::new("Unknown field \"nme\" on type \"Cohort\"", None);
         let mut argument = in_a_field("Failed to parse \"Date\": `2026-13-45` is not an ISO 8601 date");
-        for error in [&mut validation, &mut argument] {
+        let mut missing = in_a_field("Variable input is not defined.");
+        let mut shape = in_a_field("Expected input type \"DateTime\", found [{displayName: \"P\"}].");
+        for error in [&mut validation, &mut argument, &mut missing, &mut shape] {
             let message = error.message.clone();
             assert_eq!(classify_error(error), "BAD_USER_INPUT");
             assert_eq!(error.message, message);
