@@ -28,7 +28,7 @@ use super::tallies::Binds;
 pub struct Held {
     pub person: person::Model,
     pub memberships: Vec<membership::Model>,
-    /// The cohorts of those memberships.
+    /// The cohorts of those memberships, join requests and outcomes.
     pub cohorts: Vec<cohort::Model>,
     pub check_ins: Vec<check_in::Model>,
     /// The goals those check-ins were for.
@@ -70,7 +70,22 @@ pub async fn gather(conn: &impl ConnectionTrait, person: person::Model) -> Resul
         .all(conn)
         .await?;
     let mids: Vec<i64> = memberships.iter().map(|m| m.id).collect();
-    let cohort_ids: Vec<i64> = memberships.iter().map(|m| m.cohort_id).collect();
+    let join_requests = join_request::Entity::find()
+        .filter(join_request::Column::TenantId.eq(tenant))
+        .filter(join_request::Column::PersonId.eq(person.id))
+        .order_by_asc(join_request::Column::Id)
+        .all(conn)
+        .await?;
+    let outcomes = outcome::Entity::find()
+        .filter(outcome::Column::TenantId.eq(tenant))
+        .filter(outcome::Column::RecordedBy.eq(person.id))
+        .order_by_asc(outcome::Column::Id)
+        .all(conn)
+        .await?;
+    let mut cohort_ids: Vec<i64> = memberships.iter().map(|m| m.cohort_id).collect();
+    cohort_ids.extend(join_requests.iter().map(|j| j.cohort_id).chain(outcomes.iter().map(|o| o.cohort_id)));
+    cohort_ids.sort_unstable();
+    cohort_ids.dedup();
     let cohorts = if cohort_ids.is_empty() {
         Vec::new()
     } else {
@@ -136,18 +151,6 @@ pub async fn gather(conn: &impl ConnectionTrait, person: person::Model) -> Resul
             .all(conn)
             .await?
     };
-    let join_requests = join_request::Entity::find()
-        .filter(join_request::Column::TenantId.eq(tenant))
-        .filter(join_request::Column::PersonId.eq(person.id))
-        .order_by_asc(join_request::Column::Id)
-        .all(conn)
-        .await?;
-    let outcomes = outcome::Entity::find()
-        .filter(outcome::Column::TenantId.eq(tenant))
-        .filter(outcome::Column::RecordedBy.eq(person.id))
-        .order_by_asc(outcome::Column::Id)
-        .all(conn)
-        .await?;
     let course_rosters = course_roster::Entity::find()
         .filter(course_roster::Column::TenantId.eq(tenant))
         .filter(course_roster::Column::PersonId.eq(person.id))
@@ -246,15 +249,16 @@ pub async fn retention_candidates(
 
 /// Erases `person` (held by the caller's transaction) as of `now` (µs): see the module's table.
 /// `anonymous_id` replaces their external id (random, so that their tokens find a new, empty
-/// person); `nonces` gives a fresh calendar-feed nonce per membership. Writes no event: the
-/// erasure is no cohort's change, and an event naming the person would keep what it removes.
+/// person). Gives the person's memberships, whose calendar feeds the caller revokes
+/// ([`super::meetings::rotate_feed`], with fresh nonces) in the same transaction. Writes no
+/// event: the erasure is no cohort's change, and an event naming the person would keep what it
+/// removes.
 pub async fn erase(
     conn: &impl ConnectionTrait,
     person: &person::Model,
     anonymous_id: &str,
-    mut nonces: impl FnMut() -> Result<String, DbErr>,
     now: i64,
-) -> Result<(), DbErr> {
+) -> Result<Vec<membership::Model>, DbErr> {
     let backend = conn.get_database_backend();
     let run = |b: Binds, sql: String| conn.execute_raw(b.statement(sql));
     let memberships = membership::Entity::find()
@@ -329,8 +333,5 @@ pub async fn erase(
     )
     .await?;
 
-    for m in &memberships {
-        super::meetings::rotate_feed(conn, m, nonces()?, now).await?;
-    }
-    Ok(())
+    Ok(memberships)
 }
