@@ -206,7 +206,8 @@ async fn rich_history(app: &TestApp) -> History {
     assert_eq!(data["requestToJoin"]["joinRequest"]["status"], "PENDING", "{data:#}");
 
     // Ten days of sweeps: daily check-in nudges, one unanswered is "gone quiet", and ada's digest
-    // names who went quiet.
+    // names who went quiet. With mail configured they wait, PENDING, for the mail worker (which
+    // does not run here).
     let digest_day = (now + Duration::days(4)).weekday().number_from_monday();
     let data = app
         .ok(
@@ -221,7 +222,7 @@ async fn rich_history(app: &TestApp) -> History {
     for day in 0..10 {
         for hour in [8, 14] {
             let at = (first + Duration::days(day)).and_hms_opt(hour, 30, 0).unwrap().and_utc();
-            sweeper::sweep_cohorts(&app.store, at).await.unwrap();
+            sweeper::sweep_cohorts_with(&app.store, at, Delivery::EventsAndMail).await.unwrap();
         }
     }
     app.settle().await;
@@ -485,6 +486,12 @@ async fn erasure_leaves_no_trace_and_changes_no_cohort_figure(app: TestApp) {
         sql_count(&app, &format!("SELECT COUNT(*) FROM nudges WHERE kind = 'LEADER_DIGEST' AND body LIKE '%{NAME}%'"))
             .await;
     assert!(digest > 0, "ada's digest names rue as gone quiet: {found:#?}");
+    let pending = format!(
+        "SELECT COUNT(*) FROM nudges n JOIN memberships m ON m.id = n.membership_id JOIN persons p ON p.id = m.person_id \
+         WHERE n.status = 'PENDING' AND p.id = {}",
+        afterclass::ids::decode(afterclass::ids::Kind::Person, &h.rue).unwrap()
+    );
+    assert!(sql_count(&app, &pending).await > 0, "rue's nudges wait for the mail worker");
     let deliveries = app.count("webhook_deliveries").await;
     assert!(deliveries > 0, "deliveries queued");
     println!("before erasure, rue's strings are stored in: {found:#?}");
@@ -535,6 +542,7 @@ async fn erasure_leaves_no_trace_and_changes_no_cohort_figure(app: TestApp) {
     )
     .await;
     assert_eq!(erased_name, 1);
+    assert_eq!(sql_count(&app, &pending).await, 0, "nothing is mailed to an erased member");
     let digest =
         sql_count(&app, "SELECT COUNT(*) FROM nudges WHERE kind = 'LEADER_DIGEST' AND body LIKE '%Erased member%'")
             .await;
