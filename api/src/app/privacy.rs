@@ -11,7 +11,7 @@ use afterclass_domain::privacy::{CohortEnd, Retention};
 use afterclass_domain::stage::Stage;
 use afterclass_domain::text::{self, EXTERNAL_ID};
 use chrono::{DateTime, SecondsFormat, Utc};
-use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{DatabaseTransaction, DbErr};
 use serde_json::{Value, json};
 
 use super::access::ensure_handles_personal_data;
@@ -107,7 +107,9 @@ pub async fn forget_expired(store: &Store, retention: Retention, now: DateTime<U
 }
 
 async fn forget_one(store: &Store, id: i64, retention: Retention, now: DateTime<Utc>) -> Result<bool, ApiError> {
-    let txn = store.writer().begin().await?;
+    // On SQLite `BEGIN IMMEDIATE`: another process's sweep waits for this one rather than failing
+    // to upgrade a read.
+    let txn = store.begin_write().await?;
     let Some(person) = sp::hold(&txn, id).await? else { return Ok(false) };
     if person.erased_at.is_some() {
         return Ok(false);
