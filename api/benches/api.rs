@@ -392,6 +392,7 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
         webhooks: Default::default(),
         lti: None,
         mail: None,
+        retention: None,
     };
     let server = afterclass::http::Server::bind(&config, "127.0.0.1:0".parse()?).await?;
     let addr = server.local_addr()?;

@@ -129,8 +129,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 crate::app::nudges::Delivery::EventsOnly
             };
             let shutdown = shutdown_signal();
+            let sweep = crate::sweeper::Options { delivery, retention: config.retention };
             let sweeper =
-                sweep_every.map(|every| tokio::spawn(crate::sweeper::run(server.store().clone(), every, delivery)));
+                sweep_every.map(|every| tokio::spawn(crate::sweeper::run(server.store().clone(), every, sweep)));
             let mail = mailer
                 .zip(mail_every)
                 .map(|(mailer, every)| tokio::spawn(crate::mail::run(server.store().clone(), mailer, every)));

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use afterclass_domain::privacy::Retention;
 use clap::Args;
 
 use crate::store;
@@ -95,6 +96,10 @@ pub struct GlobalOptions {
     /// database, created on first use.
     #[arg(long, env = "AFTERCLASS_LTI_KEY_FILE", global = true)]
     pub lti_key_file: Option<PathBuf>,
+    /// Days after their last cohort ended that the sweeper erases a person whose cohorts have
+    /// all ended (disbanded or graduated), e.g. 365; `off` keeps everyone.
+    #[arg(long, env = "AFTERCLASS_RETENTION_DAYS", default_value = "off", global = true)]
+    pub retention_days: String,
 }
 
 /// The verification key.
@@ -238,6 +243,9 @@ pub struct Config {
     pub lti: Option<LtiSettings>,
     /// Nudges by email, when an SMTP server is configured.
     pub mail: Option<MailSettings>,
+    /// How long people whose cohorts have all ended are kept before the sweeper erases them;
+    /// `None` keeps them.
+    pub retention: Option<Retention>,
 }
 
 /// Where nudge emails go out (read by `mail::Mailer::new`, which parses the URL and the From).
@@ -382,7 +390,21 @@ impl Config {
             },
             lti,
             mail,
+            retention: parse_retention(&opts.retention_days)?,
         })
+    }
+}
+
+/// `AFTERCLASS_RETENTION_DAYS`: `off` (or empty, or 0) keeps everyone; otherwise whole days.
+pub fn parse_retention(text: &str) -> Result<Option<Retention>, String> {
+    match text.trim() {
+        "" | "off" | "0" => Ok(None),
+        days => {
+            let days: u32 = days
+                .parse()
+                .map_err(|_| format!("AFTERCLASS_RETENTION_DAYS must be a number of days or `off` (got `{days}`)"))?;
+            Retention::days(days).map(Some).map_err(|why| format!("AFTERCLASS_RETENTION_DAYS: {why}"))
+        }
     }
 }
 
@@ -462,7 +484,25 @@ mod tests {
             lti_key_file: None,
             smtp_url: None,
             smtp_from: DEFAULT_SMTP_FROM.into(),
+            retention_days: "off".into(),
         }
+    }
+
+    #[test]
+    fn retention_is_off_by_default_and_counted_in_whole_days() {
+        assert_eq!(parse_retention("off"), Ok(None));
+        assert_eq!(parse_retention("0"), Ok(None));
+        assert_eq!(parse_retention(" 30 ").map(|r| r.map(Retention::in_days)), Ok(Some(30)));
+        for bad in ["-1", "1.5", "30d", "40000"] {
+            assert!(parse_retention(bad).is_err(), "{bad}");
+        }
+        let mut opts = options("postgres://localhost/afterclass");
+        opts.jwt_secret = Some("a secret of enough length".into());
+        assert_eq!(Config::resolve(&opts).map(|c| c.retention), Ok(None));
+        opts.retention_days = "365".into();
+        assert_eq!(Config::resolve(&opts).map(|c| c.retention.map(Retention::in_days)), Ok(Some(365)));
+        opts.retention_days = "soon".into();
+        assert!(Config::resolve(&opts).is_err());
     }
 
     #[test]

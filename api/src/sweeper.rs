@@ -1,7 +1,9 @@
 //! The sweeper: a background task of `serve` that, every interval, evaluates active cohorts and
 //! records an event when a cohort's health status or recommendation changes, and records the
 //! nudges that are due (`app::nudges`). It ends a cohort only when the cohort opted in to
-//! auto-apply.
+//! auto-apply. With a retention (`AFTERCLASS_RETENTION_DAYS`) it then erases the people whose
+//! cohorts all ended at least that long ago (`app::privacy::forget_expired`, the same erasure as
+//! `erasePerson`), each in a transaction that holds the person's row.
 //!
 //! Any number of replicas may run it at once. A database lease lets one sweeper at a time make a
 //! pass; within a pass each cohort is handled in its own transaction that locks the cohort's row
@@ -12,6 +14,7 @@
 use std::time::Duration;
 
 use afterclass_domain::lifecycle::{self as dl, Recommendation};
+use afterclass_domain::privacy::Retention;
 use afterclass_domain::stage::Stage;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{LockBehavior, LockType, OnConflict};
@@ -42,6 +45,22 @@ pub struct Report {
     /// Nudges found due and recorded (each with its own `NUDGE_DUE` event).
     pub nudges: u32,
     pub ended: u32,
+    /// People erased because every cohort of theirs ended at least the retention ago.
+    pub erased: u32,
+}
+
+/// What a pass does besides evaluating: how new nudges go out, and how long people whose
+/// cohorts have all ended are kept (`None`: for good).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub delivery: Delivery,
+    pub retention: Option<Retention>,
+}
+
+impl From<Delivery> for Options {
+    fn from(delivery: Delivery) -> Self {
+        Options { delivery, retention: None }
+    }
 }
 
 /// A name for this process, for the lease.
@@ -51,21 +70,23 @@ pub fn holder_name() -> String {
     format!("pid{}-{}", std::process::id(), hex::encode(bytes))
 }
 
-/// Runs a pass every `interval` until the task is dropped; new nudges are recorded for
-/// `delivery` (`PENDING` for the mail worker when mail is configured).
-pub async fn run(store: Store, interval: Duration, delivery: Delivery) {
+/// Runs a pass every `interval` until the task is dropped; new nudges are recorded for the
+/// options' delivery (`PENDING` for the mail worker when mail is configured), people past the
+/// retention erased.
+pub async fn run(store: Store, interval: Duration, options: Options) {
     let holder = holder_name();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match sweep_with(&store, &holder, store::now(), interval, delivery).await {
+        match sweep_with(&store, &holder, store::now(), interval, options).await {
             Ok(report) if !report.skipped => {
                 tracing::info!(
                     evaluated = report.evaluated,
                     events = report.events,
                     nudges = report.nudges,
                     ended = report.ended,
+                    erased = report.erased,
                     "sweep"
                 )
             }
@@ -80,19 +101,19 @@ pub async fn sweep(store: &Store, holder: &str, now: DateTime<Utc>, lease_for: D
     sweep_with(store, holder, now, lease_for, Delivery::EventsOnly).await
 }
 
-/// One pass as of `now`, if this holder gets the lease for `lease_for`, recording new nudges for
-/// `delivery`.
+/// One pass as of `now`, if this holder gets the lease for `lease_for`, with `options` (a
+/// [`Delivery`] alone: no retention).
 pub async fn sweep_with(
     store: &Store,
     holder: &str,
     now: DateTime<Utc>,
     lease_for: Duration,
-    delivery: Delivery,
+    options: impl Into<Options>,
 ) -> Result<Report, DbErr> {
     if !acquire_lease(store, holder, now, lease_for).await? {
         return Ok(Report { skipped: true, ..Report::default() });
     }
-    sweep_cohorts_with(store, now, delivery).await
+    sweep_cohorts_with(store, now, options).await
 }
 
 /// Takes the lease if it is free, expired, or already ours.
@@ -135,8 +156,15 @@ pub async fn sweep_cohorts(store: &Store, now: DateTime<Utc>) -> Result<Report, 
     sweep_cohorts_with(store, now, Delivery::EventsOnly).await
 }
 
-/// Evaluates every active cohort, without the lease, recording new nudges for `delivery`.
-pub async fn sweep_cohorts_with(store: &Store, now: DateTime<Utc>, delivery: Delivery) -> Result<Report, DbErr> {
+/// Evaluates every active cohort, without the lease, recording new nudges for the options'
+/// delivery; then, with a retention, erases the people whose cohorts all ended at least that long
+/// ago. Safe beside another pass (each cohort and each person is held by one at a time).
+pub async fn sweep_cohorts_with(
+    store: &Store,
+    now: DateTime<Utc>,
+    options: impl Into<Options>,
+) -> Result<Report, DbErr> {
+    let Options { delivery, retention } = options.into();
     let mut report = Report::default();
     let mut after = 0i64;
     loop {
@@ -164,6 +192,9 @@ pub async fn sweep_cohorts_with(store: &Store, now: DateTime<Utc>, delivery: Del
             }
         }
         after = last;
+    }
+    if let Some(retention) = retention {
+        report.erased = crate::app::privacy::forget_expired(store, retention, now).await?;
     }
     Ok(report)
 }

@@ -17,6 +17,8 @@
 //! Instructors and the integration account read every cohort of their tenant in full; instructors
 //! write by their standing like anyone else, and the integration account adds members. The
 //! tenant's webhook endpoints are theirs to manage, never a trainee's ([`may_manage_webhooks`]).
+//! A person's data as a whole — exporting or erasing it — is the integration account's alone
+//! ([`may_handle_personal_data`]).
 
 use crate::cohort::{MemberRole, MembershipStatus, Visibility};
 use crate::event::EventKind;
@@ -354,6 +356,19 @@ pub fn may_manage_webhooks(viewer: ViewerRole) -> Result<(), Refusal> {
     }
 }
 
+/// Whether the viewer may read everything the tenant holds about one person (`personExport`) or
+/// erase it (`erasePerson`): the integration account alone, the LMS's service account that
+/// answers people's requests of access and erasure. Instructors and trainees never, not even of
+/// themselves (a person asks through the LMS). Every privacy path asks this one function.
+pub fn may_handle_personal_data(viewer: ViewerRole) -> Result<(), Refusal> {
+    match viewer {
+        ViewerRole::Integration => Ok(()),
+        ViewerRole::Instructor | ViewerRole::Trainee => {
+            Err(Refusal::Forbidden("only the integration account exports or erases a person's data"))
+        }
+    }
+}
+
 /// Whether the viewer acts as a person (and so can join, accept, check in and leave).
 pub fn acts_as_person(viewer: ViewerRole) -> bool {
     viewer != ViewerRole::Integration
@@ -510,6 +525,14 @@ mod tests {
         assert!(may_manage_webhooks(ViewerRole::Instructor).is_ok());
         assert!(may_manage_webhooks(ViewerRole::Integration).is_ok());
         assert!(matches!(may_manage_webhooks(ViewerRole::Trainee), Err(Refusal::Forbidden(_))));
+    }
+
+    #[test]
+    fn only_the_integration_account_handles_personal_data() {
+        assert!(may_handle_personal_data(ViewerRole::Integration).is_ok());
+        for viewer in [ViewerRole::Instructor, ViewerRole::Trainee] {
+            assert!(matches!(may_handle_personal_data(viewer), Err(Refusal::Forbidden(_))), "{viewer:?}");
+        }
     }
 
     #[test]

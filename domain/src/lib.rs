@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod meeting;
 pub mod membership;
 pub mod nudge;
+pub mod privacy;
 pub mod similarity;
 pub mod stage;
 pub mod text;

@@ -138,6 +138,7 @@ pub fn config(database_url: &str) -> Config {
         webhooks: afterclass::config::WebhookSettings::default(),
         lti: None,
         mail: None,
+        retention: None,
     }
 }
 

@@ -251,11 +251,13 @@ enum Expect {
     NotFound,
     /// No top-level errors; exactly one userError, with this code.
     UserError(&'static str),
+    /// No errors and nothing done (a payload's `false`), and nothing written.
+    Nothing,
     /// The design's table does not decide this cell, or the column holds no such object.
     Undecided,
 }
 
-use Expect::{Allowed, Count, Forbidden, NotFound, Sees, Undecided, UserError};
+use Expect::{Allowed, Count, Forbidden, NotFound, Nothing, Sees, Undecided, UserError};
 
 const NOT_A_MEMBER: Expect = UserError("NOT_A_MEMBER");
 const CONDUCT_NOT_ACCEPTED: Expect = UserError("CONDUCT_NOT_ACCEPTED");
@@ -264,7 +266,7 @@ const REQUIREMENTS_NOT_MET: Expect = UserError("REQUIREMENTS_NOT_MET");
 
 impl Expect {
     fn refused(&self) -> bool {
-        matches!(self, Forbidden | NotFound | UserError(_))
+        matches!(self, Forbidden | NotFound | UserError(_) | Nothing)
     }
 }
 
@@ -277,6 +279,7 @@ impl fmt::Display for Expect {
             Forbidden => write!(f, "FORBIDDEN"),
             NotFound => write!(f, "NOT_FOUND"),
             UserError(code) => write!(f, "userError {code}"),
+            Nothing => write!(f, "nothing done"),
             Undecided => write!(f, "(undecided)"),
         }
     }
@@ -398,9 +401,12 @@ enum Read {
     NudgePolicy,
     /// The nudges the cohort sent (none in the fixture: the answer's shape is what is decided).
     Nudges,
+    /// Everything the tenant holds about tom (the integration account's alone), by the cohorts
+    /// his export lists.
+    PersonExport,
 }
 
-const READS: [Read; 43] = [
+const READS: [Read; 44] = [
     Read::Viewer,
     Read::Cohorts,
     Read::SearchCohorts,
@@ -444,6 +450,7 @@ const READS: [Read; 43] = [
     Read::WebhookEndpoints,
     Read::NudgePolicy,
     Read::Nudges,
+    Read::PersonExport,
 ];
 
 impl Read {
@@ -458,6 +465,7 @@ impl Read {
             Read::Outcomes => &["Query.outcomes"],
             Read::EventsFace | Read::EventsCheckIns => &["Query.events"],
             Read::WebhookEndpoints => &["Query.webhookEndpoints"],
+            Read::PersonExport => &["Query.personExport"],
             Read::Face => &[
                 "Query.cohort",
                 "Cohort.id",
@@ -531,7 +539,8 @@ impl Read {
             | Read::NodeOwnMembership
             | Read::NodeOwnCheckIn
             | Read::CalendarFeed
-            | Read::WebhookEndpoints => &[Target::Circle],
+            | Read::WebhookEndpoints
+            | Read::PersonExport => &[Target::Circle],
             _ => &[Target::Circle, Target::Private],
         }
     }
@@ -551,6 +560,9 @@ impl Read {
                 // Staff of another tenant see their own tenant's endpoints: none.
                 Read::WebhookEndpoints if who.standing() == Standing::Staff => Count(0),
                 Read::WebhookEndpoints => Forbidden,
+                // Another tenant's integration finds its own tom, who is in none of its cohorts.
+                Read::PersonExport if who == Who::Integration => Sees(BTreeSet::new()),
+                Read::PersonExport => Forbidden,
                 Read::Cohorts | Read::SearchCohorts | Read::SimilarCohorts => Sees(BTreeSet::new()),
                 Read::Proposals if who.standing() == Standing::Staff => Sees(BTreeSet::new()),
                 Read::Proposals => Forbidden,
@@ -585,6 +597,10 @@ impl Read {
             // standing in any cohort, do not.
             Read::WebhookEndpoints if who.standing() == Standing::Staff => Count(1),
             Read::WebhookEndpoints => Forbidden,
+            // A person's data as a whole is the integration account's alone: not the instructors',
+            // not tom's own (he asks through the LMS).
+            Read::PersonExport if who == Who::Integration => Sees([CIRCLE, PRIVATE].into()),
+            Read::PersonExport => Forbidden,
             Read::Face | Read::Meetings | Read::NodeCohort | Read::NodeMeeting => level(Level::Face),
             Read::Goals | Read::CodeOfConduct | Read::NodeGoal | Read::NudgePolicy => level(Level::Conduct),
             Read::JoinRequests | Read::Nudges => level(Level::Manage),
@@ -731,6 +747,7 @@ impl Read {
             Read::EventsFace => (EVENTS.into(), json!({ "id": c.id, "kinds": ["COHORT_ACTIVATED"] })),
             Read::EventsCheckIns => (EVENTS.into(), json!({ "id": c.id, "kinds": ["CHECK_IN_LOGGED"] })),
             Read::WebhookEndpoints => (WEBHOOK_ENDPOINTS.into(), json!({})),
+            Read::PersonExport => (PERSON_EXPORT.into(), json!({ "id": Who::Member.sub() })),
         }
     }
 
@@ -745,6 +762,7 @@ impl Read {
             Read::Outcomes => "outcomes",
             Read::EventsFace | Read::EventsCheckIns => "events",
             Read::WebhookEndpoints => "webhookEndpoints",
+            Read::PersonExport => "personExport",
             Read::NodeCohort
             | Read::NodeGoal
             | Read::NodeMeeting
@@ -767,6 +785,14 @@ impl Read {
             Read::Viewer => &data["viewer"]["memberships"]["nodes"],
             Read::SimilarCohorts => &data["similarCohorts"],
             Read::WebhookEndpoints => &data["webhookEndpoints"],
+            Read::PersonExport => {
+                let document = data["personExport"]["document"].as_str()?;
+                let document: Value = afterclass_tests::serde_json::from_str(document).ok()?;
+                let memberships = document["memberships"].as_array()?;
+                return Some(
+                    memberships.iter().map(|m| m["cohort"]["name"].as_str().unwrap_or("?").to_owned()).collect(),
+                );
+            }
             Read::Cohorts
             | Read::SearchCohorts
             | Read::Proposals
@@ -884,9 +910,11 @@ enum Mutation {
     SetNudgePolicy,
     /// The column's own membership, nudges off.
     SetNudgesEnabled,
+    /// A trainee of the tenant who signed in once (the fixture's `erasable`).
+    ErasePerson,
 }
 
-const WRITES: [Mutation; 33] = [
+const WRITES: [Mutation; 34] = [
     Mutation::CreateCohort,
     Mutation::ProposeCohort,
     Mutation::ApproveCohort,
@@ -920,6 +948,7 @@ const WRITES: [Mutation; 33] = [
     Mutation::DisableWebhookEndpoint,
     Mutation::SetNudgePolicy,
     Mutation::SetNudgesEnabled,
+    Mutation::ErasePerson,
 ];
 
 /// The state a mutation's fixture cohort must be in.
@@ -965,6 +994,7 @@ impl Mutation {
             Mutation::DisableWebhookEndpoint => "disableWebhookEndpoint",
             Mutation::SetNudgePolicy => "setNudgePolicy",
             Mutation::SetNudgesEnabled => "setNudgesEnabled",
+            Mutation::ErasePerson => "erasePerson",
         }
     }
 
@@ -1008,6 +1038,7 @@ impl Mutation {
             Mutation::CreateWebhookEndpoint | Mutation::RotateWebhookSecret | Mutation::DisableWebhookEndpoint => {
                 "endpoint"
             }
+            Mutation::ErasePerson => "erased",
         }
     }
 
@@ -1022,6 +1053,7 @@ impl Mutation {
                 | Mutation::CreateWebhookEndpoint
                 | Mutation::RotateWebhookSecret
                 | Mutation::DisableWebhookEndpoint
+                | Mutation::ErasePerson
         )
     }
 
@@ -1044,6 +1076,11 @@ impl Mutation {
             // a trainee is refused whatever the endpoint.
             Mutation::CreateWebhookEndpoint => allowed_if(staff),
             Mutation::RotateWebhookSecret | Mutation::DisableWebhookEndpoint if !staff => Forbidden,
+            // Erasing a person is the integration account's alone; another tenant's finds no
+            // such person and erases no one.
+            Mutation::ErasePerson if who != Who::Integration => Forbidden,
+            Mutation::ErasePerson if tenant == Tenant::Other => Nothing,
+            Mutation::ErasePerson => Allowed,
             _ if tenant == Tenant::Other => {
                 if self == Mutation::RevokeOwnCalendarFeed && self.expect(who, Tenant::Own) == Undecided {
                     Undecided
@@ -1216,6 +1253,7 @@ impl Mutation {
             Mutation::SetNudgesEnabled => {
                 (q(SET_NUDGES_ENABLED), json!({ "input": { "cohortId": c.id, "enabled": false } }))
             }
+            Mutation::ErasePerson => (q(ERASE_PERSON), json!({ "input": { "externalId": fx.erasable } })),
         }
     }
 }
@@ -1299,6 +1337,10 @@ const SET_NUDGE_POLICY: &str = r#"mutation($input: SetNudgePolicyInput!) {
     setNudgePolicy(input: $input) { cohort { id nudgePolicy { checkInEveryDays } } userErrors { field message code } } }"#;
 const SET_NUDGES_ENABLED: &str = r#"mutation($input: SetNudgesEnabledInput!) {
     setNudgesEnabled(input: $input) { membership { id nudgesEnabled } userErrors { field message code } } }"#;
+const PERSON_EXPORT: &str =
+    r#"query($id: String!) { personExport(externalId: $id) { person { id } document generatedAt } }"#;
+const ERASE_PERSON: &str = r#"mutation($input: ErasePersonInput!) {
+    erasePerson(input: $input) { erased userErrors { field message code } } }"#;
 const DISABLE_WEBHOOK_ENDPOINT: &str = r#"mutation($input: WebhookEndpointRefInput!) {
     disableWebhookEndpoint(input: $input) { endpoint { id enabled } userErrors { field message code } } }"#;
 
@@ -1345,6 +1387,8 @@ struct Fixture {
     to: String,
     /// A webhook endpoint of the cohorts' tenant, registered by the integration account.
     endpoint: String,
+    /// The external id of a trainee of the cohorts' tenant who is in no cohort (for erasing).
+    erasable: String,
 }
 
 impl Fixture {
@@ -1570,7 +1614,7 @@ async fn read_fixture(app: &TestApp) -> Fixture {
     let (from, to) = window();
     let endpoint = webhook_endpoint(app).await;
     app.settle().await;
-    Fixture { circle, private, proposal, tom, from, to, endpoint }
+    Fixture { circle, private, proposal, tom, from, to, endpoint, erasable: String::new() }
 }
 
 /// A webhook endpoint of the tenant, registered by the integration account.
@@ -1615,7 +1659,7 @@ fn outcome(got: &Got, field: &str, payload: Option<&str>, listed: Option<Vec<Str
                     return format!("userErrors {user_errors:?}");
                 }
                 let answered = match &data[field][object] {
-                    Value::Null => false,
+                    Value::Null | Value::Bool(false) => false,
                     Value::Array(items) => !items.is_empty(),
                     _ => true,
                 };
@@ -1657,6 +1701,7 @@ fn meets(expect: &Expect, got: &Got, outcome: &str, listed: Option<Vec<String>>)
                 Forbidden => all("FORBIDDEN"),
                 NotFound => all("NOT_FOUND"),
                 UserError(code) => outcome == format!("userErrors [\"{code}\"]"),
+                Nothing => outcome == "no errors and no object",
                 Undecided => true,
             }
         }
@@ -1910,7 +1955,14 @@ async fn write_fixture(app: &TestApp, write: Mutation, target: Target, n: usize)
     } else {
         String::new()
     };
-    Fixture { circle, private, proposal, tom: String::new(), from, to, endpoint }
+    let erasable = if write == Mutation::ErasePerson {
+        let sub = format!("era{n}");
+        app.ok(&token(&sub, ViewerRole::Trainee, TENANT), WHO_AM_I, json!({})).await;
+        sub
+    } else {
+        String::new()
+    };
+    Fixture { circle, private, proposal, tom: String::new(), from, to, endpoint, erasable }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -98,3 +98,13 @@ pub fn ensure_manages_webhooks(role: ViewerRole) -> Result<(), ApiError> {
         Refusal::Rule(rule) => ApiError::forbidden(rule.message),
     })
 }
+
+/// Whether the viewer may export or erase a person's data, as the policy says
+/// ([`access::may_handle_personal_data`]: the integration account): `FORBIDDEN` otherwise. Every
+/// privacy path asks it.
+pub fn ensure_handles_personal_data(role: ViewerRole) -> Result<(), ApiError> {
+    access::may_handle_personal_data(role).map_err(|refusal| match refusal {
+        Refusal::Forbidden(why) => ApiError::forbidden(why),
+        Refusal::Rule(rule) => ApiError::forbidden(rule.message),
+    })
+}

@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::ids;
 use crate::store::entities::{cohort, membership};
 use crate::store::events;
-use crate::store::meetings::{Slot, attendance, calendar_feed, meeting, meeting_at, meeting_plan, rsvp, slot_at};
+use crate::store::meetings::{Slot, attendance, meeting, meeting_at, meeting_plan, rsvp, slot_at};
 use crate::store::{from_micros, queries, to_micros};
 use afterclass_domain::event::EventKind;
 
@@ -427,27 +427,7 @@ impl App<'_> {
         }
         locked.access(self.viewer.role).ensure_may(Action::RevokeOwnFeed)?;
         let nonce = crate::links::new_nonce()?;
-        let existing =
-            calendar_feed::Entity::find().filter(calendar_feed::Column::MembershipId.eq(target.id)).one(&txn).await?;
-        match existing {
-            Some(feed) => {
-                let mut am = feed.into_active_model();
-                am.nonce = Set(nonce);
-                am.rotated_at = Set(self.now_micros());
-                am.update(&txn).await?;
-            }
-            None => {
-                calendar_feed::ActiveModel {
-                    tenant_id: Set(target.tenant_id),
-                    membership_id: Set(target.id),
-                    nonce: Set(nonce),
-                    rotated_at: Set(self.now_micros()),
-                    ..Default::default()
-                }
-                .insert(&txn)
-                .await?;
-            }
-        }
+        crate::store::meetings::rotate_feed(&txn, &target, nonce, self.now_micros()).await?;
         txn.commit().await?;
         Ok(target)
     }

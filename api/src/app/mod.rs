@@ -18,6 +18,7 @@ pub mod joining;
 pub mod meetings;
 mod members;
 pub mod nudges;
+pub mod privacy;
 pub mod reads;
 pub mod webhooks;
 

@@ -66,6 +66,10 @@ pub const EVENT_PAGE_STATEMENTS: usize = 31;
 pub const SEARCH_STATEMENTS: usize = 10;
 /// Similar cohorts read up to 2,000 candidates and rank them: charged as twenty statements.
 pub const SIMILARITY_STATEMENTS: usize = 20;
+/// A person's export: the person, then one statement per kind of row (memberships, join
+/// requests, outcomes, cohorts, check-ins, goals, RSVPs, meetings, attendance, nudges, course
+/// rosters, events), whatever their history.
+pub const PERSON_EXPORT_STATEMENTS: usize = 13;
 /// A mutation's transaction: the viewer, the lock, the checks and the writes.
 pub const MUTATION_STATEMENTS: usize = 20;
 

@@ -10,6 +10,7 @@ pub mod loaders;
 pub mod meetings;
 pub mod mutation;
 pub mod nudges;
+pub mod privacy;
 pub mod query;
 pub mod subscription;
 pub mod types;

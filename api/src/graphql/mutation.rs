@@ -614,4 +614,17 @@ impl MutationRoot {
     ) -> Result<super::webhooks::WebhookEndpointPayload> {
         super::webhooks::disable(ctx, input).await
     }
+
+    /// Integration only: erase a person (right to erasure). Their name, email, external id, notes,
+    /// blockers, messages and retrospective text are removed or replaced; numbers that cohorts'
+    /// progress and history depend on stay, attached to an anonymous member, so no cohort's figures
+    /// change. The person's tokens no longer find the old data.
+    #[graphql(complexity = "limits::field(limits::MUTATION_STATEMENTS, child_complexity)")]
+    async fn erase_person(
+        &self,
+        ctx: &Context<'_>,
+        input: super::privacy::ErasePersonInput,
+    ) -> Result<super::privacy::ErasePersonPayload> {
+        super::privacy::erase(ctx, input).await
+    }
 }

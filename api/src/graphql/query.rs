@@ -131,6 +131,16 @@ impl QueryRoot {
         super::webhooks::endpoints(ctx).await
     }
 
+    /// Integration only: everything the tenant holds about one person (right of access). Null when the tenant has no such person.
+    #[graphql(complexity = "limits::field(limits::PERSON_EXPORT_STATEMENTS, child_complexity)")]
+    async fn person_export(
+        &self,
+        ctx: &Context<'_>,
+        external_id: String,
+    ) -> Result<Option<super::privacy::PersonExport>> {
+        super::privacy::export(ctx, &external_id).await
+    }
+
     /// Outcomes of ended cohorts in the viewer's tenant, newest first: the tenant's library of use cases.
     #[graphql(complexity = "limits::connection(first, limits::PAGE_STATEMENTS + 1, child_complexity)")]
     async fn outcomes(

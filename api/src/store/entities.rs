@@ -38,6 +38,8 @@ pub mod person {
         pub display_name: String,
         pub email: Option<String>,
         pub created_at: i64,
+        /// When the person's identifying data was erased (`app::privacy`); null until then.
+        pub erased_at: Option<i64>,
     }
     no_relations!();
 }

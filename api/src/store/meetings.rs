@@ -12,7 +12,10 @@ use afterclass_domain::meeting::{
 };
 use chrono::NaiveDate;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
+};
 
 macro_rules! no_relations {
     () => {
@@ -400,4 +403,35 @@ pub fn merge(cohort_id: i64, computed: &[dm::Occurrence], rows: Vec<meeting::Mod
     }
     let (from, to) = (super::to_micros(window.from), super::to_micros(window.to));
     by_start.into_values().filter(|s| s.starts_at < to && s.ends_at > from).collect()
+}
+
+/// Gives a membership's calendar feed a new nonce: every URL it had stops working.
+pub async fn rotate_feed(
+    conn: &impl ConnectionTrait,
+    member: &crate::store::entities::membership::Model,
+    nonce: String,
+    now: i64,
+) -> Result<(), DbErr> {
+    let existing =
+        calendar_feed::Entity::find().filter(calendar_feed::Column::MembershipId.eq(member.id)).one(conn).await?;
+    match existing {
+        Some(feed) => {
+            let mut am = feed.into_active_model();
+            am.nonce = Set(nonce);
+            am.rotated_at = Set(now);
+            am.update(conn).await?;
+        }
+        None => {
+            calendar_feed::ActiveModel {
+                tenant_id: Set(member.tenant_id),
+                membership_id: Set(member.id),
+                nonce: Set(nonce),
+                rotated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(conn)
+            .await?;
+        }
+    }
+    Ok(())
 }

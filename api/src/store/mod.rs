@@ -14,6 +14,7 @@ pub mod events;
 pub mod lifecycle;
 pub mod meetings;
 pub mod nudges;
+pub mod privacy;
 pub mod progress;
 pub mod queries;
 pub mod search;
