@@ -497,6 +497,8 @@ mod tests {
         GlobalOptions {
             database_url: database_url.to_owned(),
             db_max_connections: 10,
+            db_acquire_timeout: "1s".into(),
+            sqlite_synchronous: "normal".into(),
             jwt_secret: None,
             jwt_public_key_file: None,
             jwt_algorithm: "RS256".into(),
@@ -545,6 +547,27 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("afterclass-config-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
+    }
+
+    #[test]
+    fn the_store_settings_default_to_a_one_second_acquire_and_normal_sync() {
+        let mut opts = options("postgres://db.example/afterclass");
+        opts.jwt_secret = Some("a-secret-of-sixteen-bytes".into());
+        let cfg = Config::resolve(&opts).unwrap();
+        assert_eq!(cfg.store, StoreSettings::default());
+        assert_eq!(cfg.store.acquire_timeout, Duration::from_secs(1));
+        opts.db_acquire_timeout = "250ms".into();
+        opts.sqlite_synchronous = "Full".into();
+        let cfg = Config::resolve(&opts).unwrap();
+        assert_eq!(cfg.store.acquire_timeout, Duration::from_millis(250));
+        assert_eq!(cfg.store.sqlite_synchronous, SqliteSynchronous::Full);
+        opts.db_acquire_timeout = "0s".into();
+        assert!(Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_DB_ACQUIRE_TIMEOUT"));
+        opts.db_acquire_timeout = "1s".into();
+        opts.sqlite_synchronous = "off".into();
+        assert!(
+            Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_SQLITE_SYNCHRONOUS must be normal, full or extra")
+        );
     }
 
     #[test]

@@ -217,7 +217,7 @@ async fn active_leaders(app: &TestApp, cohort_id: i64) -> usize {
 
 /// Which server of the two answers client `n`.
 fn server<'a>(a: &'a TestApp, b: &'a TestApp, n: usize) -> &'a TestApp {
-    if n % 2 == 0 { a } else { b }
+    if n.is_multiple_of(2) { a } else { b }
 }
 
 async fn one_person_joining_many_times_at_once(a: &TestApp, b: &TestApp) {
