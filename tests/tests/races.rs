@@ -1,7 +1,8 @@
 //! Races: many clients changing one cohort at once, on PostgreSQL spread over two servers on one
 //! database (two replicas), on SQLite over one server. Each race runs [`ROUNDS`] times on a cohort
 //! of its own, and after each round the rule it could break is read back from the database:
-//! one membership per person however often they join at once; an active cohort never left
+//! one membership per person however often they join at once; a join request decided once
+//! however many decide or withdraw it at once; an active cohort never left
 //! without a leader by role changes; a role change never applied to someone who has left, and a
 //! member's role events a chain; an evaluation applied twice ends the cohort once (one outcome,
 //! one stage change); no check-in taken after the stage changed; an acceptance of a code of
@@ -55,6 +56,7 @@ macro_rules! races {
 
 races!(
     one_person_joining_many_times_at_once,
+    one_request_decided_and_withdrawn_at_once,
     leaders_demoting_each_other,
     leaders_stepping_down_together,
     a_promotion_racing_the_member_leaving,
@@ -70,6 +72,12 @@ const TENANT: &str = "t";
 
 const JOIN: &str = r#"mutation($input: RequestToJoinInput!) {
     requestToJoin(input: $input) { membership { id status } userErrors { field message code } } }"#;
+const JOIN_REQUEST: &str = r#"mutation($input: RequestToJoinInput!) {
+    requestToJoin(input: $input) { joinRequest { id status } userErrors { field message code } } }"#;
+const DECIDE: &str = r#"mutation($input: DecideJoinRequestInput!) {
+    decideJoinRequest(input: $input) { joinRequest { id status } membership { id status } userErrors { field message code } } }"#;
+const WITHDRAW: &str = r#"mutation($input: JoinRequestRefInput!) {
+    withdrawJoinRequest(input: $input) { joinRequest { id status } userErrors { field message code } } }"#;
 const CHANGE_ROLE: &str = r#"mutation($input: ChangeMemberRoleInput!) {
     changeMemberRole(input: $input) { membership { id role status } userErrors { field message code } } }"#;
 const APPLY: &str = r#"mutation($input: ApplyEvaluationInput!) {
@@ -256,6 +264,46 @@ async fn one_person_joining_many_times_at_once(a: &TestApp, b: &TestApp) {
         assert_eq!(newcomer_rows.len(), 1, "{rows:#?}");
         let of_newcomer = joined.iter().filter(|e| e.person_id == Some(newcomer_rows[0].person_id)).count();
         assert_eq!(of_newcomer, 1, "the newcomer joined once, and once in the log: {joined:#?}");
+    }
+}
+
+/// A request to join a `BY_REQUEST` cohort is approved by the leader through one server,
+/// declined by another leader through the other, and withdrawn by its author, all at once: one
+/// of the three decides it, and the person's membership says the same.
+async fn one_request_decided_and_withdrawn_at_once(a: &TestApp, b: &TestApp) {
+    for n in 0..ROUNDS {
+        let r = round(a, n, &[("lea", "LEADER")], 100.0, "BY_REQUEST").await;
+        let tok = trainee(&format!("asker-{n}"), TENANT);
+        let data = a.ok(&tok, JOIN_REQUEST, json!({ "input": { "cohortId": r.id } })).await;
+        let request = data["requestToJoin"]["joinRequest"]["id"].as_str().expect("a join request").to_owned();
+        let answers = all(vec![
+            send(a, &r.leader, DECIDE, json!({ "joinRequestId": request, "approve": true })),
+            send(b, &r.tokens["lea"], DECIDE, json!({ "joinRequestId": request, "approve": false })),
+            send(server(a, b, n), &tok, WITHDRAW, json!({ "joinRequestId": request })),
+        ])
+        .await;
+        let done: Vec<usize> = (0..3).filter(|i| accepted(&answers[*i])).collect();
+        assert_eq!(done.len(), 1, "one of the three decides the request: {answers:#?}");
+        let status = answers[done[0]]["joinRequest"]["status"].as_str().expect("a status").to_owned();
+        let row = afterclass::store::entities::join_request::Entity::find_by_id(
+            ids::decode(Kind::JoinRequest, &request).expect("an id"),
+        )
+        .one(a.store.reader())
+        .await
+        .expect("the request")
+        .expect("the request");
+        assert_eq!(row.status, status);
+        let asker: Vec<_> = membership::Entity::find()
+            .filter(membership::Column::CohortId.eq(r.db_id))
+            .filter(membership::Column::Role.eq("MEMBER"))
+            .all(a.store.reader())
+            .await
+            .expect("memberships");
+        // Approved: one membership, admitted; declined or withdrawn: none left behind.
+        match status.as_str() {
+            "APPROVED" => assert!(asker.len() == 1 && asker[0].status != "REQUESTED", "{asker:#?}"),
+            _ => assert!(asker.is_empty(), "{status}: {asker:#?}"),
+        }
     }
 }
 
