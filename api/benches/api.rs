@@ -384,6 +384,7 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
     let config = Config {
         database_url: url.to_owned(),
         max_connections: settings.max_connections,
+        store: afterclass::config::StoreSettings::default(),
         auth,
         introspection: false,
         limits: Limits::default(),

@@ -171,8 +171,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             served
         }
         Command::Migrate => {
-            let store =
-                Store::connect(&config.database_url, 1).await.map_err(|e| format!("opening the database: {e}"))?;
+            let store = Store::connect_with(&config.database_url, 1, &config.store)
+                .await
+                .map_err(|e| format!("opening the database: {e}"))?;
             store.migrate().await.map_err(|e| format!("applying migrations: {e}"))?;
             store.close().await;
             println!("migrations applied");
@@ -211,7 +212,9 @@ fn mail_base_url(config: &Config, server: &Server) -> Result<String, String> {
 
 /// Seeds the demo tenant and prints its people's tokens; returns them (name, role, token).
 async fn seed_demo(config: &Config) -> Result<Vec<(String, ViewerRole, String)>, String> {
-    let store = Store::connect(&config.database_url, 2).await.map_err(|e| format!("opening the database: {e}"))?;
+    let store = Store::connect_with(&config.database_url, 2, &config.store)
+        .await
+        .map_err(|e| format!("opening the database: {e}"))?;
     store.migrate().await.map_err(|e| format!("applying migrations: {e}"))?;
     let seeded = crate::demo::seed(&store, store::now()).await.map_err(|e| format!("seeding the demo: {e}"))?;
     store.close().await;

@@ -32,6 +32,17 @@ pub struct GlobalOptions {
     /// Most connections to hold open to the database (see [`DEFAULT_MAX_CONNECTIONS`]).
     #[arg(long, env = "AFTERCLASS_DB_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, global = true)]
     pub db_max_connections: u32,
+    /// How long a request waits for a PostgreSQL connection from the pool (opening one included)
+    /// before it is answered `UNAVAILABLE`: while the database is down or restarting, requests
+    /// fail within this instead of waiting out their time limit. SQLite's pools wait 30 s for
+    /// their one writer whatever this says.
+    #[arg(long, env = "AFTERCLASS_DB_ACQUIRE_TIMEOUT", default_value = "1s", global = true)]
+    pub db_acquire_timeout: String,
+    /// SQLite's `synchronous` in WAL mode: `normal` (the default: a power cut may roll back the
+    /// last transactions, never corrupt the file), `full` (every commit is on disk before it is
+    /// answered) or `extra`.
+    #[arg(long, env = "AFTERCLASS_SQLITE_SYNCHRONOUS", default_value = "normal", global = true)]
+    pub sqlite_synchronous: String,
     /// HS256 shared secret for bearer tokens.
     #[arg(long, env = "AFTERCLASS_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
@@ -226,11 +237,49 @@ impl Default for WebhookSettings {
     }
 }
 
+/// SQLite's `synchronous` setting (WAL mode). `Normal` syncs the log at checkpoints only, so a
+/// power cut (not a crash of the process) may lose the last commits but never corrupts the
+/// file; `Full` syncs the log at every commit, so nothing answered is lost; `Extra` also syncs
+/// the directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSynchronous {
+    #[default]
+    Normal,
+    Full,
+    Extra,
+}
+
+impl SqliteSynchronous {
+    pub fn parse(text: &str) -> Result<SqliteSynchronous, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "normal" => Ok(SqliteSynchronous::Normal),
+            "full" => Ok(SqliteSynchronous::Full),
+            "extra" => Ok(SqliteSynchronous::Extra),
+            _ => Err(format!("AFTERCLASS_SQLITE_SYNCHRONOUS must be normal, full or extra (got `{text}`)")),
+        }
+    }
+}
+
+/// How the store connects (read by `store::Store::connect_with`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// How long a request waits for a PostgreSQL connection before it is answered `UNAVAILABLE`.
+    pub acquire_timeout: Duration,
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings { acquire_timeout: Duration::from_secs(1), sqlite_synchronous: SqliteSynchronous::Normal }
+    }
+}
+
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
     pub max_connections: u32,
+    pub store: StoreSettings,
     pub auth: AuthConfig,
     pub introspection: bool,
     pub limits: Limits,
@@ -370,6 +419,10 @@ impl Config {
         Ok(Config {
             database_url: opts.database_url.clone(),
             max_connections: opts.db_max_connections.max(1),
+            store: StoreSettings {
+                acquire_timeout: parse_duration("AFTERCLASS_DB_ACQUIRE_TIMEOUT", &opts.db_acquire_timeout)?,
+                sqlite_synchronous: SqliteSynchronous::parse(&opts.sqlite_synchronous)?,
+            },
             auth: AuthConfig {
                 key,
                 issuer: opts.jwt_issuer.clone(),
@@ -466,6 +519,8 @@ mod tests {
         GlobalOptions {
             database_url: database_url.to_owned(),
             db_max_connections: 10,
+            db_acquire_timeout: "1s".into(),
+            sqlite_synchronous: "normal".into(),
             jwt_secret: None,
             jwt_public_key_file: None,
             jwt_algorithm: "RS256".into(),
@@ -532,6 +587,27 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("afterclass-config-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
+    }
+
+    #[test]
+    fn the_store_settings_default_to_a_one_second_acquire_and_normal_sync() {
+        let mut opts = options("postgres://db.example/afterclass");
+        opts.jwt_secret = Some("a-secret-of-sixteen-bytes".into());
+        let cfg = Config::resolve(&opts).unwrap();
+        assert_eq!(cfg.store, StoreSettings::default());
+        assert_eq!(cfg.store.acquire_timeout, Duration::from_secs(1));
+        opts.db_acquire_timeout = "250ms".into();
+        opts.sqlite_synchronous = "Full".into();
+        let cfg = Config::resolve(&opts).unwrap();
+        assert_eq!(cfg.store.acquire_timeout, Duration::from_millis(250));
+        assert_eq!(cfg.store.sqlite_synchronous, SqliteSynchronous::Full);
+        opts.db_acquire_timeout = "0s".into();
+        assert!(Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_DB_ACQUIRE_TIMEOUT"));
+        opts.db_acquire_timeout = "1s".into();
+        opts.sqlite_synchronous = "off".into();
+        assert!(
+            Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_SQLITE_SYNCHRONOUS must be normal, full or extra")
+        );
     }
 
     #[test]

@@ -4,6 +4,16 @@
 
 use afterclass_domain::DomainError;
 
+/// The code of [`ApiError::Unavailable`].
+pub const UNAVAILABLE: &str = "UNAVAILABLE";
+/// The code of [`ApiError::StorageFull`].
+pub const STORAGE_FULL: &str = "STORAGE_FULL";
+
+/// Whether a top-level error code says the database is in trouble (HTTP 503, try again).
+pub fn is_unavailable_code(code: &str) -> bool {
+    code == UNAVAILABLE || code == STORAGE_FULL
+}
+
 /// A failure that is not a broken domain rule.
 ///
 /// It deliberately does not implement `Display`: async-graphql turns any `Display` error into a
@@ -22,6 +32,13 @@ pub enum ApiError {
     NotFound(String),
     /// A malformed ID, cursor or page size. The client sees `BAD_USER_INPUT`.
     BadUserInput(String),
+    /// The database cannot answer or cannot write at the moment (unreachable, restarting, its
+    /// storage read-only or failing). The client sees `UNAVAILABLE` (HTTP 503) and what to do:
+    /// nothing was written, try again shortly. The cause is logged.
+    Unavailable(String),
+    /// The database's storage is full: nothing was written. The client sees `STORAGE_FULL`
+    /// (HTTP 503); the cause is logged.
+    StorageFull(String),
     /// A fault on our side. The client sees `INTERNAL` and "internal error"; the cause is logged.
     Internal(String),
 }
@@ -33,6 +50,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::BadUserInput(_) => "BAD_USER_INPUT",
+            ApiError::Unavailable(_) => UNAVAILABLE,
+            ApiError::StorageFull(_) => STORAGE_FULL,
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -43,9 +62,17 @@ impl ApiError {
             ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
-            | ApiError::BadUserInput(m) => m,
+            | ApiError::BadUserInput(m)
+            | ApiError::Unavailable(m)
+            | ApiError::StorageFull(m) => m,
             ApiError::Internal(_) => "internal error",
         }
+    }
+
+    /// Whether this is trouble with the database rather than with the request: the answer is
+    /// HTTP 503 and the client may try again.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ApiError::Unavailable(_) | ApiError::StorageFull(_))
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -87,11 +114,16 @@ mod tests {
             ApiError::Forbidden(String::new()),
             ApiError::NotFound(String::new()),
             ApiError::BadUserInput(String::new()),
+            ApiError::Unavailable(String::new()),
+            ApiError::StorageFull(String::new()),
             ApiError::Internal(String::new()),
         ]
         .iter()
         .map(ApiError::code)
         .collect();
-        assert_eq!(codes, ["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "INTERNAL"]);
+        assert_eq!(
+            codes,
+            ["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "UNAVAILABLE", "STORAGE_FULL", "INTERNAL"]
+        );
     }
 }

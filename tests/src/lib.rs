@@ -96,6 +96,12 @@ impl TestDatabase {
         self.dir.as_ref().map(|d| d.join("afterclass.db"))
     }
 
+    /// A database the test made itself at `url` (a private PostgreSQL server, a SQLite file on a
+    /// filesystem of its own), which it also removes itself: dropping this removes nothing.
+    pub fn at(url: &str) -> TestDatabase {
+        TestDatabase { url: url.to_owned(), dir: None, pg: None }
+    }
+
     /// Another handle on the same database, for a second server over it; dropping it removes
     /// nothing.
     pub fn shared(&self) -> TestDatabase {
@@ -128,6 +134,7 @@ pub fn config(database_url: &str) -> Config {
     Config {
         database_url: database_url.to_owned(),
         max_connections: 5,
+        store: afterclass::config::StoreSettings::default(),
         auth: AuthConfig { key: KeyConfig::Hs256(SECRET.to_vec()), issuer: None, audience: None, platform_keys: None },
         introspection: true,
         limits: Limits::default(),

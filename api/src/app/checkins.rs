@@ -137,7 +137,10 @@ impl App<'_> {
     /// written, while it is still open (of check-ins that see it reached at once, the first marks
     /// it).
     async fn mark_achieved(&self, cohort: &cohort::Model, goal: goal_row::Model) -> Outcome<()> {
-        let observed = progress::observations(self.store.reader(), &[goal.id], self.now_micros())
+        // Every committed check-in counts, whenever it occurred: overlapping check-ins each
+        // stamped their own moment, so the one that commits last may have the earliest, and
+        // progress as of its moment would leave the others out and never see the goal reached.
+        let observed = progress::observations(self.store.reader(), &[goal.id], i64::MAX)
             .await?
             .remove(&goal.id)
             .unwrap_or_default();

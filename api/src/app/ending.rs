@@ -122,7 +122,10 @@ pub async fn end_cohort(
     actor: Option<i64>,
     now: DateTime<Utc>,
 ) -> Outcome<cohort::Model> {
-    let now = to_micros(now);
+    // The end is recorded when it takes effect: the cohort is held, so every check-in that was
+    // taken before it has committed, each stamped with its request's moment, which may be later
+    // than this request's own. The later of the two keeps every accepted check-in before the end.
+    let now = to_micros(now.max(crate::store::now()));
     let from = Stage::parse(&cohort.stage);
     outcome::ActiveModel {
         tenant_id: Set(cohort.tenant_id),

@@ -128,8 +128,11 @@ impl App<'_> {
     /// Leaders decide a pending request: approval invites the person, a decline keeps it on record.
     pub async fn decide_join_request(&self, request_id: i64, approve: bool) -> Outcome<Joined> {
         let txn = self.begin().await?;
+        let cohort_id = self.find_request(&txn, request_id).await?.cohort_id;
+        let locked = self.lock_for(&txn, cohort_id, Action::DecideJoinRequests).await?;
+        // Read again now that the cohort is held: a decision or withdrawal that committed in the
+        // meantime is seen, so a request is decided once.
         let request = self.find_request(&txn, request_id).await?;
-        let locked = self.lock_for(&txn, request.cohort_id, Action::DecideJoinRequests).await?;
         let status =
             joining::decide(JoinRequestStatus::parse(&request.status).unwrap_or(JoinRequestStatus::Declined), approve)?;
         let now = self.now_micros();
@@ -155,8 +158,10 @@ impl App<'_> {
     /// The requester withdraws their pending request; it stays on record.
     pub async fn withdraw_join_request(&self, request_id: i64) -> Outcome<Joined> {
         let txn = self.begin().await?;
+        let cohort_id = self.find_request(&txn, request_id).await?.cohort_id;
+        let locked = self.lock(&txn, cohort_id).await?;
+        // Read again now that the cohort is held (see `decide_join_request`).
         let request = self.find_request(&txn, request_id).await?;
-        let locked = self.lock(&txn, request.cohort_id).await?;
         if self.viewer.person_id() != Some(request.person_id) {
             return Err(ApiError::forbidden("only the person who asked may withdraw a join request").into());
         }

@@ -174,10 +174,17 @@ impl App<'_> {
     /// Leaders: change a member's role.
     pub async fn change_member_role(&self, membership_id: i64, role: MemberRole) -> Outcome<membership::Model> {
         let txn = self.begin().await?;
+        let cohort_id = queries::find_membership(&txn, self.viewer.tenant_id, membership_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("membership"))?
+            .cohort_id;
+        let locked = self.lock_for(&txn, cohort_id, Action::ChangeRoles).await?;
+        // Read again now that the cohort is held: a change of this membership that committed in
+        // the meantime (its member left, another leader changed the role) is seen, so the rule
+        // is checked and the event told from the membership as it is, not as it was.
         let target = queries::find_membership(&txn, self.viewer.tenant_id, membership_id)
             .await?
             .ok_or_else(|| ApiError::not_found("membership"))?;
-        let locked = self.lock_for(&txn, target.cohort_id, Action::ChangeRoles).await?;
         let leaders = queries::active_leaders(&txn, locked.cohort.id).await?;
         policy::change_role(locked.stage(), standing(Some(&target)), role, leaders)?;
         let from = target.role.clone();

@@ -247,6 +247,8 @@ pub fn classify_error(error: &mut async_graphql::ServerError) -> &'static str {
     });
     let code = match coded.as_deref() {
         Some("INTERNAL") => return "INTERNAL",
+        // The database's trouble (HTTP 503): the caller tells the client to try again.
+        Some(code) if crate::error::is_unavailable_code(code) => return crate::error::UNAVAILABLE,
         Some(_) => return "CODED",
         None if about_the_request(error) => "BAD_USER_INPUT",
         None => {

@@ -56,6 +56,7 @@ fn respond(state: &AppState, err: ApiError) -> Response {
         ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "cohort not found"),
         // The viewer may know of the cohort but not read its members' progress.
         ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "only the cohort's active members see its progress"),
+        ApiError::Unavailable(text) | ApiError::StorageFull(text) => (StatusCode::SERVICE_UNAVAILABLE, text.as_str()),
         ApiError::Internal(cause) => {
             tracing::error!(%cause, "drawing a progress chart");
             state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
@@ -123,7 +124,7 @@ async fn authorize(
             })?;
             // A viewer the claims cannot make is a bad token; one of no tenant sees no cohort.
             let viewer = auth::viewer(&state.store, &claims).await.map_err(|err| match err {
-                ApiError::Internal(_) => err,
+                ApiError::Internal(_) | ApiError::Unavailable(_) | ApiError::StorageFull(_) => err,
                 ApiError::NotFound(_) | ApiError::Forbidden(_) => ApiError::not_found("cohort"),
                 ApiError::Unauthenticated(_) | ApiError::BadUserInput(_) => bad_token(),
             })?;

@@ -184,6 +184,7 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
         Err(err) => {
             let status = match &err {
                 ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                ApiError::Unavailable(_) | ApiError::StorageFull(_) => StatusCode::SERVICE_UNAVAILABLE,
                 ApiError::Internal(cause) => {
                     tracing::error!(%cause, "resolving the viewer");
                     StatusCode::INTERNAL_SERVER_ERROR
@@ -216,13 +217,24 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
                 return timeout_response(state.request_timeout, id);
             }
         };
+    let mut unavailable = false;
     for error in &mut response.errors {
-        if graphql::classify_error(error) == "INTERNAL" {
-            state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
-            error.extensions.get_or_insert_with(Default::default).set("requestId", id);
+        match graphql::classify_error(error) {
+            "INTERNAL" => {
+                state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
+                error.extensions.get_or_insert_with(Default::default).set("requestId", id);
+            }
+            code => unavailable |= crate::error::is_unavailable_code(code),
         }
     }
-    GraphQLResponse::from(response).into_response()
+    let mut answer = GraphQLResponse::from(response).into_response();
+    // Trouble with the database is the service's, not the request's: 503, so that a client or a
+    // load balancer tries again (another replica, or this one shortly).
+    if unavailable {
+        *answer.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        answer.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    answer
 }
 
 /// What every operation sees besides its loader, over `POST /graphql` and over a websocket alike:
@@ -266,7 +278,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(err) => {
             tracing::warn!(%err, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+            let reason = match crate::store::trouble(&err) {
+                Some(crate::store::Trouble::Unreachable) => "the database does not answer",
+                Some(crate::store::Trouble::CannotWrite) => "the database cannot write",
+                Some(crate::store::Trouble::Full) => "the database's storage is full",
+                None => "the database check failed",
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}")).into_response()
         }
     }
 }
@@ -298,7 +316,7 @@ pub struct Server {
 impl Server {
     /// Opens the store, applies migrations and binds `addr` (port 0 picks a free port).
     pub async fn bind(config: &Config, addr: SocketAddr) -> Result<Server, String> {
-        let store = Store::connect(&config.database_url, config.max_connections)
+        let store = Store::connect_with(&config.database_url, config.max_connections, &config.store)
             .await
             .map_err(|e| format!("opening the database: {e}"))?;
         store.migrate().await.map_err(|e| format!("applying migrations: {e}"))?;

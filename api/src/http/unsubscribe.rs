@@ -79,6 +79,11 @@ fn refusal(state: &AppState, err: ApiError) -> Response {
             state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
             html(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "<p>internal error</p>")
         }
+        ApiError::Unavailable(_) | ApiError::StorageFull(_) => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again shortly",
+            "<p>The service cannot answer just now; nothing was changed.</p>",
+        ),
         ApiError::NotFound(_) | ApiError::Forbidden(_) | ApiError::Unauthenticated(_) | ApiError::BadUserInput(_) => {
             html(StatusCode::NOT_FOUND, "Link not found", "<p>This unsubscribe link is not valid.</p>")
         }

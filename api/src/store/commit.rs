@@ -13,7 +13,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -29,6 +30,9 @@ const QUEUE: usize = 1024;
 /// and its caller's answer, given once the batch's commit is known.
 trait Settle: Send {
     fn succeeded(&self) -> bool;
+    /// A unit that failed on its own answers its own failure whatever became of the batch (it
+    /// wrote nothing either way); one that succeeded answers the batch's failure if it failed,
+    /// as the database reported it (so that a full disk is told as such).
     fn answer(self: Box<Self>, committed: Result<(), &DbErr>);
 }
 
@@ -43,15 +47,43 @@ impl<T: Send, E: From<DbErr> + Send> Settle for Answer<T, E> {
     }
 
     fn answer(self: Box<Self>, committed: Result<(), &DbErr>) {
-        let result = match committed {
-            Ok(()) => self.result,
-            Err(err) => Err(E::from(DbErr::Custom(format!("the shared write transaction failed: {err}")))),
+        let result = match (committed, self.result) {
+            (Err(err), Ok(_)) => Err(E::from(err.clone())),
+            (_, result) => result,
         };
         let _ = self.to.send(result);
     }
 }
 
-type Unit = Box<dyn for<'t> FnOnce(&'t DatabaseTransaction) -> WriteFuture<'t, Box<dyn Settle>> + Send>;
+/// A unit waiting for the writer: run in the batch's transaction, or failed with the batch's
+/// error when the batch could not begin.
+trait Pending: Send {
+    fn run<'t>(self: Box<Self>, txn: &'t DatabaseTransaction) -> WriteFuture<'t, Box<dyn Settle>>;
+    fn fail(self: Box<Self>, err: &DbErr);
+}
+
+struct Queued<T, E, F> {
+    work: F,
+    to: oneshot::Sender<Result<T, E>>,
+}
+
+impl<T, E, F> Pending for Queued<T, E, F>
+where
+    T: Send + 'static,
+    E: From<DbErr> + Send + 'static,
+    F: for<'t> FnOnce(&'t DatabaseTransaction) -> WriteFuture<'t, Result<T, E>> + Send + 'static,
+{
+    fn run<'t>(self: Box<Self>, txn: &'t DatabaseTransaction) -> WriteFuture<'t, Box<dyn Settle>> {
+        let Queued { work, to } = *self;
+        Box::pin(async move { Box::new(Answer { result: work(txn).await, to }) as Box<dyn Settle> })
+    }
+
+    fn fail(self: Box<Self>, err: &DbErr) {
+        let _ = self.to.send(Err(E::from(err.clone())));
+    }
+}
+
+type Unit = Box<dyn Pending>;
 
 /// The queue in front of SQLite's writer.
 pub(super) struct GroupCommit {
@@ -73,9 +105,7 @@ impl GroupCommit {
         F: for<'t> FnOnce(&'t DatabaseTransaction) -> WriteFuture<'t, Result<T, E>> + Send + 'static,
     {
         let (to, answer) = oneshot::channel();
-        let unit: Unit = Box::new(move |txn| {
-            Box::pin(async move { Box::new(Answer { result: work(txn).await, to }) as Box<dyn Settle> })
-        });
+        let unit: Unit = Box::new(Queued { work, to });
         if self.queue.send(unit).await.is_err() {
             return Err(E::from(DbErr::Custom("the writer has stopped".into())));
         }
@@ -109,24 +139,53 @@ pub(super) fn immediate() -> TransactionOptions {
     TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() }
 }
 
+/// Begins a write transaction on SQLite's writer. SQLite opens a file it may not write read-only
+/// without a word, and the connection stays read-only after the storage can be written again: a
+/// begin refused because the database cannot be written closes that connection and tries once
+/// more on a fresh one, which is read-write as soon as the storage is.
+pub(super) async fn begin_on_writer(writer: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match writer.begin_with_options(immediate()).await {
+        Err(err)
+            if writer.get_database_backend() == DbBackend::Sqlite
+                && super::trouble(&err) == Some(super::Trouble::CannotWrite) =>
+        {
+            if let Ok(conn) = writer.get_sqlite_connection_pool().acquire().await {
+                let _ = conn.close().await;
+            }
+            writer.begin_with_options(immediate()).await
+        }
+        result => result,
+    }
+}
+
 async fn run_batch(writer: DatabaseConnection, batch: Vec<Unit>) {
-    let txn = match writer.begin_with_options(immediate()).await {
+    let txn = match begin_on_writer(&writer).await {
         Ok(txn) => txn,
         Err(err) => {
-            // Dropping the units answers each of them with a failure.
             tracing::error!(%err, "beginning a shared write transaction");
+            for unit in batch {
+                unit.fail(&err);
+            }
             return;
         }
     };
     let mut settled: Vec<Box<dyn Settle>> = Vec::with_capacity(batch.len());
     let mut outcome = Ok(());
-    for unit in batch {
-        match run_unit(&txn, unit).await {
-            Ok(done) => settled.push(done),
-            Err(err) => {
-                outcome = Err(err);
-                break;
-            }
+    let mut units = batch.into_iter();
+    for unit in units.by_ref() {
+        let (done, kept) = run_unit(&txn, unit).await;
+        settled.push(done);
+        if let Err(err) = kept {
+            // The transaction may be gone with the savepoint (SQLite rolls the whole transaction
+            // back on some errors: a full disk, an I/O error), so nothing more runs in it.
+            outcome = Err(err);
+            break;
+        }
+    }
+    // Units the failed batch never ran are answered with its failure.
+    if let Err(err) = &outcome {
+        for unit in units {
+            unit.fail(err);
         }
     }
     let outcome = match outcome {
@@ -141,14 +200,28 @@ async fn run_batch(writer: DatabaseConnection, batch: Vec<Unit>) {
     }
 }
 
-/// Runs one unit in a savepoint: released when it succeeded, rolled back when it did not.
-async fn run_unit(txn: &DatabaseTransaction, unit: Unit) -> Result<Box<dyn Settle>, DbErr> {
-    let savepoint = txn.begin().await?;
-    let done = unit(&savepoint).await;
-    if done.succeeded() {
-        savepoint.commit().await?;
-    } else {
-        savepoint.rollback().await?;
+/// Runs one unit in a savepoint: released when it succeeded, rolled back when it did not. Gives
+/// the unit's answer-to-be and whether its savepoint ended as it should (the batch fails if not).
+async fn run_unit(txn: &DatabaseTransaction, unit: Unit) -> (Box<dyn Settle>, Result<(), DbErr>) {
+    let savepoint = match txn.begin().await {
+        Ok(savepoint) => savepoint,
+        Err(err) => {
+            unit.fail(&err);
+            return (Box::new(Failed), Err(err));
+        }
+    };
+    let done = unit.run(&savepoint).await;
+    let kept = if done.succeeded() { savepoint.commit().await } else { savepoint.rollback().await };
+    (done, kept)
+}
+
+/// The answer-to-be of a unit already answered.
+struct Failed;
+
+impl Settle for Failed {
+    fn succeeded(&self) -> bool {
+        false
     }
-    Ok(done)
+
+    fn answer(self: Box<Self>, _: Result<(), &DbErr>) {}
 }

@@ -31,6 +31,8 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction,
 
 pub use commit::WriteFuture;
 
+use crate::config::{self, StoreSettings};
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -60,6 +62,12 @@ impl Store {
     /// Opens the database at `url`. A SQLite file is created if missing, in WAL mode with
     /// foreign keys on and a busy timeout.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, DbErr> {
+        Self::connect_with(url, max_connections, &StoreSettings::default()).await
+    }
+
+    /// [`Store::connect`] with the settings of a configuration: PostgreSQL's acquire timeout,
+    /// SQLite's `synchronous`.
+    pub async fn connect_with(url: &str, max_connections: u32, settings: &StoreSettings) -> Result<Store, DbErr> {
         let statements = Arc::new(AtomicU64::new(0));
         let (reader, writer, group) = if is_sqlite(url) {
             let url = if url.contains("mode=") {
@@ -67,16 +75,26 @@ impl Store {
             } else {
                 format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
             };
-            let writer = sqlite_pool(&url, 1, &statements).await?;
-            let reader = sqlite_pool(&url, max_connections.clamp(1, 8), &statements).await?;
+            let sync = match settings.sqlite_synchronous {
+                config::SqliteSynchronous::Normal => SqliteSynchronous::Normal,
+                config::SqliteSynchronous::Full => SqliteSynchronous::Full,
+                config::SqliteSynchronous::Extra => SqliteSynchronous::Extra,
+            };
+            let writer = sqlite_pool(&url, 1, sync, &statements).await?;
+            let reader = sqlite_pool(&url, max_connections.clamp(1, 8), sync, &statements).await?;
             let group = commit::GroupCommit::start(writer.clone());
             (reader, writer, Some(group))
         } else {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.max_connections(max_connections)
                 .min_connections(1)
-                .connect_timeout(Duration::from_secs(10))
-                .acquire_timeout(Duration::from_secs(30))
+                // Also the bound on opening a connection (sea-orm gives sqlx's pool one timeout
+                // for both): with the server down or restarting, a request fails within it,
+                // `UNAVAILABLE`, rather than waiting out its time limit. An idle connection is
+                // checked before it is handed out (sqlx's default), so one broken by a restart
+                // is replaced, not used.
+                .acquire_timeout(settings.acquire_timeout)
+                .test_before_acquire(true)
                 .sqlx_logging(false)
                 // Aggregates over check-ins are cached as prepared statements; a generic plan
                 // made for a large cohort would scan every check-in for a small one, so each
@@ -107,7 +125,7 @@ impl Store {
     /// Begins a write transaction on the writer, outside the group commit: on SQLite `BEGIN
     /// IMMEDIATE` ([`commit::immediate`]).
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.inner.writer.begin_with_options(commit::immediate()).await
+        commit::begin_on_writer(&self.inner.writer).await
     }
 
     /// Runs `work` in a write transaction and returns its result once that transaction has
@@ -159,7 +177,12 @@ impl Store {
     }
 }
 
-async fn sqlite_pool(url: &str, max: u32, statements: &Arc<AtomicU64>) -> Result<DatabaseConnection, DbErr> {
+async fn sqlite_pool(
+    url: &str,
+    max: u32,
+    synchronous: SqliteSynchronous,
+    statements: &Arc<AtomicU64>,
+) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(max)
         .min_connections(1)
@@ -168,9 +191,30 @@ async fn sqlite_pool(url: &str, max: u32, statements: &Arc<AtomicU64>) -> Result
         // database loses nothing by that, but reopening costs a little on the next request.
         .idle_timeout(Duration::from_secs(3600))
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|o| {
+        // Replaced by the check below, which pings too.
+        .test_before_acquire(false)
+        // SQLite's driver counts the transactions it believes open on a connection and counts
+        // one down only when its COMMIT or ROLLBACK succeeds. When SQLite has rolled a
+        // transaction back itself (a full disk, an I/O error, storage turned read-only), both
+        // fail and the count stays up: the connection's next BEGIN becomes a SAVEPOINT inside a
+        // transaction that never ends, whose writes are answered as committed, are seen by no
+        // other connection and vanish with it. A connection that comes back to the pool still
+        // counting a transaction is closed instead, and the pool opens a fresh one.
+        .map_sqlx_sqlite_before_acquire(|conn, _| {
+            Box::pin(async move {
+                use sea_orm::sqlx::Connection;
+                // The ping runs after any rollback still queued on the connection.
+                conn.ping().await?;
+                if conn.is_in_transaction() {
+                    tracing::warn!("closing a SQLite connection left inside a transaction SQLite rolled back");
+                    return Ok(false);
+                }
+                Ok(true)
+            })
+        })
+        .map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(synchronous)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
         });
@@ -202,11 +246,107 @@ pub fn from_micros(micros: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// A database error is a fault on our side: the client sees a masked `INTERNAL`, the cause is
-/// logged (see `crate::error`).
+/// What kind of trouble a database error is, when it is trouble with the database itself rather
+/// than a fault of ours: the one place that reads SQLite's result codes and PostgreSQL's
+/// SQLSTATEs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trouble {
+    /// The database cannot be reached or is going away: refused or broken connections, the pool's
+    /// acquire timeout, a server shutting down or starting up, too many connections, busy.
+    Unreachable,
+    /// The database answers but cannot write: its storage is read-only or failing (SQLite's
+    /// `SQLITE_READONLY` and `SQLITE_IOERR`, PostgreSQL's read-only transaction).
+    CannotWrite,
+    /// The storage is full (SQLite's `SQLITE_FULL`, PostgreSQL's `disk_full`).
+    Full,
+}
+
+/// The trouble `err` names, or `None` for an error that is a fault of ours (a bad statement, a
+/// broken constraint we did not expect, a decoding error).
+pub fn trouble(err: &DbErr) -> Option<Trouble> {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return Some(Trouble::Unreachable),
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return None,
+    };
+    match &**sqlx {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => Some(Trouble::Unreachable),
+        Sqlx::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>() {
+                postgres_trouble(pg.code())
+            } else if db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+                db.code().and_then(|c| c.parse::<i32>().ok()).and_then(sqlite_trouble)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// PostgreSQL's SQLSTATEs of trouble (Appendix A of its manual).
+fn postgres_trouble(sqlstate: &str) -> Option<Trouble> {
+    match sqlstate {
+        // disk_full
+        "53100" => Some(Trouble::Full),
+        // read_only_sql_transaction (a standby, or default_transaction_read_only)
+        "25006" => Some(Trouble::CannotWrite),
+        // too_many_connections, out_of_memory, insufficient_resources
+        "53300" | "53200" | "53000" => Some(Trouble::Unreachable),
+        // connection exceptions; admin_shutdown, crash_shutdown, cannot_connect_now
+        s if s.starts_with("08") || s.starts_with("57P") => Some(Trouble::Unreachable),
+        _ => None,
+    }
+}
+
+/// SQLite's result codes of trouble, by their primary code (the low byte of an extended one).
+fn sqlite_trouble(code: i32) -> Option<Trouble> {
+    const BUSY: i32 = 5;
+    const LOCKED: i32 = 6;
+    const READONLY: i32 = 8;
+    const IOERR: i32 = 10;
+    const FULL: i32 = 13;
+    const CANTOPEN: i32 = 14;
+    match code & 0xff {
+        FULL => Some(Trouble::Full),
+        READONLY | IOERR => Some(Trouble::CannotWrite),
+        BUSY | LOCKED | CANTOPEN => Some(Trouble::Unreachable),
+        _ => None,
+    }
+}
+
+/// A database error as the client sees it: trouble with the database is `UNAVAILABLE` or
+/// `STORAGE_FULL` with what to do about it; anything else is a fault on our side, a masked
+/// `INTERNAL`. The cause is logged either way, never sent (see `crate::error`).
 impl From<DbErr> for crate::error::ApiError {
     fn from(err: DbErr) -> Self {
-        crate::error::ApiError::Internal(format!("database: {err}"))
+        use crate::error::ApiError;
+        let Some(kind) = trouble(&err) else {
+            return ApiError::Internal(format!("database: {err}"));
+        };
+        tracing::warn!(%err, ?kind, "the database is in trouble");
+        match kind {
+            Trouble::Unreachable => ApiError::Unavailable(
+                "the database is unavailable at the moment; nothing was changed, try again shortly".into(),
+            ),
+            Trouble::CannotWrite => ApiError::Unavailable(
+                "the database cannot write at the moment (its storage is read-only or failing); nothing was \
+                 changed, reads still work"
+                    .into(),
+            ),
+            Trouble::Full => ApiError::StorageFull(
+                "the database's storage is full; nothing was changed, try again once space is freed".into(),
+            ),
+        }
     }
 }
 
