@@ -384,7 +384,6 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
     let config = Config {
         database_url: url.to_owned(),
         max_connections: settings.max_connections,
-        store: afterclass::config::StoreSettings::default(),
         auth,
         introspection: false,
         limits: Limits::default(),
@@ -393,7 +392,6 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
         webhooks: Default::default(),
         lti: None,
         mail: None,
-        retention: None,
     };
     let server = afterclass::http::Server::bind(&config, "127.0.0.1:0".parse()?).await?;
     let addr = server.local_addr()?;

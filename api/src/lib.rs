@@ -28,9 +28,3 @@ pub mod render;
 pub mod store;
 pub mod sweeper;
 pub mod webhooks;
-
-/// mimalloc instead of the system's malloc for the server and everything built on this crate
-/// (its benchmarks and suites): under load glibc's malloc and free, with their arena locks, took
-/// a fifth of the process's samples (BENCHMARKS.md, "The allocator").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
