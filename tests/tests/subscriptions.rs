@@ -137,7 +137,7 @@ fn child_server() {
 }
 
 /// Two `afterclass serve` processes on one PostgreSQL: a check-in logged through one reaches a
-/// subscriber of the other within a second.
+/// subscriber of the other within seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_written_through_one_server_reaches_subscribers_of_another() {
     let Some(db) = afterclass_tests::fresh_database(Backend::Postgres).await else { return };
@@ -156,6 +156,8 @@ async fn an_event_written_through_one_server_reaches_subscribers_of_another() {
         let doc: Value = afterclass_tests::serde_json::from_str(event["payload"].as_str().unwrap()).unwrap();
         assert_eq!(doc["data"]["value"].as_f64(), Some(value));
         println!("delivered across servers in {took:?}");
-        assert!(took < Duration::from_secs(1), "the event took {took:?}");
+        // Notified at once, or found by the next poll (every second on PostgreSQL); on a machine
+        // busy with the rest of the suite delivery has taken up to 1.6 s.
+        assert!(took < Duration::from_secs(3), "the event took {took:?}");
     }
 }
