@@ -181,6 +181,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let role = ViewerRole::parse_claim(&role)
                 .ok_or_else(|| format!("--role must be instructor, trainee or integration (got `{role}`)"))?;
             let ttl = parse_ttl(&ttl)?;
+            if ttl.to_std().is_ok_and(|ttl| ttl > config.auth.max_lifetime) {
+                return Err(format!(
+                    "--ttl is longer than AFTERCLASS_JWT_MAX_LIFETIME ({} s): the service would refuse the token",
+                    config.auth.max_lifetime.as_secs()
+                ));
+            }
             let token =
                 Signer::new(&config.auth)?.sign(&sub, &tenant, role, name.as_deref(), ttl, chrono::Utc::now())?;
             println!("{token}");

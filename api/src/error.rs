@@ -24,6 +24,9 @@ pub enum ApiError {
     BadUserInput(String),
     /// A fault on our side. The client sees `INTERNAL` and "internal error"; the cause is logged.
     Internal(String),
+    /// Over a budget (see `crate::rate`): the client sees `RATE_LIMITED`, the reason and, in
+    /// `extensions.retryAfter` and the `Retry-After` header, the whole seconds until it may retry.
+    RateLimited { message: String, retry_after: u64 },
 }
 
 impl ApiError {
@@ -34,6 +37,15 @@ impl ApiError {
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::BadUserInput(_) => "BAD_USER_INPUT",
             ApiError::Internal(_) => "INTERNAL",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
+        }
+    }
+
+    /// The whole seconds until a refused request may be sent again, for `RATE_LIMITED`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -43,7 +55,8 @@ impl ApiError {
             ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
-            | ApiError::BadUserInput(m) => m,
+            | ApiError::BadUserInput(m)
+            | ApiError::RateLimited { message: m, .. } => m,
             ApiError::Internal(_) => "internal error",
         }
     }
@@ -88,10 +101,11 @@ mod tests {
             ApiError::NotFound(String::new()),
             ApiError::BadUserInput(String::new()),
             ApiError::Internal(String::new()),
+            ApiError::RateLimited { message: String::new(), retry_after: 1 },
         ]
         .iter()
         .map(ApiError::code)
         .collect();
-        assert_eq!(codes, ["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "INTERNAL"]);
+        assert_eq!(codes, ["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "INTERNAL", "RATE_LIMITED"]);
     }
 }

@@ -128,7 +128,13 @@ pub fn config(database_url: &str) -> Config {
     Config {
         database_url: database_url.to_owned(),
         max_connections: 5,
-        auth: AuthConfig { key: KeyConfig::Hs256(SECRET.to_vec()), issuer: None, audience: None, platform_keys: None },
+        auth: AuthConfig {
+            key: KeyConfig::Hs256(SECRET.to_vec()),
+            issuer: None,
+            audience: None,
+            platform_keys: None,
+            max_lifetime: afterclass::config::DEFAULT_MAX_TOKEN_LIFETIME,
+        },
         introspection: true,
         limits: Limits::default(),
         link_secret: None,
@@ -138,6 +144,8 @@ pub fn config(database_url: &str) -> Config {
         webhooks: afterclass::config::WebhookSettings::default(),
         lti: None,
         mail: None,
+        // The service's default budgets: no suite may come near them.
+        rates: afterclass::config::RateLimits::default(),
     }
 }
 

@@ -40,6 +40,7 @@ fn respond(state: &AppState, err: ApiError) -> Response {
             state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
             plain(StatusCode::INTERNAL_SERVER_ERROR, err.message())
         }
+        ApiError::RateLimited { message, .. } => plain(StatusCode::TOO_MANY_REQUESTS, message),
         ApiError::NotFound(_) | ApiError::Forbidden(_) | ApiError::Unauthenticated(_) | ApiError::BadUserInput(_) => {
             plain(StatusCode::NOT_FOUND, "calendar not found")
         }

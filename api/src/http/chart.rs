@@ -56,6 +56,7 @@ fn respond(state: &AppState, err: ApiError) -> Response {
         ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "cohort not found"),
         // The viewer may know of the cohort but not read its members' progress.
         ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "only the cohort's active members see its progress"),
+        ApiError::RateLimited { message, .. } => (StatusCode::TOO_MANY_REQUESTS, message.as_str()),
         ApiError::Internal(cause) => {
             tracing::error!(%cause, "drawing a progress chart");
             state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
@@ -71,6 +72,9 @@ fn respond(state: &AppState, err: ApiError) -> Response {
         format!("{text}\n"),
     )
         .into_response();
+    if let Some(seconds) = err.retry_after() {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
@@ -122,8 +126,8 @@ async fn authorize(
                 bad_token()
             })?;
             // A viewer the claims cannot make is a bad token; one of no tenant sees no cohort.
-            let viewer = auth::viewer(&state.store, &claims).await.map_err(|err| match err {
-                ApiError::Internal(_) => err,
+            let viewer = auth::viewer(&state.store, &state.rate, &claims).await.map_err(|err| match err {
+                ApiError::Internal(_) | ApiError::RateLimited { .. } => err,
                 ApiError::NotFound(_) | ApiError::Forbidden(_) => ApiError::not_found("cohort"),
                 ApiError::Unauthenticated(_) | ApiError::BadUserInput(_) => bad_token(),
             })?;

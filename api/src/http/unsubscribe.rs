@@ -79,6 +79,9 @@ fn refusal(state: &AppState, err: ApiError) -> Response {
             state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
             html(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "<p>internal error</p>")
         }
+        ApiError::RateLimited { .. } => {
+            html(StatusCode::TOO_MANY_REQUESTS, "Too many requests", "<p>Try again later.</p>")
+        }
         ApiError::NotFound(_) | ApiError::Forbidden(_) | ApiError::Unauthenticated(_) | ApiError::BadUserInput(_) => {
             html(StatusCode::NOT_FOUND, "Link not found", "<p>This unsubscribe link is not valid.</p>")
         }

@@ -16,6 +16,7 @@ pub mod meetings;
 pub mod nudges;
 pub mod progress;
 pub mod queries;
+pub mod rate;
 pub mod search;
 pub mod tallies;
 
