@@ -58,7 +58,7 @@ pub enum Command {
         /// A display name (the `name` claim).
         #[arg(long)]
         name: Option<String>,
-        /// How long the token is valid, e.g. 30m, 8h, 7d.
+        /// How long the token is valid, e.g. 30m or 8h; at most AFTERCLASS_JWT_MAX_LIFETIME (24h).
         #[arg(long, default_value = "8h")]
         ttl: String,
     },
