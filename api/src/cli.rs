@@ -256,6 +256,27 @@ pub fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_token_is_minted_for_no_longer_than_the_service_accepts() {
+        let token = |ttl: &str| {
+            let args = ["afterclass", "--database-url", "postgres://db.example/afterclass", "--jwt-secret"];
+            let mut args: Vec<&str> = args.to_vec();
+            args.extend(["a-long-enough-shared-secret", "token", "--sub", "ada", "--role", "trainee"]);
+            args.extend(["--tenant", "t1", "--ttl", ttl]);
+            Cli::try_parse_from(args).map_err(|e| e.to_string())
+        };
+        let refused = match token("7d") {
+            Ok(cli) => run(cli).await.err().unwrap_or_default(),
+            Err(e) => e,
+        };
+        assert!(refused.contains("AFTERCLASS_JWT_MAX_LIFETIME"), "{refused}");
+        let minted = match token("24h") {
+            Ok(cli) => run(cli).await,
+            Err(e) => Err(e),
+        };
+        assert_eq!(minted, Ok(()));
+    }
+
     #[test]
     fn ttls_read_as_durations() {
         assert_eq!(parse_ttl("8h"), Ok(chrono::Duration::hours(8)));

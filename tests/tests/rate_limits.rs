@@ -107,6 +107,16 @@ async fn a_request_over_its_tokens_budget_is_429_and_writes_nothing_until_the_wi
         .await;
     assert_eq!(error_codes(&body), ["RATE_LIMITED"], "{body:#}");
     assert_eq!(app.counts().await, before);
+    // The progress chart with a bearer token spends the same budget.
+    let resp = app
+        .client()
+        .get(app.url(&format!("/cohorts/{}/progress.svg", c.id)))
+        .bearer_auth(&c.leader)
+        .send()
+        .await
+        .expect("asking for the chart");
+    assert_eq!(resp.status().as_u16(), 429);
+    assert!(resp.headers().get("retry-after").is_some(), "{:?}", resp.headers());
     // Another bearer of the tenant is not held back by this one.
     assert_served(&app, &c.trainees[0]).await;
     assert!(started.elapsed() < WINDOW, "the scenario outran its window: {:?}", started.elapsed());
