@@ -2,10 +2,12 @@
 //! budget in one fixed window, so that every replica on the database counts against the same
 //! budget. A row is bookkeeping, no tenant's data: its subject is a hash (of a token's tenant,
 //! role and subject, of a tenant's key) or the name of a service-wide budget, so it carries no
-//! `tenant_id`. Rows of past windows are deleted by later requests.
+//! `tenant_id`. Rows of past windows are deleted by later requests. On PostgreSQL the table is
+//! unlogged.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 use crate::builders::index;
 
@@ -38,7 +40,13 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("rate_windows_start", RateWindows::Table, &["window_start"], false)).await
+        m.create_index(index("rate_windows_start", RateWindows::Table, &["window_start"], false)).await?;
+        // On PostgreSQL the counters need no write-ahead log: a commit that wrote only them does
+        // not wait for a flush, and a crash merely resets the budgets of the current window.
+        if m.get_database_backend() == DbBackend::Postgres {
+            m.get_connection().execute_unprepared("ALTER TABLE rate_windows SET UNLOGGED").await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
