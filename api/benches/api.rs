@@ -379,6 +379,7 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
         issuer: None,
         audience: None,
         platform_keys: None,
+        max_lifetime: afterclass::config::DEFAULT_MAX_TOKEN_LIFETIME,
     };
     let signer = Signer::new(&auth)?;
     let config = Config {
@@ -392,6 +393,10 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
         webhooks: Default::default(),
         lti: None,
         mail: None,
+        store: Default::default(),
+        retention: None,
+        // 32 clients of one tenant at full speed measure the service, not its budgets.
+        rates: afterclass::config::RateLimits::off(),
     };
     let server = afterclass::http::Server::bind(&config, "127.0.0.1:0".parse()?).await?;
     let addr = server.local_addr()?;

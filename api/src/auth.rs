@@ -5,7 +5,10 @@
 //! secret, or RS256 / EdDSA with a PEM public key. Beside it, the LMS platform may sign
 //! integration tokens with keys of its own JWK Set (see [`platform`]); there the key's algorithm
 //! decides. `exp`, `sub`, `tid` and `role` are required; `iss` and `aud` are checked when
-//! configured — the same rules whichever key signed.
+//! configured — the same rules whichever key signed. Whichever key signed, and for the web app's
+//! sessions too, a token is refused when it names a critical header extension (`crit`: none is
+//! understood here), was issued in the future beyond the clock skew ([`CLOCK_SKEW`]) or is meant
+//! to live longer than the configured maximum (`AFTERCLASS_JWT_MAX_LIFETIME`).
 
 pub(crate) mod platform;
 
@@ -17,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{AuthConfig, KeyConfig};
 use crate::error::ApiError;
+use crate::rate::Limiter;
 use crate::store::entities::{person, tenant};
 use crate::store::{self, Store};
 
@@ -50,8 +54,14 @@ fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error>
     if seconds.is_finite() { Ok(seconds.floor() as i64) } else { Err(serde::de::Error::custom("exp must be a number")) }
 }
 
+/// The clock skew forgiven between the token's issuer and this service, in seconds: for `exp`,
+/// `nbf` and `iat` alike.
+pub const CLOCK_SKEW: u64 = 30;
+
 /// Verifies bearer tokens: against the configured key, or a platform key the token names.
 pub struct Verifier {
+    /// The longest a token may be valid, in seconds.
+    max_lifetime: i64,
     /// The configured key and its one algorithm.
     key: DecodingKey,
     algorithm: Algorithm,
@@ -101,7 +111,8 @@ impl Verifier {
         }
         let rules = algorithms.into_iter().map(|a| (a, claim_rules(config, a))).collect();
         let platform = config.platform_keys.as_ref().map(platform::PlatformKeys::new).transpose()?;
-        Ok(Verifier { key, algorithm, rules, platform, sessions: None })
+        let max_lifetime = i64::try_from(config.max_lifetime.as_secs()).unwrap_or(i64::MAX);
+        Ok(Verifier { max_lifetime, key, algorithm, rules, platform, sessions: None })
     }
 
     /// Accepts the web app's session tokens: RS256 tokens naming `kid`, verified by `key`, with
@@ -111,21 +122,72 @@ impl Verifier {
         rules.set_issuer(&[issuer]);
         rules.set_audience(&[audience]);
         rules.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
-        rules.leeway = 30;
+        rules.leeway = CLOCK_SKEW;
         self.sessions = Some(Sessions { kid: kid.to_owned(), key, rules });
     }
 
     /// The claims of a valid session token, as `T`; `UNAUTHENTICATED` for any other token.
     pub fn verify_session<T: serde::de::DeserializeOwned>(&self, token: &str) -> Result<T, ApiError> {
-        let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+        let header = self.header(token)?;
         match &self.sessions {
             Some(sessions)
                 if header.kid.as_deref() == Some(sessions.kid.as_str()) && header.alg == Algorithm::RS256 =>
             {
-                Ok(jsonwebtoken::decode::<T>(token, &sessions.key, &sessions.rules).map_err(invalid)?.claims)
+                let claims = jsonwebtoken::decode::<serde_json::Value>(token, &sessions.key, &sessions.rules)
+                    .map_err(invalid)?
+                    .claims;
+                let seconds =
+                    |name: &str| claims.get(name).and_then(serde_json::Value::as_f64).map(|s| s.floor() as i64);
+                let exp = seconds("exp").ok_or_else(|| ApiError::Unauthenticated("invalid token: no exp".into()))?;
+                self.check_times(exp, seconds("iat"))?;
+                serde_json::from_value::<T>(claims)
+                    .map_err(|e| ApiError::Unauthenticated(format!("invalid token claims: {e}")))
             }
             _ => Err(ApiError::Unauthenticated("this needs the session of a launch from the LMS".into())),
         }
+    }
+
+    /// The token's header, refused when it names a critical extension: RFC 7515 §4.1.11 has a
+    /// recipient refuse a token whose `crit` lists one it does not understand, and this service
+    /// understands none (an empty list is malformed).
+    fn header(&self, token: &str) -> Result<Header, ApiError> {
+        let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+        match &header.crit {
+            None => Ok(header),
+            Some(names) if names.is_empty() => {
+                Err(ApiError::Unauthenticated("invalid token: its `crit` header is an empty list".into()))
+            }
+            Some(names) => Err(ApiError::Unauthenticated(format!(
+                "invalid token: it requires the header extension(s) {} (`crit`), which this service does not \
+                 understand",
+                names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// The rules on a token's times that jsonwebtoken does not check: not issued in the future
+    /// beyond [`CLOCK_SKEW`], and valid for no longer than the maximum lifetime, counted from
+    /// `iat` (or from now when there is none).
+    fn check_times(&self, exp: i64, iat: Option<i64>) -> Result<(), ApiError> {
+        let now = store::now().timestamp();
+        let skew = CLOCK_SKEW as i64;
+        if let Some(iat) = iat
+            && iat > now.saturating_add(skew)
+        {
+            return Err(ApiError::Unauthenticated(format!(
+                "invalid token: it was issued {} s in the future (iat); at most {skew} s of clock skew is forgiven",
+                iat - now
+            )));
+        }
+        let lifetime = exp.saturating_sub(iat.unwrap_or(now));
+        if lifetime > self.max_lifetime {
+            let from = if iat.is_some() { "exp - iat" } else { "exp - now" };
+            return Err(ApiError::Unauthenticated(format!(
+                "invalid token: it is valid for {lifetime} s ({from}), longer than the {} s this service accepts",
+                self.max_lifetime
+            )));
+        }
+        Ok(())
     }
 
     /// Loads the platform's key set from its URL, if one is configured and nothing is loaded yet
@@ -144,7 +206,7 @@ impl Verifier {
     /// `integration`; every other token is verified by the configured key as before. The claim
     /// rules are the same either way.
     pub async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+        let header = self.header(token)?;
         if let Some(sessions) = &self.sessions
             && header.kid.as_deref() == Some(sessions.kid.as_str())
         {
@@ -184,7 +246,9 @@ impl Verifier {
             .iter()
             .find(|(a, _)| *a == algorithm)
             .ok_or_else(|| ApiError::Unauthenticated(format!("invalid token: {algorithm:?} is not accepted")))?;
-        Ok(jsonwebtoken::decode::<Claims>(token, key, validation).map_err(invalid)?.claims)
+        let claims = jsonwebtoken::decode::<Claims>(token, key, validation).map_err(invalid)?.claims;
+        self.check_times(claims.exp, claims.iat)?;
+        Ok(claims)
     }
 }
 
@@ -193,8 +257,8 @@ fn invalid(e: jsonwebtoken::errors::Error) -> ApiError {
 }
 
 /// What every token must satisfy, signed with `algorithm`: `exp` and `sub` present (and `tid`,
-/// `role` by [`Claims`]), not expired or not yet valid (30 s of leeway), and `iss` and `aud` when
-/// configured.
+/// `role` by [`Claims`]), not expired or not yet valid ([`CLOCK_SKEW`] of leeway), and `iss` and
+/// `aud` when configured.
 fn claim_rules(config: &AuthConfig, algorithm: Algorithm) -> Validation {
     let mut validation = Validation::new(algorithm);
     let mut required = vec!["exp", "sub"];
@@ -214,7 +278,7 @@ fn claim_rules(config: &AuthConfig, algorithm: Algorithm) -> Validation {
     }
     validation.set_required_spec_claims(&required);
     validation.validate_nbf = true;
-    validation.leeway = 30;
+    validation.leeway = CLOCK_SKEW;
     validation
 }
 
@@ -287,8 +351,10 @@ impl Viewer {
     }
 }
 
-/// Turns verified claims into a viewer, creating the tenant and the person on first use.
-pub async fn viewer(store: &Store, claims: &Claims) -> Result<Viewer, ApiError> {
+/// Turns verified claims into a viewer, creating the tenant and the person on first use. Every
+/// viewer is admitted by `rate` first, the creations it needs included: over a budget is
+/// `RATE_LIMITED`, and nothing is created.
+pub async fn viewer(store: &Store, rate: &Limiter, claims: &Claims) -> Result<Viewer, ApiError> {
     let role = ViewerRole::parse_claim(&claims.role)
         .ok_or_else(|| ApiError::Unauthenticated(format!("unknown role `{}`", claims.role)))?;
     let bad =
@@ -302,13 +368,25 @@ pub async fn viewer(store: &Store, claims: &Claims) -> Result<Viewer, ApiError> 
     if role != ViewerRole::Integration
         && let Some(person) = known_person(store, &tenant_key, &external_id).await?
     {
+        rate.admit(claims, false, false).await?;
         return Ok(Viewer { tenant_id: person.tenant_id, tenant_key, role, person: Some(person) });
     }
-    let tenant = ensure_tenant(store, &tenant_key).await?;
-    let person = if role == ViewerRole::Integration {
-        None
-    } else {
-        Some(ensure_person(store, tenant.id, &external_id, name.as_deref(), email.as_deref()).await?)
+    let is_person = role != ViewerRole::Integration;
+    let tenant = match find_tenant(store, &tenant_key).await? {
+        Some(tenant) => {
+            // For a person, `known_person` found no such person in this tenant.
+            rate.admit(claims, false, is_person).await?;
+            tenant
+        }
+        None => {
+            // A new tenant, and for a person a new person too.
+            rate.admit(claims, true, is_person).await?;
+            create_tenant(store, &tenant_key).await?
+        }
+    };
+    let person = match is_person {
+        true => Some(ensure_person(store, tenant.id, &external_id, name.as_deref(), email.as_deref()).await?),
+        false => None,
     };
     Ok(Viewer { tenant_id: tenant.id, tenant_key, role, person })
 }
@@ -324,11 +402,11 @@ async fn known_person(store: &Store, tenant_key: &str, external_id: &str) -> Res
         .await?)
 }
 
-async fn ensure_tenant(store: &Store, key: &str) -> Result<tenant::Model, ApiError> {
-    let find = || tenant::Entity::find().filter(tenant::Column::Key.eq(key)).one(store.reader());
-    if let Some(t) = find().await? {
-        return Ok(t);
-    }
+async fn find_tenant(store: &Store, key: &str) -> Result<Option<tenant::Model>, ApiError> {
+    Ok(tenant::Entity::find().filter(tenant::Column::Key.eq(key)).one(store.reader()).await?)
+}
+
+async fn create_tenant(store: &Store, key: &str) -> Result<tenant::Model, ApiError> {
     let row = tenant::ActiveModel {
         key: Set(key.to_owned()),
         created_at: Set(store::to_micros(store::now())),
@@ -403,6 +481,7 @@ mod tests {
             issuer: None,
             audience: None,
             platform_keys: None,
+            max_lifetime: crate::config::DEFAULT_MAX_TOKEN_LIFETIME,
         };
         let now = chrono::Utc::now();
         let token = Signer::new(&config(b"secret-one"))

@@ -58,7 +58,7 @@ pub enum Command {
         /// A display name (the `name` claim).
         #[arg(long)]
         name: Option<String>,
-        /// How long the token is valid, e.g. 30m, 8h, 7d.
+        /// How long the token is valid, e.g. 30m or 8h; at most AFTERCLASS_JWT_MAX_LIFETIME (24h).
         #[arg(long, default_value = "8h")]
         ttl: String,
     },
@@ -183,6 +183,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let role = ViewerRole::parse_claim(&role)
                 .ok_or_else(|| format!("--role must be instructor, trainee or integration (got `{role}`)"))?;
             let ttl = parse_ttl(&ttl)?;
+            if ttl.to_std().is_ok_and(|ttl| ttl > config.auth.max_lifetime) {
+                return Err(format!(
+                    "--ttl is longer than AFTERCLASS_JWT_MAX_LIFETIME ({} s): the service would refuse the token",
+                    config.auth.max_lifetime.as_secs()
+                ));
+            }
             let token =
                 Signer::new(&config.auth)?.sign(&sub, &tenant, role, name.as_deref(), ttl, chrono::Utc::now())?;
             println!("{token}");
@@ -253,6 +259,27 @@ pub fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_token_is_minted_for_no_longer_than_the_service_accepts() {
+        let token = |ttl: &str| {
+            let args = ["afterclass", "--database-url", "postgres://db.example/afterclass", "--jwt-secret"];
+            let mut args: Vec<&str> = args.to_vec();
+            args.extend(["a-long-enough-shared-secret", "token", "--sub", "ada", "--role", "trainee"]);
+            args.extend(["--tenant", "t1", "--ttl", ttl]);
+            Cli::try_parse_from(args).map_err(|e| e.to_string())
+        };
+        let refused = match token("7d") {
+            Ok(cli) => run(cli).await.err().unwrap_or_default(),
+            Err(e) => e,
+        };
+        assert!(refused.contains("AFTERCLASS_JWT_MAX_LIFETIME"), "{refused}");
+        let minted = match token("24h") {
+            Ok(cli) => run(cli).await,
+            Err(e) => Err(e),
+        };
+        assert_eq!(minted, Ok(()));
+    }
 
     #[test]
     fn ttls_read_as_durations() {

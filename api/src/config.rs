@@ -111,6 +111,29 @@ pub struct GlobalOptions {
     /// all ended (disbanded or graduated), e.g. 365; `off` keeps everyone.
     #[arg(long, env = "AFTERCLASS_RETENTION_DAYS", default_value = "off", global = true)]
     pub retention_days: String,
+    /// The longest a bearer token may be valid: `exp - iat` (or `exp - now` without `iat`), e.g.
+    /// 24h; a token meant to live longer is refused.
+    #[arg(long, env = "AFTERCLASS_JWT_MAX_LIFETIME", default_value = "24h", global = true)]
+    pub jwt_max_lifetime: String,
+    /// Requests one token's bearer (tenant, role and subject) may make per rate window, or `off`.
+    #[arg(long, env = "AFTERCLASS_RATE_LIMIT", default_value = "1200", global = true)]
+    pub rate_limit: String,
+    /// Requests one tenant's tokens may make together per rate window, or `off`.
+    #[arg(long, env = "AFTERCLASS_TENANT_RATE_LIMIT", default_value = "12000", global = true)]
+    pub tenant_rate_limit: String,
+    /// Tenants that tokens may create just in time per rate window, or `off`.
+    #[arg(long, env = "AFTERCLASS_NEW_TENANTS_PER_MINUTE", default_value = "60", global = true)]
+    pub new_tenants_per_minute: String,
+    /// Persons that tokens may create just in time per rate window, or `off`.
+    #[arg(long, env = "AFTERCLASS_NEW_PERSONS_PER_MINUTE", default_value = "600", global = true)]
+    pub new_persons_per_minute: String,
+    /// The length of a rate window (the budgets above are per window), e.g. 1m or 10s.
+    #[arg(long, env = "AFTERCLASS_RATE_WINDOW", default_value = "1m", global = true)]
+    pub rate_window: String,
+    /// Where the budgets are counted: `memory` (this process), `database` (shared by every
+    /// replica on the same database) or `auto` (memory on SQLite, database on PostgreSQL).
+    #[arg(long, env = "AFTERCLASS_RATE_COUNTERS", default_value = "auto", global = true)]
+    pub rate_counters: String,
 }
 
 /// The verification key.
@@ -139,6 +162,71 @@ pub struct AuthConfig {
     pub audience: Option<String>,
     /// The LMS platform's own signing keys, for integration tokens (see `auth::platform`).
     pub platform_keys: Option<PlatformKeysConfig>,
+    /// The longest a token may be valid (see `auth::Verifier::verify`).
+    pub max_lifetime: Duration,
+}
+
+/// The longest a token may be valid unless `AFTERCLASS_JWT_MAX_LIFETIME` says otherwise.
+pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// Request budgets and the cap on just-in-time creation, each per window; `None` is off (see
+/// `rate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Requests per window of one token's bearer: its tenant, role and subject.
+    pub per_token: Option<u32>,
+    /// Requests per window of all of one tenant's tokens.
+    pub per_tenant: Option<u32>,
+    /// Tenants created just in time per window, service-wide.
+    pub new_tenants: Option<u32>,
+    /// Persons created just in time per window, service-wide.
+    pub new_persons: Option<u32>,
+    /// The length of a window.
+    pub window: Duration,
+    /// Where the counters are kept.
+    pub counters: RateCounters,
+}
+
+/// Where rate counters are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateCounters {
+    /// In memory on SQLite (one process serves a file), in the database on PostgreSQL.
+    Auto,
+    /// In this process's memory.
+    Memory,
+    /// In the `rate_windows` table, shared by every replica on the database.
+    Database,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            per_token: Some(1_200),
+            per_tenant: Some(12_000),
+            new_tenants: Some(60),
+            new_persons: Some(600),
+            window: Duration::from_secs(60),
+            counters: RateCounters::Auto,
+        }
+    }
+}
+
+impl RateLimits {
+    /// No budget at all (benchmarks).
+    pub fn off() -> Self {
+        RateLimits { per_token: None, per_tenant: None, new_tenants: None, new_persons: None, ..Self::default() }
+    }
+}
+
+/// Parses a budget: a positive whole number, or `off`.
+pub fn parse_budget(name: &str, text: &str) -> Result<Option<u32>, String> {
+    match text.trim() {
+        t if t.eq_ignore_ascii_case("off") => Ok(None),
+        t => match t.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(format!("{name} must be a positive whole number or `off` (got `{text}`)")),
+        },
+    }
 }
 
 /// Where the platform's JWK Set comes from and how often it may be loaded again.
@@ -204,9 +292,9 @@ impl Default for Limits {
     }
 }
 
-/// Parses `500ms`, `10s`, `2m`: a positive duration.
+/// Parses `500ms`, `10s`, `2m`, `24h`: a positive duration.
 pub fn parse_duration(name: &str, text: &str) -> Result<Duration, String> {
-    let bad = || format!("{name} must look like 500ms, 10s or 2m (got `{text}`)");
+    let bad = || format!("{name} must look like 500ms, 10s, 2m or 24h (got `{text}`)");
     let text = text.trim();
     let (num, unit) = match text.strip_suffix("ms") {
         Some(num) => (num, "ms"),
@@ -217,6 +305,7 @@ pub fn parse_duration(name: &str, text: &str) -> Result<Duration, String> {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
         _ => return Err(bad()),
     };
     if d.is_zero() { Err(bad()) } else { Ok(d) }
@@ -295,6 +384,8 @@ pub struct Config {
     /// How long people whose cohorts have all ended are kept before the sweeper erases them;
     /// `None` keeps them.
     pub retention: Option<Retention>,
+    /// Request budgets and the cap on just-in-time creation.
+    pub rates: RateLimits,
 }
 
 /// Where nudge emails go out (read by `mail::Mailer::new`, which parses the URL and the From).
@@ -416,6 +507,30 @@ impl Config {
                     .into());
             }
         };
+        let max_lifetime = parse_duration("AFTERCLASS_JWT_MAX_LIFETIME", &opts.jwt_max_lifetime)?;
+        if lti.is_some() && max_lifetime < Duration::from_secs(8 * 3600) {
+            return Err(
+                "AFTERCLASS_JWT_MAX_LIFETIME must be at least 8h with LTI: the web app's sessions last 8 hours".into(),
+            );
+        }
+        let rates = RateLimits {
+            per_token: parse_budget("AFTERCLASS_RATE_LIMIT", &opts.rate_limit)?,
+            per_tenant: parse_budget("AFTERCLASS_TENANT_RATE_LIMIT", &opts.tenant_rate_limit)?,
+            new_tenants: parse_budget("AFTERCLASS_NEW_TENANTS_PER_MINUTE", &opts.new_tenants_per_minute)?,
+            new_persons: parse_budget("AFTERCLASS_NEW_PERSONS_PER_MINUTE", &opts.new_persons_per_minute)?,
+            window: parse_duration("AFTERCLASS_RATE_WINDOW", &opts.rate_window)?,
+            counters: match opts.rate_counters.trim().to_ascii_lowercase().as_str() {
+                "auto" => RateCounters::Auto,
+                "memory" => RateCounters::Memory,
+                "database" => RateCounters::Database,
+                other => {
+                    return Err(format!("AFTERCLASS_RATE_COUNTERS must be auto, memory or database (got `{other}`)"));
+                }
+            },
+        };
+        if rates.window < Duration::from_secs(1) {
+            return Err("AFTERCLASS_RATE_WINDOW must be at least 1s".into());
+        }
         Ok(Config {
             database_url: opts.database_url.clone(),
             max_connections: opts.db_max_connections.max(1),
@@ -428,6 +543,7 @@ impl Config {
                 issuer: opts.jwt_issuer.clone(),
                 audience: opts.jwt_audience.clone(),
                 platform_keys,
+                max_lifetime,
             },
             introspection: opts.introspection,
             limits: Limits {
@@ -444,6 +560,7 @@ impl Config {
             lti,
             mail,
             retention: parse_retention(&opts.retention_days)?,
+            rates,
         })
     }
 }
@@ -540,6 +657,13 @@ mod tests {
             smtp_url: None,
             smtp_from: DEFAULT_SMTP_FROM.into(),
             retention_days: "off".into(),
+            jwt_max_lifetime: "24h".into(),
+            rate_limit: "1200".into(),
+            tenant_rate_limit: "12000".into(),
+            new_tenants_per_minute: "60".into(),
+            new_persons_per_minute: "600".into(),
+            rate_window: "1m".into(),
+            rate_counters: "auto".into(),
         }
     }
 
@@ -561,6 +685,37 @@ mod tests {
     }
 
     #[test]
+    fn budgets_are_positive_numbers_or_off_and_the_window_at_least_a_second() {
+        let mut opts = options("postgres://localhost/afterclass");
+        opts.jwt_secret = Some("a-long-enough-shared-secret".into());
+        let config = Config::resolve(&opts).unwrap();
+        assert_eq!(config.rates, RateLimits::default());
+        assert_eq!(config.auth.max_lifetime, DEFAULT_MAX_TOKEN_LIFETIME);
+        opts.rate_limit = "off".into();
+        opts.tenant_rate_limit = "50".into();
+        opts.rate_window = "10s".into();
+        opts.rate_counters = "database".into();
+        let rates = Config::resolve(&opts).unwrap().rates;
+        assert_eq!((rates.per_token, rates.per_tenant), (None, Some(50)));
+        assert_eq!((rates.window, rates.counters), (Duration::from_secs(10), RateCounters::Database));
+        for (bad, name) in
+            [("0", "AFTERCLASS_RATE_LIMIT"), ("-3", "AFTERCLASS_RATE_LIMIT"), ("many", "AFTERCLASS_RATE_LIMIT")]
+        {
+            opts.rate_limit = bad.into();
+            assert!(Config::resolve(&opts).unwrap_err().contains(name), "{bad}");
+        }
+        opts.rate_limit = "off".into();
+        opts.rate_window = "500ms".into();
+        assert!(Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_RATE_WINDOW"));
+        opts.rate_window = "1m".into();
+        opts.rate_counters = "redis".into();
+        assert!(Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_RATE_COUNTERS"));
+        opts.rate_counters = "auto".into();
+        opts.jwt_max_lifetime = "forever".into();
+        assert!(Config::resolve(&opts).unwrap_err().contains("AFTERCLASS_JWT_MAX_LIFETIME"));
+    }
+
+    #[test]
     fn mail_is_on_with_an_smtp_url_whose_password_is_never_printed() {
         let mut opts = options("postgres://localhost/afterclass");
         opts.jwt_secret = Some("a-long-enough-shared-secret".into());
@@ -578,7 +733,8 @@ mod tests {
         assert_eq!(parse_duration("X", "500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("X", "10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("X", "2m"), Ok(Duration::from_secs(120)));
-        for bad in ["", "0s", "10", "-1s", "1h", "ms"] {
+        assert_eq!(parse_duration("X", "24h"), Ok(Duration::from_secs(86_400)));
+        for bad in ["", "0s", "10", "-1s", "1d", "ms", "h"] {
             assert!(parse_duration("X", bad).is_err(), "{bad}");
         }
     }

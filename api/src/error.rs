@@ -41,6 +41,9 @@ pub enum ApiError {
     StorageFull(String),
     /// A fault on our side. The client sees `INTERNAL` and "internal error"; the cause is logged.
     Internal(String),
+    /// Over a budget (see `crate::rate`): the client sees `RATE_LIMITED`, the reason and, in
+    /// `extensions.retryAfter` and the `Retry-After` header, the whole seconds until it may retry.
+    RateLimited { message: String, retry_after: u64 },
 }
 
 impl ApiError {
@@ -53,6 +56,15 @@ impl ApiError {
             ApiError::Unavailable(_) => UNAVAILABLE,
             ApiError::StorageFull(_) => STORAGE_FULL,
             ApiError::Internal(_) => "INTERNAL",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
+        }
+    }
+
+    /// The whole seconds until a refused request may be sent again, for `RATE_LIMITED`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -64,7 +76,8 @@ impl ApiError {
             | ApiError::NotFound(m)
             | ApiError::BadUserInput(m)
             | ApiError::Unavailable(m)
-            | ApiError::StorageFull(m) => m,
+            | ApiError::StorageFull(m)
+            | ApiError::RateLimited { message: m, .. } => m,
             ApiError::Internal(_) => "internal error",
         }
     }
@@ -117,13 +130,23 @@ mod tests {
             ApiError::Unavailable(String::new()),
             ApiError::StorageFull(String::new()),
             ApiError::Internal(String::new()),
+            ApiError::RateLimited { message: String::new(), retry_after: 1 },
         ]
         .iter()
         .map(ApiError::code)
         .collect();
         assert_eq!(
             codes,
-            ["UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "UNAVAILABLE", "STORAGE_FULL", "INTERNAL"]
+            [
+                "UNAUTHENTICATED",
+                "FORBIDDEN",
+                "NOT_FOUND",
+                "BAD_USER_INPUT",
+                "UNAVAILABLE",
+                "STORAGE_FULL",
+                "INTERNAL",
+                "RATE_LIMITED"
+            ]
         );
     }
 }

@@ -24,6 +24,7 @@ pub mod ids;
 pub mod links;
 pub mod lti;
 pub mod mail;
+pub mod rate;
 pub mod render;
 pub mod store;
 pub mod sweeper;

@@ -18,6 +18,7 @@ mod m20261201_000007_webhooks;
 mod m20261201_000008_lti;
 mod m20261201_000009_nudges;
 mod m20261201_000010_privacy;
+mod m20261201_000011_rate_windows;
 pub mod tallies;
 
 /// The ordered list of migrations.
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_lti::Migration),
             Box::new(m20261201_000009_nudges::Migration),
             Box::new(m20261201_000010_privacy::Migration),
+            Box::new(m20261201_000011_rate_windows::Migration),
         ]
     }
 }

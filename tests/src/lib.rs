@@ -135,7 +135,13 @@ pub fn config(database_url: &str) -> Config {
         database_url: database_url.to_owned(),
         max_connections: 5,
         store: afterclass::config::StoreSettings::default(),
-        auth: AuthConfig { key: KeyConfig::Hs256(SECRET.to_vec()), issuer: None, audience: None, platform_keys: None },
+        auth: AuthConfig {
+            key: KeyConfig::Hs256(SECRET.to_vec()),
+            issuer: None,
+            audience: None,
+            platform_keys: None,
+            max_lifetime: afterclass::config::DEFAULT_MAX_TOKEN_LIFETIME,
+        },
         introspection: true,
         limits: Limits::default(),
         link_secret: None,
@@ -146,6 +152,8 @@ pub fn config(database_url: &str) -> Config {
         lti: None,
         mail: None,
         retention: None,
+        // The service's default budgets: no suite may come near them.
+        rates: afterclass::config::RateLimits::default(),
     }
 }
 
@@ -268,20 +276,25 @@ impl TestApp {
     }
 
     /// Every table of the store, as the database itself lists them, so that a new table is
-    /// counted without anyone remembering to name it here. Only the migrator's bookkeeping table
-    /// (`seaql_migrations`, written by `migrate` and never by a request) is left out. On SQLite
-    /// this includes the full-text index and its shadow tables; on PostgreSQL the base tables of
-    /// the test database's own schema.
+    /// counted without anyone remembering to name it here. Two bookkeeping tables are left out:
+    /// the migrator's (`seaql_migrations`, written by `migrate` and never by a request) and the
+    /// request budgets' counters (`rate_windows`, where on PostgreSQL every admitted request is
+    /// counted before it runs, whatever it then does; the rate-limit suite counts what a request
+    /// refused over its budget spends there: nothing). On SQLite this includes the full-text
+    /// index and its shadow tables; on PostgreSQL the base tables of the test database's own
+    /// schema.
     pub async fn tables(&self) -> Vec<String> {
         let conn = self.store.reader();
         let backend = conn.get_database_backend();
         let sql = match backend {
             sea_orm::DatabaseBackend::Sqlite => {
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'seaql_migrations' ORDER BY name"
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT IN ('seaql_migrations', 'rate_windows') ORDER BY name"
             }
             _ => {
                 "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() \
-                 AND table_type = 'BASE TABLE' AND table_name <> 'seaql_migrations' ORDER BY table_name"
+                 AND table_type = 'BASE TABLE' AND table_name NOT IN ('seaql_migrations', 'rate_windows') \
+                 ORDER BY table_name"
             }
         };
         let rows = conn.query_all_raw(Statement::from_string(backend, sql)).await.expect("listing the tables");

@@ -555,3 +555,60 @@ async fn a_rotated_platform_key_is_fetched_when_a_launch_names_it() {
     let session = launch(&platform, &app, &ines).await;
     assert_eq!(session["role"], "instructor");
 }
+
+/// The web app's sessions meet the same rules on their times and header as every bearer token:
+/// a session signed with the tool's own key but issued in the future, meant to live longer than
+/// tokens may, or naming a critical header extension is refused, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_meet_the_same_rules_on_times_and_headers_as_every_token() {
+    const TOOL_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/rs256-private.pem");
+    let platform = Platform::start("localhost").await;
+    platform.add_user(User::instructor("lms-ines", "Ines Instructor"));
+    let dir = std::env::temp_dir().join(format!("afterclass-lti-sessions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let registrations = dir.join("platforms.json");
+    std::fs::write(&registrations, platform.registration().to_string()).unwrap();
+    let app = TestApp::sqlite_with(|config| {
+        config.lti = Some(afterclass::config::LtiSettings {
+            platforms: registrations.clone(),
+            key: afterclass::config::ToolKeySource::Configured(TOOL_KEY.into()),
+            key_refresh: std::time::Duration::from_millis(200),
+        });
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    platform.set_tool(&app.url(""));
+
+    let session = launch(&platform, &app, &User::instructor("lms-ines", "Ines Instructor")).await;
+    let genuine = session["token"].as_str().unwrap().to_owned();
+    assert_eq!(app.ask_viewer(Some(&format!("Bearer {genuine}"))).await.0, 200);
+    let header = jsonwebtoken::decode_header(&genuine).unwrap();
+    let payload = genuine.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+    let claims: Value = serde_json::from_slice(&bytes).unwrap();
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&std::fs::read(TOOL_KEY).unwrap()).unwrap();
+    let sign = |header: &jsonwebtoken::Header, claims: &Value| jsonwebtoken::encode(header, claims, &key).unwrap();
+    // The tool's key re-signs the genuine claims and header: accepted.
+    assert_eq!(app.ask_viewer(Some(&format!("Bearer {}", sign(&header, &claims)))).await.0, 200);
+
+    let now = chrono::Utc::now().timestamp();
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut c = claims.clone();
+        change(&mut c);
+        sign(&header, &c)
+    };
+    let mut critical = header.clone();
+    critical.crit = Some(vec!["exp-ext".into()]);
+    critical.extras.insert("exp-ext", "x");
+    for (row, token, says) in [
+        ("issued two minutes in the future", with(&|c| c["iat"] = json!(now + 120)), "in the future"),
+        ("valid for 25 hours", with(&|c| c["exp"] = json!(now + 25 * 3600)), "exp - iat"),
+        ("an unknown critical extension", sign(&critical, &claims), "`crit`"),
+    ] {
+        let body = app.assert_refused_token(&token).await;
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{row}: {message}");
+    }
+    app.stop().await;
+}

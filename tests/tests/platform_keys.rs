@@ -275,6 +275,9 @@ async fn platform_tokens_meet_the_same_claim_rules_as_hs256_tokens() {
         ("no tenant", with(&remove("tid")), false),
         ("no role", with(&remove("role")), false),
         ("an empty tenant", with(&|c| c["tid"] = json!("")), false),
+        ("issued 30 s in the future, within the skew", with(&|c| c["iat"] = json!(now + 30)), true),
+        ("issued two minutes in the future", with(&|c| c["iat"] = json!(now + 120)), false),
+        ("valid for 25 hours", with(&|c| c["exp"] = json!(now + 25 * 3600)), false),
     ];
     for (case, claims, accepted) in &cases {
         for (signer, token) in
@@ -289,6 +292,15 @@ async fn platform_tokens_meet_the_same_claim_rules_as_hs256_tokens() {
             }
         }
     }
+    // A critical header extension the service does not understand, under a platform key.
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("platform-rsa-1".into());
+    header.crit = Some(vec!["exp-ext".into()]);
+    header.extras.insert("exp-ext", "x");
+    let key = EncodingKey::from_rsa_pem(RSA_1).expect("an RSA fixture key");
+    let token = jsonwebtoken::encode(&header, &valid(), &key).expect("signing a token");
+    let body = app.assert_refused_token(&token).await;
+    assert!(body["errors"][0]["message"].as_str().is_some_and(|m| m.contains("`crit`")), "{body:#}");
     app.stop().await;
 }
 

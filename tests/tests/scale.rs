@@ -13,7 +13,7 @@ use afterclass::ids::{self, Kind};
 use afterclass::store::{self, to_micros};
 use afterclass_domain::access::ViewerRole;
 use afterclass_tests::serde_json::json;
-use afterclass_tests::{TestApp, on_both_stores, token};
+use afterclass_tests::{Backend, TestApp, on_both_stores, token};
 use seed::Plan;
 
 on_both_stores!(the_enriched_read_costs_the_same_statements_at_every_size);
@@ -30,8 +30,11 @@ const NESTED: &str = r#"query($id: ID!) { cohort(id: $id) { name
     checkIns(first: 20) { nodes { value note occurredAt } } } }"#;
 
 /// What the nested read costs: the viewer, the cohort with the viewer's standing in it, the page of
-/// members with their people, the members' count, the goals and the page of check-ins.
-const NESTED_STATEMENTS: u64 = 6;
+/// members with their people, the members' count, the goals and the page of check-ins; on
+/// PostgreSQL also the request's budgets, counted in the database (`rate_windows`).
+fn nested_statements(backend: Backend) -> u64 {
+    if backend == Backend::Postgres { 7 } else { 6 }
+}
 
 /// The fewest statements of five requests (loads of one kind at two depths may share a batch
 /// or not, depending on timing), and the slowest request's time.
@@ -68,12 +71,18 @@ async fn the_enriched_read_costs_the_same_statements_at_every_size(app: TestApp)
         counts.push(n);
         let (nested, ms) = statements_of(&app, NESTED, key, seeded.cohort.id, members).await;
         println!("{:?}: the nested read: {nested} statements, {ms} ms", app.backend);
-        assert_eq!(nested, NESTED_STATEMENTS, "the nested read at {members} members, {check_ins} check-ins");
+        assert_eq!(
+            nested,
+            nested_statements(app.backend),
+            "the nested read at {members} members, {check_ins} check-ins"
+        );
     }
     let [short, long, few, many] = counts[..] else { unreachable!() };
-    // On PostgreSQL one load has been seen to share a batch with another in one cohort's
-    // requests and not in the other's (25 or 26 statements, whatever the size); anything more
-    // would be a statement that grows with the data.
+    // Measured: 26 statements on SQLite; 27 on PostgreSQL, where the budgets are counted in the
+    // database (`rate_windows`, one statement per request). There one load has also been seen
+    // to share a batch with another in one cohort's requests and not in the other's (one
+    // statement either way, whatever the size); anything more would be a statement that grows
+    // with the data.
     assert!(
         short.abs_diff(long) <= 1,
         "statements grew with the history: {short} at 1,000 check-ins, {long} at 100,000"

@@ -384,3 +384,78 @@ async fn a_token_that_is_not_yet_valid_is_refused() {
     assert_refused_token(&app, &hs256(&c, SECRET)).await;
     app.stop().await;
 }
+
+/// A token signed with `header` (HS256 with the test secret).
+fn hs256_with(header: &Header, claims: &Value) -> String {
+    jsonwebtoken::encode(header, claims, &EncodingKey::from_secret(SECRET)).expect("signing a token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stricter_tokens_are_refused_row_by_row_and_write_nothing() {
+    let app = spawn().await;
+    let now = chrono::Utc::now().timestamp();
+    let with = |iat: Option<i64>, exp: i64| {
+        let mut c = claims("mallory", "uni-m", "instructor");
+        match iat {
+            Some(iat) => c["iat"] = json!(iat),
+            None => {
+                c.as_object_mut().map(|c| c.remove("iat"));
+            }
+        }
+        c["exp"] = json!(exp);
+        c
+    };
+    let crit = |names: Vec<&str>| {
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(names.into_iter().map(str::to_owned).collect());
+        header.extras.insert("exp-ext", "x");
+        hs256_with(&header, &claims("mallory", "uni-m", "instructor"))
+    };
+    let rows: Vec<(&str, String, &str)> = vec![
+        ("issued two minutes in the future", hs256(&with(Some(now + 120), now + 3600), SECRET), "in the future"),
+        ("issued a day in the future", hs256(&with(Some(now + 86_400), now + 90_000), SECRET), "in the future"),
+        ("valid for 25 hours from iat", hs256(&with(Some(now), now + 25 * 3600), SECRET), "exp - iat"),
+        ("valid for a year from iat", hs256(&with(Some(now), now + 365 * 86_400), SECRET), "exp - iat"),
+        // Issued two days ago and valid for another hour: 49 hours in all.
+        ("issued long ago, expiring soon", hs256(&with(Some(now - 48 * 3600), now + 3600), SECRET), "exp - iat"),
+        ("no iat, valid for 25 hours from now", hs256(&with(None, now + 25 * 3600), SECRET), "exp - now"),
+        ("an unknown critical extension", crit(vec!["exp-ext"]), "`exp-ext`"),
+        ("an empty crit list", crit(vec![]), "empty"),
+    ];
+    for (row, token, says) in rows {
+        let body = assert_refused_token(&app, &token).await;
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("invalid token") && message.contains(says), "{row}: {message}");
+    }
+    assert_eq!((app.count("tenants").await, app.count("persons").await), (0, 0));
+
+    // At the edges: issued 30 s in the future (the clock skew forgiven), valid for 24 hours from
+    // iat, and without iat for just under 24 hours from now.
+    let edges = [
+        ("ada", hs256(&with(Some(now + 30), now + 3600), SECRET)),
+        ("bea", hs256(&with(Some(now), now + 24 * 3600), SECRET)),
+        ("cy", hs256(&with(None, now + 24 * 3600 - 60), SECRET)),
+    ];
+    for (sub, token) in &edges {
+        // The claims name mallory; what matters is that the token is accepted.
+        let (status, body) = ask(&app, Some(&format!("Bearer {token}"))).await;
+        assert_eq!(status, 200, "{sub}: {body:#}");
+        assert!(body.get("errors").is_none(), "{sub}: {body:#}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_longest_lifetime_is_configured() {
+    let app = spawn_with(|cfg| cfg.auth.max_lifetime = std::time::Duration::from_secs(3600)).await;
+    let now = chrono::Utc::now().timestamp();
+    let mut c = claims("ada", "uni-a", "instructor");
+    c["exp"] = json!(now + 3600);
+    assert_accepted(&app, &hs256(&c, SECRET), "ada", "uni-a", "INSTRUCTOR").await;
+    c["exp"] = json!(now + 3700);
+    let body = assert_refused_token(&app, &hs256(&c, SECRET)).await;
+    assert!(body["errors"][0]["message"].as_str().is_some_and(|m| m.contains("3600 s")), "{body:#}");
+    // The harness's tokens live an hour: within the limit.
+    assert_eq!(ask(&app, Some(&format!("Bearer {}", afterclass_tests::trainee("t1", "uni-a")))).await.0, 200);
+    app.stop().await;
+}

@@ -231,7 +231,13 @@ impl From<ApiError> for async_graphql::Error {
             tracing::error!(%cause, "internal error");
         }
         let code = err.code();
-        async_graphql::Error::new(err.message()).extend_with(|_, ext| ext.set("code", code))
+        let retry_after = err.retry_after();
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(seconds) = retry_after {
+                ext.set("retryAfter", seconds);
+            }
+        })
     }
 }
 

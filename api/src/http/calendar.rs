@@ -41,6 +41,7 @@ fn respond(state: &AppState, err: ApiError) -> Response {
             plain(StatusCode::INTERNAL_SERVER_ERROR, err.message())
         }
         ApiError::Unavailable(_) | ApiError::StorageFull(_) => plain(StatusCode::SERVICE_UNAVAILABLE, err.message()),
+        ApiError::RateLimited { message, .. } => plain(StatusCode::TOO_MANY_REQUESTS, message),
         ApiError::NotFound(_) | ApiError::Forbidden(_) | ApiError::Unauthenticated(_) | ApiError::BadUserInput(_) => {
             plain(StatusCode::NOT_FOUND, "calendar not found")
         }

@@ -57,6 +57,7 @@ fn respond(state: &AppState, err: ApiError) -> Response {
         // The viewer may know of the cohort but not read its members' progress.
         ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "only the cohort's active members see its progress"),
         ApiError::Unavailable(text) | ApiError::StorageFull(text) => (StatusCode::SERVICE_UNAVAILABLE, text.as_str()),
+        ApiError::RateLimited { message, .. } => (StatusCode::TOO_MANY_REQUESTS, message.as_str()),
         ApiError::Internal(cause) => {
             tracing::error!(%cause, "drawing a progress chart");
             state.counters.internal_errors.fetch_add(1, Ordering::Relaxed);
@@ -72,6 +73,9 @@ fn respond(state: &AppState, err: ApiError) -> Response {
         format!("{text}\n"),
     )
         .into_response();
+    if let Some(seconds) = err.retry_after() {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
@@ -123,8 +127,11 @@ async fn authorize(
                 bad_token()
             })?;
             // A viewer the claims cannot make is a bad token; one of no tenant sees no cohort.
-            let viewer = auth::viewer(&state.store, &claims).await.map_err(|err| match err {
-                ApiError::Internal(_) | ApiError::Unavailable(_) | ApiError::StorageFull(_) => err,
+            let viewer = auth::viewer(&state.store, &state.rate, &claims).await.map_err(|err| match err {
+                ApiError::Internal(_)
+                | ApiError::Unavailable(_)
+                | ApiError::StorageFull(_)
+                | ApiError::RateLimited { .. } => err,
                 ApiError::NotFound(_) | ApiError::Forbidden(_) => ApiError::not_found("cohort"),
                 ApiError::Unauthenticated(_) | ApiError::BadUserInput(_) => bad_token(),
             })?;

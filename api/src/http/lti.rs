@@ -173,7 +173,7 @@ async fn launch(State(state): State<AppState>, headers: HeaderMap, Form(form): F
                 name: session.name.clone(),
                 email: session.email.clone(),
             };
-            let viewer = match auth::viewer(&state.store, &claims).await {
+            let viewer = match auth::viewer(&state.store, &state.rate, &claims).await {
                 Ok(viewer) => viewer,
                 Err(e) => return refusal(&LtiError::Refused(e.message().to_owned())),
             };

@@ -59,6 +59,8 @@ pub struct AppState {
     pub lti: Option<Arc<crate::lti::Lti>>,
     /// The public base URL, without a trailing slash.
     pub public_url: Option<String>,
+    /// Request budgets and the cap on just-in-time creation.
+    pub rate: Arc<crate::rate::Limiter>,
 }
 
 /// Request counters for `/metrics`.
@@ -67,6 +69,7 @@ pub struct Counters {
     pub graphql_requests: AtomicU64,
     pub unauthenticated: AtomicU64,
     pub internal_errors: AtomicU64,
+    pub rate_limited: AtomicU64,
 }
 
 impl AppState {
@@ -80,6 +83,7 @@ impl AppState {
         Ok(AppState {
             schema: graphql::schema(config.limits, config.introspection),
             log: crate::store::events::watch_log(store.clone()),
+            rate: Arc::new(crate::rate::Limiter::new(config.rates, &store)),
             store,
             verifier: Arc::new(verifier),
             lti,
@@ -124,14 +128,24 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     error_response(StatusCode::INTERNAL_SERVER_ERROR, &ApiError::Internal("panic".into()), None)
 }
 
-/// A GraphQL-shaped error body for failures before execution.
+/// A GraphQL-shaped error body for failures before execution; over a budget, whatever `status`
+/// says, 429 with `Retry-After` and `extensions.retryAfter` (whole seconds).
 fn error_response(status: StatusCode, err: &ApiError, request_id: Option<&str>) -> Response {
     let mut extensions = serde_json::json!({ "code": err.code() });
     if let Some(id) = request_id {
         extensions["requestId"] = serde_json::Value::from(id);
     }
+    let retry_after = err.retry_after();
+    if let Some(seconds) = retry_after {
+        extensions["retryAfter"] = serde_json::Value::from(seconds);
+    }
     let body = serde_json::json!({ "data": null, "errors": [{ "message": err.message(), "extensions": extensions }] });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+    if let Some(seconds) = retry_after {
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// The answer to a request stopped by the time limit.
@@ -179,12 +193,17 @@ async fn execute(state: &AppState, headers: &HeaderMap, request: GraphQLBatchReq
             return error_response(StatusCode::BAD_REQUEST, &err, Some(id));
         }
     };
-    let viewer = match auth::viewer(&state.store, &claims).await {
+    let viewer = match auth::viewer(&state.store, &state.rate, &claims).await {
         Ok(viewer) => viewer,
         Err(err) => {
             let status = match &err {
                 ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
                 ApiError::Unavailable(_) | ApiError::StorageFull(_) => StatusCode::SERVICE_UNAVAILABLE,
+                ApiError::RateLimited { .. } => {
+                    state.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(reason = err.message(), "request over its budget");
+                    StatusCode::TOO_MANY_REQUESTS
+                }
                 ApiError::Internal(cause) => {
                     tracing::error!(%cause, "resolving the viewer");
                     StatusCode::INTERNAL_SERVER_ERROR
@@ -295,10 +314,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "# TYPE afterclass_graphql_requests_total counter\nafterclass_graphql_requests_total {}\n\
          # TYPE afterclass_unauthenticated_requests_total counter\nafterclass_unauthenticated_requests_total {}\n\
          # TYPE afterclass_internal_errors_total counter\nafterclass_internal_errors_total {}\n\
+         # TYPE afterclass_rate_limited_requests_total counter\nafterclass_rate_limited_requests_total {}\n\
          # TYPE afterclass_sql_statements_total counter\nafterclass_sql_statements_total {}\n",
         c.graphql_requests.load(Ordering::Relaxed),
         c.unauthenticated.load(Ordering::Relaxed),
         c.internal_errors.load(Ordering::Relaxed),
+        c.rate_limited.load(Ordering::Relaxed),
         state.store.statements(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()

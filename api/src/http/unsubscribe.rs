@@ -84,6 +84,9 @@ fn refusal(state: &AppState, err: ApiError) -> Response {
             "Try again shortly",
             "<p>The service cannot answer just now; nothing was changed.</p>",
         ),
+        ApiError::RateLimited { .. } => {
+            html(StatusCode::TOO_MANY_REQUESTS, "Too many requests", "<p>Try again later.</p>")
+        }
         ApiError::NotFound(_) | ApiError::Forbidden(_) | ApiError::Unauthenticated(_) | ApiError::BadUserInput(_) => {
             html(StatusCode::NOT_FOUND, "Link not found", "<p>This unsubscribe link is not valid.</p>")
         }

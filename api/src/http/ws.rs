@@ -74,7 +74,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
 async fn connection_data(state: &AppState, tasks: RequestTasks, payload: &serde_json::Value) -> Result<Data, ApiError> {
     let token = token_of(payload)?;
     let claims = state.verifier.verify(token).await?;
-    let viewer = auth::viewer(&state.store, &claims).await?;
+    let viewer = auth::viewer(&state.store, &state.rate, &claims).await?;
     let mut data = Data::default();
     data.insert(Arc::new(Loaders::of(&state.store, &viewer).into_data_loader(tasks)));
     super::insert_request_data(&mut data, state, viewer);

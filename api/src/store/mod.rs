@@ -17,6 +17,7 @@ pub mod nudges;
 pub mod privacy;
 pub mod progress;
 pub mod queries;
+pub mod rate;
 pub mod search;
 pub mod tallies;
 
