@@ -685,3 +685,37 @@ fn served_address(line: &str) -> Option<SocketAddr> {
     let (_, rest) = line.split_once("serving GraphQL at http://")?;
     rest.split('/').next()?.parse().ok()
 }
+
+/// One kept tally without its row id: membership, goal key, check-in, occurred at, check-ins,
+/// value sum, latest at, latest id, latest value.
+pub type TallyRow = (i64, i64, i64, i64, i64, f64, Option<i64>, Option<i64>, Option<f64>);
+
+/// Every tally of the cohort's members, without the row ids, in a stable order (to compare the
+/// kept tallies with rebuilt ones).
+pub async fn tally_rows(conn: &impl ConnectionTrait, cohort_id: i64) -> Vec<TallyRow> {
+    let sql = format!(
+        "SELECT t.membership_id, t.goal_key, t.check_in_id, t.occurred_at, t.check_ins, t.value_sum, \
+                t.latest_at, t.latest_id, t.latest_value \
+         FROM check_in_tallies t JOIN memberships m ON m.id = t.membership_id \
+         WHERE m.cohort_id = {cohort_id} ORDER BY t.membership_id, t.goal_key, t.occurred_at, t.check_in_id"
+    );
+    let rows = conn
+        .query_all_raw(Statement::from_string(conn.get_database_backend(), sql.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get_by_index(0).unwrap(),
+                r.try_get_by_index(1).unwrap(),
+                r.try_get_by_index(2).unwrap(),
+                r.try_get_by_index(3).unwrap(),
+                r.try_get_by_index(4).unwrap(),
+                r.try_get_by_index(5).unwrap(),
+                r.try_get_by_index(6).unwrap(),
+                r.try_get_by_index(7).unwrap(),
+                r.try_get_by_index(8).unwrap(),
+            )
+        })
+        .collect()
+}

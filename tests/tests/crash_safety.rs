@@ -25,7 +25,9 @@ use afterclass::ids::{self, Kind};
 use afterclass::store::Store;
 use afterclass_tests::receiver::Receiver;
 use afterclass_tests::serde_json::{self, Value, json};
-use afterclass_tests::{Backend, ChildServer, TestDatabase, fresh_database, instructor, integration, ops, trainee};
+use afterclass_tests::{
+    Backend, ChildServer, TestDatabase, fresh_database, instructor, integration, ops, tally_rows, trainee,
+};
 use sea_orm::{ConnectionTrait, Statement};
 
 /// Set in a child process: `child_server` then serves instead of returning.
@@ -547,33 +549,4 @@ async fn query(conn: &impl ConnectionTrait, sql: &str) -> Vec<sea_orm::QueryResu
     conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql.to_owned()))
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-type TallyRow = (i64, i64, i64, i64, i64, f64, Option<i64>, Option<i64>, Option<f64>);
-
-/// Every tally of the cohort's members, without the row ids, in a stable order.
-async fn tally_rows(conn: &impl ConnectionTrait, cohort_id: i64) -> Vec<TallyRow> {
-    let sql = format!(
-        "SELECT t.membership_id, t.goal_key, t.check_in_id, t.occurred_at, t.check_ins, t.value_sum, \
-                t.latest_at, t.latest_id, t.latest_value \
-         FROM check_in_tallies t JOIN memberships m ON m.id = t.membership_id \
-         WHERE m.cohort_id = {cohort_id} ORDER BY t.membership_id, t.goal_key, t.occurred_at, t.check_in_id"
-    );
-    query(conn, &sql)
-        .await
-        .iter()
-        .map(|r| {
-            (
-                r.try_get_by_index(0).unwrap(),
-                r.try_get_by_index(1).unwrap(),
-                r.try_get_by_index(2).unwrap(),
-                r.try_get_by_index(3).unwrap(),
-                r.try_get_by_index(4).unwrap(),
-                r.try_get_by_index(5).unwrap(),
-                r.try_get_by_index(6).unwrap(),
-                r.try_get_by_index(7).unwrap(),
-                r.try_get_by_index(8).unwrap(),
-            )
-        })
-        .collect()
 }

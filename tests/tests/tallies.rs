@@ -18,7 +18,7 @@ use afterclass::store::entities::{check_in, cohort, membership};
 use afterclass::store::{self, lifecycle, progress, tallies, to_micros};
 use afterclass_domain::goal::{MAX_MAGNITUDE, Observations};
 use afterclass_domain::lifecycle::{MICROS_PER_DAY, MICROS_PER_WEEK, WINDOW_DAYS};
-use afterclass_tests::{TestApp, on_both_stores};
+use afterclass_tests::{TestApp, on_both_stores, tally_rows};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
@@ -246,34 +246,6 @@ fn moments(cohorts: &[(Seeded, Vec<i64>)], rng: &mut Rng, now: i64) -> Vec<i64> 
     out.sort_unstable();
     out.dedup();
     out
-}
-
-type TallyRow = (i64, i64, i64, i64, i64, f64, Option<i64>, Option<i64>, Option<f64>);
-
-/// Every tally of the cohort's members, without the row ids, in a stable order.
-async fn tally_rows(conn: &impl ConnectionTrait, cohort_id: i64) -> Vec<TallyRow> {
-    let sql = format!(
-        "SELECT t.membership_id, t.goal_key, t.check_in_id, t.occurred_at, t.check_ins, t.value_sum, \
-                t.latest_at, t.latest_id, t.latest_value \
-         FROM check_in_tallies t JOIN memberships m ON m.id = t.membership_id \
-         WHERE m.cohort_id = {cohort_id} ORDER BY t.membership_id, t.goal_key, t.occurred_at, t.check_in_id"
-    );
-    let rows = conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql)).await.unwrap();
-    rows.iter()
-        .map(|r| {
-            (
-                r.try_get_by_index(0).unwrap(),
-                r.try_get_by_index(1).unwrap(),
-                r.try_get_by_index(2).unwrap(),
-                r.try_get_by_index(3).unwrap(),
-                r.try_get_by_index(4).unwrap(),
-                r.try_get_by_index(5).unwrap(),
-                r.try_get_by_index(6).unwrap(),
-                r.try_get_by_index(7).unwrap(),
-                r.try_get_by_index(8).unwrap(),
-            )
-        })
-        .collect()
 }
 
 /// Observations with the latest values in order, so that two can be compared.
