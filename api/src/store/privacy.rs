@@ -84,73 +84,71 @@ pub async fn gather(conn: &impl ConnectionTrait, person: person::Model) -> Resul
         .await?;
     let mut cohort_ids: Vec<i64> = memberships.iter().map(|m| m.cohort_id).collect();
     cohort_ids.extend(join_requests.iter().map(|j| j.cohort_id).chain(outcomes.iter().map(|o| o.cohort_id)));
-    cohort_ids.sort_unstable();
-    cohort_ids.dedup();
-    let cohorts = if cohort_ids.is_empty() {
-        Vec::new()
-    } else {
-        cohort::Entity::find()
-            .filter(cohort::Column::TenantId.eq(tenant))
-            .filter(cohort::Column::Id.is_in(cohort_ids))
-            .order_by_asc(cohort::Column::Id)
-            .all(conn)
-            .await?
-    };
-    let (check_ins, rsvps, attendance, nudges) = if mids.is_empty() {
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new())
-    } else {
-        let check_ins = check_in::Entity::find()
-            .filter(check_in::Column::TenantId.eq(tenant))
-            .filter(check_in::Column::MembershipId.is_in(mids.clone()))
-            .order_by_asc(check_in::Column::Id)
-            .all(conn)
-            .await?;
-        let rsvps = rsvp::Entity::find()
-            .filter(rsvp::Column::TenantId.eq(tenant))
-            .filter(rsvp::Column::MembershipId.is_in(mids.clone()))
-            .order_by_asc(rsvp::Column::Id)
-            .all(conn)
-            .await?;
-        let attendance = attendance::Entity::find()
-            .filter(attendance::Column::TenantId.eq(tenant))
-            .filter(attendance::Column::MembershipId.is_in(mids.clone()))
-            .order_by_asc(attendance::Column::Id)
-            .all(conn)
-            .await?;
-        let nudges = nudge::Entity::find()
-            .filter(nudge::Column::TenantId.eq(tenant))
-            .filter(nudge::Column::MembershipId.is_in(mids))
-            .order_by_asc(nudge::Column::Id)
-            .all(conn)
-            .await?;
-        (check_ins, rsvps, attendance, nudges)
-    };
-    let mut goal_ids: Vec<i64> = check_ins.iter().filter_map(|c| c.goal_id).collect();
-    goal_ids.sort_unstable();
-    goal_ids.dedup();
-    let goals = if goal_ids.is_empty() {
-        Vec::new()
-    } else {
-        goal::Entity::find()
-            .filter(goal::Column::TenantId.eq(tenant))
-            .filter(goal::Column::Id.is_in(goal_ids))
-            .order_by_asc(goal::Column::Id)
-            .all(conn)
-            .await?
-    };
-    let mut meeting_ids: Vec<i64> = rsvps.iter().map(|r| r.meeting_id).collect();
-    meeting_ids.sort_unstable();
-    meeting_ids.dedup();
-    let meetings = if meeting_ids.is_empty() {
-        Vec::new()
-    } else {
-        meeting::Entity::find()
-            .filter(meeting::Column::TenantId.eq(tenant))
-            .filter(meeting::Column::Id.is_in(meeting_ids))
-            .order_by_asc(meeting::Column::Id)
-            .all(conn)
-            .await?
-    };
+    let cohorts = of_tenant_in::<cohort::Entity>(
+        conn,
+        tenant,
+        cohort::Column::TenantId,
+        cohort::Column::Id,
+        cohort_ids,
+        cohort::Column::Id,
+    )
+    .await?;
+    let check_ins = of_tenant_in::<check_in::Entity>(
+        conn,
+        tenant,
+        check_in::Column::TenantId,
+        check_in::Column::MembershipId,
+        mids.clone(),
+        check_in::Column::Id,
+    )
+    .await?;
+    let rsvps = of_tenant_in::<rsvp::Entity>(
+        conn,
+        tenant,
+        rsvp::Column::TenantId,
+        rsvp::Column::MembershipId,
+        mids.clone(),
+        rsvp::Column::Id,
+    )
+    .await?;
+    let attendance = of_tenant_in::<attendance::Entity>(
+        conn,
+        tenant,
+        attendance::Column::TenantId,
+        attendance::Column::MembershipId,
+        mids.clone(),
+        attendance::Column::Id,
+    )
+    .await?;
+    let nudges = of_tenant_in::<nudge::Entity>(
+        conn,
+        tenant,
+        nudge::Column::TenantId,
+        nudge::Column::MembershipId,
+        mids,
+        nudge::Column::Id,
+    )
+    .await?;
+    let goal_ids: Vec<i64> = check_ins.iter().filter_map(|c| c.goal_id).collect();
+    let goals = of_tenant_in::<goal::Entity>(
+        conn,
+        tenant,
+        goal::Column::TenantId,
+        goal::Column::Id,
+        goal_ids,
+        goal::Column::Id,
+    )
+    .await?;
+    let meeting_ids: Vec<i64> = rsvps.iter().map(|r| r.meeting_id).collect();
+    let meetings = of_tenant_in::<meeting::Entity>(
+        conn,
+        tenant,
+        meeting::Column::TenantId,
+        meeting::Column::Id,
+        meeting_ids,
+        meeting::Column::Id,
+    )
+    .await?;
     let course_rosters = course_roster::Entity::find()
         .filter(course_roster::Column::TenantId.eq(tenant))
         .filter(course_roster::Column::PersonId.eq(person.id))
@@ -180,6 +178,24 @@ pub async fn gather(conn: &impl ConnectionTrait, person: person::Model) -> Resul
         course_rosters,
         events,
     })
+}
+
+/// The tenant's rows of `E` whose `key` is one of `keys`, in `id` order: one statement, none
+/// when there are no keys.
+async fn of_tenant_in<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    tenant: i64,
+    tenant_column: E::Column,
+    key: E::Column,
+    mut keys: Vec<i64>,
+    id: E::Column,
+) -> Result<Vec<E::Model>, DbErr> {
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    E::find().filter(tenant_column.eq(tenant)).filter(key.is_in(keys)).order_by_asc(id).all(conn).await
 }
 
 /// Finds the person by id and holds their row until the transaction ends (on PostgreSQL,
