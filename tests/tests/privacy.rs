@@ -143,7 +143,9 @@ async fn rich_history(app: &TestApp) -> History {
 
     // A weekly meeting in UTC that began half an hour ago: rue attends it and answers next week's.
     let now = Utc::now();
-    let start = now - Duration::minutes(30);
+    // Not before today's midnight: a plan's first meeting is on the day it is set.
+    let midnight = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let start = (now - Duration::minutes(30)).max(midnight);
     let cadence = json!({ "frequency": "WEEKLY", "weekday": start.weekday().number_from_monday(),
         "localTime": format!("{:02}:{:02}", start.hour(), start.minute()), "timeZone": "UTC", "durationMinutes": 120 });
     let data = app
