@@ -218,12 +218,14 @@ pub async fn members(
     queries::page(store.reader(), select, membership::Column::Id, first, after).await
 }
 
-/// A cohort's members in every status, oldest first, each with their person, in one statement.
+/// A cohort's members in every status, oldest first, each with their person, in one statement
+/// (with their count too when `with_total`, see [`queries::page_with_related`]).
 pub async fn members_with_people(
     store: &Store,
     cohort: &cohort::Model,
     first: Option<i32>,
     after: Option<&str>,
+    with_total: bool,
 ) -> Reads<Page<(membership::Model, Option<person::Model>)>> {
     let select = membership::Entity::find()
         .filter(membership::Column::TenantId.eq(cohort.tenant_id))
@@ -237,6 +239,7 @@ pub async fn members_with_people(
         via,
         first,
         after,
+        with_total,
     )
     .await
 }

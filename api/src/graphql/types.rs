@@ -268,13 +268,15 @@ impl Cohort {
         // Outsiders get the count only, so no rows are read for them.
         let first = if hidden { Some(0) } else { first };
         let store = data::<Store>(ctx)?;
-        if !ctx.look_ahead().field("nodes").field("person").exists() {
+        let look = ctx.look_ahead();
+        if !look.field("nodes").field("person").exists() {
             let page = reads::members(store, &self.model, first, after.as_deref()).await?;
             return Ok(MembershipConnection { page: with_ids(page, Membership), hidden });
         }
         // The members' people come in the same statement and go to the request's loader, so
         // `person` below costs no statement of its own.
-        let page = reads::members_with_people(store, &self.model, first, after.as_deref()).await?;
+        let with_total = look.field("totalCount").exists();
+        let page = reads::members_with_people(store, &self.model, first, after.as_deref(), with_total).await?;
         let people: Vec<(PersonKey, person::Model)> =
             page.rows.iter().filter_map(|(_, p)| p.clone().map(|p| (PersonKey(p.id), p))).collect();
         loader(ctx)?.feed_many(people).await;

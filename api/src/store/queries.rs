@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use sea_orm::sea_query::{Expr, ExprTrait, LockType, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, JoinType, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, RelationDef, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef, Select,
 };
 
 use super::entities::{cohort, membership};
@@ -140,7 +140,9 @@ where
 
 /// Pages `select` oldest first by id, as [`page`] does, with the `F` row each row points to by
 /// `via` read in the same statement (e.g. a membership's person), for the caller to hand to its
-/// loader.
+/// loader. With `with_total` (the caller's query asks for `totalCount`) the first page counts
+/// every row in that statement too (`COUNT(*) OVER ()`, computed before the limit), instead of a
+/// `COUNT(*)` of its own; a page after a cursor, or of no rows, still counts on demand.
 pub async fn page_with_related<E, F, C>(
     conn: &DatabaseConnection,
     select: Select<E>,
@@ -148,6 +150,7 @@ pub async fn page_with_related<E, F, C>(
     via: RelationDef,
     first: Option<i32>,
     after: Option<&str>,
+    with_total: bool,
 ) -> Result<Page<(E::Model, Option<F::Model>)>, ApiError>
 where
     E: EntityTrait,
@@ -155,13 +158,26 @@ where
     F: EntityTrait,
     C: ColumnTrait,
 {
-    let cursor = Cursor::of(conn, select, id, first, after, false)?;
-    let rows = if cursor.size == 0 {
-        Vec::new()
-    } else {
-        cursor.rows.clone().join(JoinType::LeftJoin, via).select_also(F::default()).all(conn).await?
-    };
-    Ok(cursor.finish(rows))
+    let mut cursor = Cursor::of(conn, select, id, first, after, false)?;
+    if cursor.size == 0 {
+        return Ok(cursor.finish(Vec::new()));
+    }
+    let rows = cursor.rows.clone().join(JoinType::LeftJoin, via).select_also(F::default());
+    if !with_total || cursor.after.is_some() {
+        let rows = rows.all(conn).await?;
+        return Ok(cursor.finish(rows));
+    }
+    const TOTAL: &str = "page_total";
+    let statement = rows.expr_as(Expr::cust("COUNT(*) OVER ()"), TOTAL).build(conn.get_database_backend());
+    let mut total = 0;
+    let mut out = Vec::new();
+    for row in conn.query_all_raw(statement).await? {
+        total = row.try_get::<i64>("", TOTAL)?;
+        // The prefixes `select_also` gives the two entities' columns.
+        out.push((E::Model::from_query_result(&row, "A_")?, F::Model::from_query_result_optional(&row, "B_")?));
+    }
+    cursor.total = Total::Known(u64::try_from(total).unwrap_or(0));
+    Ok(cursor.finish(out))
 }
 
 /// A page being read: the rows' query (limited to one row more than the page, to tell whether
