@@ -147,9 +147,13 @@ impl Cohort {
     ) -> Result<Option<Cohort>, ApiError> {
         let viewer = data::<AuthViewer>(ctx)?;
         let access = Access::of(viewer.role, &model, mine.as_ref());
+        // What was read goes to the request's loader, so that fields below asking for the
+        // cohort's access (progress, participation) read neither again.
+        let loader = loader(ctx)?;
         if let Some(mine) = mine {
-            loader(ctx)?.feed_one(ViewerStanding(model.id), mine).await;
+            loader.feed_one(ViewerStanding(model.id), mine).await;
         }
+        loader.feed_one(CohortKey(model.id), model.clone()).await;
         Ok(access.knows().then_some(Cohort { model, access }))
     }
 
