@@ -57,6 +57,10 @@ use seed::{Plan, Seeded};
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
+/// The allocator of `afterclass serve` (api/src/main.rs), since the server runs in this process.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DEFAULT_SECRET: &str = "afterclass-benchmark-secret-0123456789";
 
 /// The nested read of the issue.
@@ -305,8 +309,11 @@ struct Report {
     backend: &'static str,
     writes: Vec<WriteRow>,
     reads: Vec<ReadRow>,
+    /// The server process's resident memory at the end and at its peak.
     rss_kib: u64,
     hwm_kib: u64,
+    /// The benchmark process's peak (seeding, clients, baselines).
+    bench_hwm_kib: u64,
 }
 
 struct WriteRow {
@@ -330,7 +337,10 @@ struct ReadRow {
 fn main() -> Result<()> {
     let settings = Settings::from_env()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(run(&settings))
+    match std::env::var(served::SERVE) {
+        Ok(url) => runtime.block_on(served::serve(&url, &settings)),
+        Err(_) => runtime.block_on(run(&settings)),
+    }
 }
 
 async fn run(settings: &Settings) -> Result<()> {
@@ -374,37 +384,13 @@ fn member(k: u64) -> String {
 
 async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Result<Report> {
     println!("\n== {backend}");
-    let auth = AuthConfig {
-        key: KeyConfig::Hs256(settings.secret.as_bytes().to_vec()),
-        issuer: None,
-        audience: None,
-        platform_keys: None,
-        max_lifetime: afterclass::config::DEFAULT_MAX_TOKEN_LIFETIME,
-    };
-    let signer = Signer::new(&auth)?;
-    let config = Config {
-        database_url: url.to_owned(),
-        max_connections: settings.max_connections,
-        auth,
-        introspection: false,
-        limits: Limits::default(),
-        link_secret: None,
-        public_url: None,
-        webhooks: Default::default(),
-        lti: None,
-        mail: None,
-        store: Default::default(),
-        retention: None,
-        // 32 clients of one tenant at full speed measure the service, not its budgets.
-        rates: afterclass::config::RateLimits::off(),
-    };
-    let server = afterclass::http::Server::bind(&config, "127.0.0.1:0".parse()?).await?;
-    let addr = server.local_addr()?;
-    let store = server.store().clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
+    // The server in a process of its own (this binary again, as `afterclass serve` would run it),
+    // so that its memory is its own; the seeding, the clients and the baselines run here, over
+    // connections of their own.
+    let server = served::Served::start(url).await?;
+    let addr = server.addr;
+    let store = Store::connect(url, settings.max_connections).await?;
+    let signer = Signer::new(&server_config(url, settings).auth)?;
     let token = |sub: &str, tenant: &str, role: ViewerRole| {
         signer.sign(sub, tenant, role, Some(sub), chrono::Duration::hours(2), chrono::Utc::now())
     };
@@ -465,14 +451,40 @@ async fn on_backend(backend: &'static str, url: &str, settings: &Settings) -> Re
         println!("  read, {members} members, {check_ins} check-ins:");
         let leader = token(&member(0), key, ViewerRole::Trainee)?;
         let peer = peer.as_ref().map(|p| &p.client);
-        reads.push(read(settings, url, &client, peer, &store, seeded, &leader, *members, *check_ins).await?);
+        reads.push(read(settings, url, &client, peer, &server, seeded, &leader, *members, *check_ins).await?);
     }
-    let (rss_kib, hwm_kib) = memory();
+    let (rss_kib, hwm_kib) = server.memory();
+    let (_, bench_hwm_kib) = memory(std::process::id());
     drop(peer);
+    server.stop()?;
+    store.close().await;
+    Ok(Report { backend, writes, reads, rss_kib, hwm_kib, bench_hwm_kib })
+}
 
-    let _ = stop.send(());
-    let _ = handle.await;
-    Ok(Report { backend, writes, reads, rss_kib, hwm_kib })
+/// The server's configuration: the benchmark's secret, its pool, no budgets.
+fn server_config(url: &str, settings: &Settings) -> Config {
+    Config {
+        database_url: url.to_owned(),
+        max_connections: settings.max_connections,
+        auth: AuthConfig {
+            key: KeyConfig::Hs256(settings.secret.as_bytes().to_vec()),
+            issuer: None,
+            audience: None,
+            platform_keys: None,
+            max_lifetime: afterclass::config::DEFAULT_MAX_TOKEN_LIFETIME,
+        },
+        introspection: false,
+        limits: Limits::default(),
+        link_secret: None,
+        public_url: None,
+        webhooks: Default::default(),
+        lti: None,
+        mail: None,
+        store: Default::default(),
+        retention: None,
+        // 32 clients of one tenant at full speed measure the service, not its budgets.
+        rates: afterclass::config::RateLimits::off(),
+    }
 }
 
 /// A write cohort's tenant, cohort, memberships and first goal, for the raw insert loop.
@@ -643,7 +655,7 @@ async fn read(
     url: &str,
     client: &Client,
     peer: Option<&Client>,
-    store: &Store,
+    server: &served::Served,
     seeded: &Seeded,
     token: &str,
     members: u64,
@@ -661,9 +673,9 @@ async fn read(
         // fewest of three requests is the count, the most is printed too.
         let (mut fewest, mut most, mut data) = (u64::MAX, 0, Value::Null);
         for _ in 0..3 {
-            let before = store.statements();
+            let before = server.statements()?;
             data = client.post(token, body.clone()).await.map_err(|e| format!("the read failed: {e}"))?;
-            let n = store.statements() - before;
+            let n = server.statements()? - before;
             (fewest, most) = (fewest.min(n), most.max(n));
         }
         println!("    statements per request: {fewest} to {most}");
@@ -733,10 +745,9 @@ async fn read(
     })
 }
 
-/// The process's resident memory now and at its peak, in KiB (the server runs in this process,
-/// so this is an upper bound of the server's own).
-fn memory() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// A process's resident memory now and at its peak, in KiB.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()
@@ -838,7 +849,7 @@ fn targets(r: &Report) -> Vec<Target> {
     }
     let mib = r.hwm_kib as f64 / 1024.0;
     out.push(Target {
-        what: "peak resident memory (VmHWM, MiB; whole process)".into(),
+        what: "peak resident memory of the server process (VmHWM, MiB)".into(),
         ratio: mib,
         bound: "< 150",
         met: mib < 150.0,
@@ -899,7 +910,12 @@ fn print_and_collect(reports: &[Report]) -> Value {
                 rd.statements_full
             );
         }
-        println!("\nresident memory: VmRSS {} MiB, VmHWM {} MiB (whole process)\n", r.rss_kib / 1024, r.hwm_kib / 1024);
+        println!(
+            "\nresident memory of the server process: VmRSS {} MiB, VmHWM {} MiB (the benchmark's own process: VmHWM {} MiB)\n",
+            r.rss_kib / 1024,
+            r.hwm_kib / 1024,
+            r.bench_hwm_kib / 1024
+        );
         println!("| target | ratio | bound | met |");
         println!("| --- | ---: | ---: | --- |");
         let targets = targets(r);
@@ -920,11 +936,116 @@ fn print_and_collect(reports: &[Report]) -> Value {
                 "postgraphile": rd.peer.as_ref().map(measured_json),
                 "statements": { "plain": rd.statements_plain, "full": rd.statements_full },
             })).collect::<Vec<_>>(),
-            "memory_kib": { "rss": r.rss_kib, "hwm": r.hwm_kib },
+            "memory_kib": { "rss": r.rss_kib, "hwm": r.hwm_kib, "bench_hwm": r.bench_hwm_kib },
             "targets": targets.iter().map(|t| json!({ "what": t.what, "ratio": t.ratio, "bound": t.bound, "met": t.met })).collect::<Vec<_>>(),
         }));
     }
     json!({ "machine": { "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()) }, "backends": backends })
+}
+
+/// The server under measurement as a child process: this benchmark's binary run again with
+/// [`SERVE`](served::SERVE) set to the database URL, serving what `afterclass serve` serves
+/// (`http::Server`, the configuration of [`server_config`]) until its standard input closes.
+/// It prints `listening ADDR` once it answers, and the store's statement counter for each
+/// `statements` line it reads.
+mod served {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::SocketAddr;
+    use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+    use std::sync::Mutex;
+
+    use super::{Result, Settings, server_config};
+
+    /// Set in the child's environment to the database it serves.
+    pub const SERVE: &str = "AFTERCLASS_BENCH_SERVE";
+
+    /// The child's side: serves `url` until standard input closes.
+    pub async fn serve(url: &str, settings: &Settings) -> Result<()> {
+        let server = afterclass::http::Server::bind(&server_config(url, settings), "127.0.0.1:0".parse()?).await?;
+        let addr = server.local_addr()?;
+        let store = server.store().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        println!("listening {addr}");
+        let questions = std::thread::spawn(move || {
+            for line in std::io::stdin().lines() {
+                match line.as_deref() {
+                    Ok("statements") => println!("{}", store.statements()),
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        tokio::task::spawn_blocking(move || questions.join()).await?.map_err(|_| "the question thread panicked")?;
+        let _ = stop.send(());
+        running.await??;
+        Ok(())
+    }
+
+    /// The parent's side.
+    pub struct Served {
+        child: Child,
+        pub addr: SocketAddr,
+        io: Mutex<(ChildStdin, BufReader<ChildStdout>)>,
+    }
+
+    impl Served {
+        /// Starts the server on `url` (it applies the migrations) and waits until it listens.
+        pub async fn start(url: &str) -> Result<Served> {
+            let mut child = Command::new(std::env::current_exe()?)
+                .args(std::env::args().skip(1))
+                .env(SERVE, url)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()?;
+            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+                return Err("the server process has no pipes".into());
+            };
+            let mut stdout = BufReader::new(stdout);
+            let line = tokio::task::spawn_blocking(move || {
+                let mut line = String::new();
+                stdout.read_line(&mut line).map(|_| (line, stdout))
+            })
+            .await??;
+            let (line, stdout) = line;
+            let addr = line
+                .trim()
+                .strip_prefix("listening ")
+                .ok_or_else(|| format!("the server process did not start: {line:?}"))?
+                .parse()?;
+            Ok(Served { child, addr, io: Mutex::new((stdin, stdout)) })
+        }
+
+        /// The server's statement counter (a blocking question of microseconds, asked only
+        /// between measurements).
+        pub fn statements(&self) -> Result<u64> {
+            let mut io = self.io.lock().map_err(|_| "the server's pipes were poisoned")?;
+            let (stdin, stdout) = &mut *io;
+            writeln!(stdin, "statements")?;
+            stdin.flush()?;
+            let mut line = String::new();
+            stdout.read_line(&mut line)?;
+            Ok(line.trim().parse().map_err(|e| format!("the server answered {line:?}: {e}"))?)
+        }
+
+        /// Its resident memory now and at its peak, in KiB.
+        pub fn memory(&self) -> (u64, u64) {
+            super::memory(self.child.id())
+        }
+
+        /// Closes its standard input and waits for it to stop.
+        pub fn stop(mut self) -> Result<()> {
+            drop(self.io);
+            let status = self.child.wait()?;
+            if !status.success() {
+                return Err(format!("the server process ended with {status}").into());
+            }
+            Ok(())
+        }
+    }
 }
 
 /// PostGraphile 4 serving the seeded PostgreSQL database, as a child process killed on drop.
