@@ -96,11 +96,7 @@ impl Store {
                 // is replaced, not used.
                 .acquire_timeout(settings.acquire_timeout)
                 .test_before_acquire(true)
-                .sqlx_logging(false)
-                // Aggregates over check-ins are cached as prepared statements; a generic plan
-                // made for a large cohort would scan every check-in for a small one, so each
-                // execution is planned for its own parameters.
-                .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
+                .sqlx_logging(false);
             let mut pool = Database::connect(opts).await?;
             count_statements(&mut pool, &statements);
             (pool.clone(), pool, None)
