@@ -36,6 +36,32 @@ fn nested_statements(backend: Backend) -> u64 {
     if backend == Backend::Postgres { 6 } else { 5 }
 }
 
+/// Paging through the members with their people, three at a time: every page, the empty one
+/// after the last included, gives the whole count (it is counted in the page's own statement
+/// while the page has rows, on demand otherwise), and the pages hold every member once.
+async fn every_page_counts_every_member(app: &TestApp, tenant: &str, cohort_id: i64, members: u64) {
+    const PAGE: &str = r#"query($id: ID!, $after: String) { cohort(id: $id) {
+        members(first: 3, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id person { displayName } } } } }"#;
+    let leader = token("member-0000000", ViewerRole::Trainee, tenant);
+    let (mut after, mut seen, mut pages) = (json!(null), std::collections::HashSet::new(), 0);
+    loop {
+        let data = app.ok(&leader, PAGE, json!({ "id": ids::encode(Kind::Cohort, cohort_id), "after": after })).await;
+        let page = &data["cohort"]["members"];
+        assert_eq!(page["totalCount"], json!(members), "page {pages}: {data:#}");
+        for node in page["nodes"].as_array().unwrap() {
+            assert!(node["person"]["displayName"].is_string(), "{data:#}");
+            assert!(seen.insert(node["id"].as_str().unwrap().to_owned()), "a member twice: {data:#}");
+        }
+        pages += 1;
+        if page["nodes"].as_array().unwrap().is_empty() {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen.len() as u64, members);
+    assert_eq!(pages, members.div_ceil(3) + 1, "the pages, the empty one after the last included");
+}
+
 /// The fewest statements of five requests (loads of one kind at two depths may share a batch
 /// or not, depending on timing), and the slowest request's time.
 async fn statements(app: &TestApp, tenant: &str, cohort_id: i64, members: u64) -> (u64, u128) {
@@ -77,6 +103,9 @@ async fn the_enriched_read_costs_the_same_statements_at_every_size(app: TestApp)
             nested_statements(app.backend),
             "the nested read at {members} members, {check_ins} check-ins"
         );
+        if members == 10 {
+            every_page_counts_every_member(&app, key, seeded.cohort.id, members).await;
+        }
     }
     let [short, long, few, many] = counts[..] else { unreachable!() };
     // Measured: 24 statements on SQLite; 25 on PostgreSQL, where the budgets are counted in the

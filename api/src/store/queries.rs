@@ -140,9 +140,10 @@ where
 
 /// Pages `select` oldest first by id, as [`page`] does, with the `F` row each row points to by
 /// `via` read in the same statement (e.g. a membership's person), for the caller to hand to its
-/// loader. With `with_total` (the caller's query asks for `totalCount`) the first page counts
-/// every row in that statement too (`COUNT(*) OVER ()`, computed before the limit), instead of a
-/// `COUNT(*)` of its own; a page after a cursor, or of no rows, still counts on demand.
+/// loader. With `with_total` (the caller's query asks for `totalCount`) the same statement
+/// counts every row of `select` too, in a subquery the database runs once, instead of a
+/// `COUNT(*)` statement of its own (a window over the rows would join every row before the
+/// limit).
 pub async fn page_with_related<E, F, C>(
     conn: &DatabaseConnection,
     select: Select<E>,
@@ -158,25 +159,26 @@ where
     F: EntityTrait,
     C: ColumnTrait,
 {
+    let count = with_total.then(|| select.clone().select_only().expr(Expr::cust("COUNT(*)")).into_query());
     let mut cursor = Cursor::of(conn, select, id, first, after, false)?;
     if cursor.size == 0 {
         return Ok(cursor.finish(Vec::new()));
     }
     let rows = cursor.rows.clone().join(JoinType::LeftJoin, via).select_also(F::default());
-    if !with_total || cursor.after.is_some() {
+    let Some(count) = count else {
         let rows = rows.all(conn).await?;
         return Ok(cursor.finish(rows));
-    }
+    };
     const TOTAL: &str = "page_total";
-    let statement = rows.expr_as(Expr::cust("COUNT(*) OVER ()"), TOTAL).build(conn.get_database_backend());
-    let mut total = 0;
+    let statement = rows.expr_as(Expr::from(count), TOTAL).build(conn.get_database_backend());
     let mut out = Vec::new();
     for row in conn.query_all_raw(statement).await? {
-        total = row.try_get::<i64>("", TOTAL)?;
+        let total = row.try_get::<i64>("", TOTAL)?;
+        cursor.total = Total::Known(u64::try_from(total).unwrap_or(0));
         // The prefixes `select_also` gives the two entities' columns.
         out.push((E::Model::from_query_result(&row, "A_")?, F::Model::from_query_result_optional(&row, "B_")?));
     }
-    cursor.total = Total::Known(u64::try_from(total).unwrap_or(0));
+    // A page of no rows (after the last) carries no count; it is still counted on demand.
     Ok(cursor.finish(out))
 }
 
