@@ -1,7 +1,8 @@
 //! The whole service under load, over HTTP, against the in-process limits of the same database.
 //!
-//! `cargo bench -p afterclass --bench api` starts the real server in this process (the same
-//! `http::Server` that `afterclass serve` runs) on a fresh SQLite file, and on a fresh PostgreSQL
+//! `cargo bench -p afterclass --bench api` starts the real server in a child process (this
+//! binary again, running the same `http::Server` that `afterclass serve` runs; see [`served`]) on
+//! a fresh SQLite file, and on a fresh PostgreSQL
 //! database too when `AFTERCLASS_BENCH_POSTGRES_URL` names one it may create databases beside
 //! (e.g. `postgres://postgres@127.0.0.1:5432/test`). It seeds cohorts with bulk SQL
 //! (`evaluation/seed.rs`), then drives the server with concurrent clients (tokio tasks, one
@@ -15,8 +16,8 @@
 //! - the nested cohort read ([`READ`]) and the same with progress, health and participation
 //!   ([`READ_FULL`]), against one hand-written SQL query plus `serde_json` building the same
 //!   answer in-process, per decade of cohort size and at two history sizes;
-//! - SQL statements per request (the store's statement counter) and the process's resident
-//!   memory (`VmRSS`, `VmHWM`).
+//! - SQL statements per request (the server's statement counter) and the server process's
+//!   resident memory (`VmRSS`, `VmHWM`).
 //!
 //! Any answer that is not HTTP 200 or that carries `errors` (or, for a mutation, `userErrors`)
 //! is counted as a failure and reported; it is never counted as throughput.
