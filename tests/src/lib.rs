@@ -64,19 +64,22 @@ pub async fn fresh_database(backend: Backend) -> Option<TestDatabase> {
     }
 }
 
+/// Says plainly that `suite` is skipped and why (`how` to run it); under CI (`CI` set) nothing
+/// may be skipped, so it fails instead. The one place that decides what a missing part does.
+pub fn skipped(suite: &str, how: &str) {
+    assert!(std::env::var_os("CI").is_none(), "{suite} may not be skipped under CI: {how}");
+    // Written past the test harness's output capture, so it is seen in every run.
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {suite} ({how})");
+}
+
 /// The PostgreSQL URL, or `None` after saying plainly that the suite is skipped.
 pub fn postgres_url() -> Option<String> {
     match std::env::var("AFTERCLASS_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "AFTERCLASS_TEST_POSTGRES_URL must be set under CI: the PostgreSQL suite may not be skipped there"
-            );
-            // Written past the test harness's output capture, so it is seen in every run.
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "SKIPPED: PostgreSQL suite (set AFTERCLASS_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run it)"
+            skipped(
+                "PostgreSQL suite",
+                "set AFTERCLASS_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run it",
             );
             None
         }

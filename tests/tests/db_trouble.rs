@@ -28,12 +28,6 @@ use sea_orm::{ConnectionTrait, Database, EntityTrait, Statement};
 /// time limit (the pool's acquire timeout is 1 s).
 const FAST: Duration = Duration::from_secs(2);
 
-/// Says plainly that a test is skipped, or fails under CI.
-fn skip(test: &str, why: &str) {
-    assert!(std::env::var_os("CI").is_none(), "{test} may not be skipped under CI: {why}");
-    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {test}: {why}");
-}
-
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
@@ -174,7 +168,7 @@ async fn ready(app: &TestApp) -> (u16, String, Duration) {
 async fn postgres_restarted_under_load() {
     let pg = match PrivatePostgres::start() {
         Ok(pg) => pg,
-        Err(why) => return skip("PostgreSQL restarted under load", &why),
+        Err(why) => return afterclass_tests::skipped("PostgreSQL restarted under load", &why),
     };
     let admin = Database::connect(pg.url("postgres").as_str()).await.expect("the private server");
     admin.execute_unprepared("CREATE DATABASE afterclass").await.expect("a database");
@@ -342,7 +336,7 @@ async fn check_ins_read(app: &TestApp, token: &str, cohort: &str) -> i64 {
 async fn sqlite_storage_turning_read_only() {
     if !is_root() {
         // Without root, chmod does not stop the writes of a server that has the file open.
-        return skip("SQLite read-only storage", "needs root for chattr +i");
+        return afterclass_tests::skipped("SQLite read-only storage", "needs root for chattr +i");
     }
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite is always available");
     let c = active_cohort(&app, "t", &["tom"]).await;
@@ -368,7 +362,7 @@ async fn sqlite_storage_turning_read_only() {
     // what read-only storage does to a mapping already made.
     let guard = match Immutable::set(vec![file.clone(), beside("-wal"), dir.clone()]) {
         Ok(guard) => guard,
-        Err(why) => return skip("SQLite read-only storage", &why),
+        Err(why) => return afterclass_tests::skipped("SQLite read-only storage", &why),
     };
 
     // Writes are refused clearly, and write nothing.
@@ -466,7 +460,7 @@ fn fill(dir: &Path) -> PathBuf {
 async fn sqlite_full_disk() {
     let disk = match Tmpfs::mount("4m") {
         Ok(disk) => disk,
-        Err(why) => return skip("SQLite on a full disk", &why),
+        Err(why) => return afterclass_tests::skipped("SQLite on a full disk", &why),
     };
     let url = format!("sqlite://{}", disk.0.join("afterclass.db").display());
     let app = TestApp::spawn_with(Backend::Sqlite, TestDatabase::at(&url), config).await;
