@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use crate::app::nudges::Delivery;
@@ -207,7 +207,7 @@ async fn sweep_cohort(
     now: DateTime<Utc>,
     delivery: Delivery,
 ) -> Result<Option<(u32, u32, bool)>, Failure> {
-    let txn = store.writer().begin().await?;
+    let txn = store.begin_write().await?;
     let Some(c) =
         cohort::Entity::find_by_id(id).lock_with_behavior(LockType::Update, LockBehavior::SkipLocked).one(&txn).await?
     else {

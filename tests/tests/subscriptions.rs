@@ -161,3 +161,25 @@ async fn an_event_written_through_one_server_reaches_subscribers_of_another() {
         assert!(took < Duration::from_secs(3), "the event took {took:?}");
     }
 }
+
+/// On PostgreSQL a write is announced on the log's channel by the writing process (from a
+/// transaction of its own, `store::events::Announcer`): a listener of the database's own hears
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_is_announced_on_the_log_channel_by_its_process() {
+    use sea_orm::sqlx::postgres::PgListener;
+    let Some(db) = afterclass_tests::fresh_database(Backend::Postgres).await else { return };
+    let app = TestApp::spawn_with(Backend::Postgres, db.shared(), afterclass_tests::config).await;
+    let c = active_cohort(&app, "uni-a", &["tom"]).await;
+    let mut listener = PgListener::connect(&db.url).await.unwrap();
+    listener.listen(afterclass::store::events::CHANNEL).await.unwrap();
+    // Whatever the cohort's set-up announced has arrived or arrives now; then it goes quiet.
+    while tokio::time::timeout(Duration::from_millis(500), listener.recv()).await.is_ok() {}
+    let input = json!({ "cohortId": c.id, "value": 1.0 });
+    let data = app.ok(&c.trainees[0], ops::CHECK_IN, json!({ "input": input })).await;
+    assert_eq!(data["logCheckIn"]["userErrors"], json!([]), "{data:#}");
+    let heard = tokio::time::timeout(Duration::from_secs(10), listener.recv()).await;
+    let note = heard.expect("no announcement within 10 s").unwrap();
+    assert_eq!(note.channel(), afterclass::store::events::CHANNEL);
+    app.stop().await;
+}

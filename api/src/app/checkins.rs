@@ -1,6 +1,5 @@
 //! Check-ins: a member logs progress, idempotently, and goals are marked achieved when reached.
 
-use sea_orm::TryInsertResult;
 use sea_orm::sea_query::Expr;
 
 use super::*;
@@ -16,19 +15,12 @@ impl App<'_> {
     ) -> Outcome<check_in::Model> {
         // The key is looked up before the rest is validated, so it is checked first.
         let key = checkin::idempotency_key(draft.idempotency_key.as_deref())?;
-        // A goal never moves to another cohort and is never deleted, so it is read before the
-        // write, outside it; whether it belongs to the cohort is told only once the write has
-        // found the cohort and checked the viewer may check in.
-        let goal = match goal_id {
-            Some(id) => Some(goal_row::Entity::find_by_id(id).one(self.store.reader()).await?),
-            None => None,
-        };
         let (store, viewer, now) = (self.store.clone(), self.viewer.clone(), self.now);
         let (row, open_goal) = self
             .store
             .write(move |txn| {
                 Box::pin(async move {
-                    App { store: &store, viewer: &viewer, now }.check_in(txn, cohort_id, goal, draft, key).await
+                    App { store: &store, viewer: &viewer, now }.check_in(txn, cohort_id, goal_id, draft, key).await
                 })
             })
             .await?;
@@ -43,19 +35,20 @@ impl App<'_> {
         Ok(row)
     }
 
-    /// The check-in itself, in the caller's write transaction. It holds the cohort shared, so
-    /// check-ins run side by side while a change of stage, membership, role or code of conduct
-    /// waits for them to commit, and every check-in after it sees the change. Gives the row, and
-    /// the goal it counted towards if that goal was still open.
+    /// The check-in itself, in the caller's write transaction: two statements when it is
+    /// written (`store::checkins`). It holds the cohort shared, so check-ins run side by side
+    /// while a change of stage, membership, role or code of conduct waits for them to commit,
+    /// and every check-in after it sees the change. Gives the row, and the goal it counted
+    /// towards if that goal was still open.
     async fn check_in(
         &self,
         txn: &DatabaseTransaction,
         cohort_id: i64,
-        goal: Option<Option<goal_row::Model>>,
+        goal_id: Option<i64>,
         draft: CheckInDraft,
         key: Option<String>,
     ) -> Outcome<(check_in::Model, Option<(cohort::Model, goal_row::Model)>)> {
-        let locked = self.share(txn, cohort_id).await?;
+        let (locked, goal, next_id) = self.share_for_check_in(txn, cohort_id, goal_id).await?;
         locked.access(self.viewer.role).ensure_may(Action::Participate)?;
         if let (Some(key), Some(mine)) = (key.as_deref(), locked.mine.as_ref())
             && let Some(first) = find_by_key(txn, locked.cohort.id, mine.id, key).await?
@@ -71,63 +64,44 @@ impl App<'_> {
         };
         checkin::ensure_may_check_in(&ctx)?;
         let valid = checkin::validate(draft, &ctx, self.now)?;
-        let goal = match goal {
+        // The hold read the goal only if it is the cohort's.
+        let goal = match goal_id {
             None => None,
-            Some(found) => Some(
-                found
-                    .filter(|g| g.cohort_id == locked.cohort.id)
-                    .ok_or_else(|| DomainError::invalid("goalId", "the goal does not belong to this cohort"))?,
-            ),
+            Some(_) => {
+                Some(goal.ok_or_else(|| DomainError::invalid("goalId", "the goal does not belong to this cohort"))?)
+            }
         };
-        let Some(mine) = locked.mine else {
+        let (Some(mine), Some(id)) = (locked.mine, next_id) else {
             return Err(ApiError::Internal("checked in without a membership".into()).into());
         };
-        let keyed = valid.idempotency_key.is_some();
-        let am = check_in::ActiveModel {
-            tenant_id: Set(locked.cohort.tenant_id),
-            cohort_id: Set(locked.cohort.id),
-            membership_id: Set(mine.id),
-            goal_id: Set(goal.as_ref().map(|g| g.id)),
-            value: Set(valid.value),
-            note: Set(valid.note),
-            confidence: Set(valid.confidence.map(|c| i16::from(c.get()))),
-            blockers: Set(valid.blockers),
-            occurred_at: Set(to_micros(valid.occurred_at)),
-            created_at: Set(self.now_micros()),
-            idempotency_key: Set(valid.idempotency_key),
-            ..Default::default()
+        let row = check_in::Model {
+            id,
+            tenant_id: locked.cohort.tenant_id,
+            cohort_id: locked.cohort.id,
+            membership_id: mine.id,
+            goal_id: goal.as_ref().map(|g| g.id),
+            value: valid.value,
+            note: valid.note,
+            confidence: valid.confidence.map(|c| i16::from(c.get())),
+            blockers: valid.blockers,
+            occurred_at: to_micros(valid.occurred_at),
+            created_at: self.now_micros(),
+            idempotency_key: valid.idempotency_key,
         };
-        let row = if keyed {
-            let inserted = check_in::Entity::insert(am)
-                .on_conflict_do_nothing_on([
-                    check_in::Column::CohortId,
-                    check_in::Column::MembershipId,
-                    check_in::Column::IdempotencyKey,
-                ])
-                .exec_with_returning_many(txn)
-                .await?;
-            match inserted {
-                TryInsertResult::Inserted(mut rows) if !rows.is_empty() => rows.swap_remove(0),
-                // A retry with the same key committed first (it was not yet visible above).
-                _ => {
-                    let key = key.as_deref().unwrap_or_default();
-                    let first = find_by_key(txn, locked.cohort.id, mine.id, key)
-                        .await?
-                        .ok_or_else(|| ApiError::Internal("an idempotency key conflicted with no check-in".into()))?;
-                    return Ok((first, None));
-                }
-            }
-        } else {
-            am.insert(txn).await?
-        };
-        // The shared hold above took the member's tallies on PostgreSQL.
-        crate::store::tallies::record_held(txn, &row).await?;
         let data = events::data([
             ("checkInId", ids::encode(ids::Kind::CheckIn, row.id).into()),
             ("goalId", goal.as_ref().map(|g| ids::encode(ids::Kind::Goal, g.id)).into()),
             ("value", row.value.into()),
         ]);
-        self.record_event(txn, &locked.cohort, EventKind::CheckInLogged, Some(&mine), data).await?;
+        let event = self.event(&locked.cohort, EventKind::CheckInLogged, Some(&mine), data);
+        if !crate::store::checkins::insert(txn, &row, &event).await? {
+            // A retry with the same key committed first (it was not yet visible above).
+            let key = row.idempotency_key.as_deref().unwrap_or_default();
+            let first = find_by_key(txn, locked.cohort.id, mine.id, key)
+                .await?
+                .ok_or_else(|| ApiError::Internal("an idempotency key conflicted with no check-in".into()))?;
+            return Ok((first, None));
+        }
         let open_goal = goal.filter(|g| g.status == GoalStatus::Open.as_str()).map(|g| (locked.cohort, g));
         Ok((row, open_goal))
     }

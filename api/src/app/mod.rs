@@ -137,8 +137,27 @@ impl App<'_> {
     /// Finds a cohort the viewer may know of and holds it as it is until the transaction ends,
     /// shared with other such writes (check-ins) but not with [`App::lock`]: a change of stage,
     /// membership, role or code of conduct waits for them, and they for it. NOT_FOUND otherwise.
-    pub(crate) async fn share(&self, txn: &DatabaseTransaction, cohort_id: i64) -> Outcome<Locked> {
-        self.hold(txn, cohort_id, Hold::Shared).await
+    /// In the same statement, for the check-in: the goal it names, when that goal is the
+    /// cohort's, and the check-in's id (`store::checkins::share`; both `None` without a
+    /// membership).
+    pub(crate) async fn share_for_check_in(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort_id: i64,
+        goal_id: Option<i64>,
+    ) -> Outcome<(Locked, Option<goal_row::Model>, Option<i64>)> {
+        let found = match self.viewer.person_id() {
+            Some(person) => {
+                crate::store::checkins::share(txn, self.viewer.tenant_id, cohort_id, person, goal_id).await?
+            }
+            None => None,
+        };
+        let (found, goal, id) = match found {
+            Some(held) => (Some((held.cohort, held.membership)), held.goal, Some(held.next_id)),
+            None => (None, None, None),
+        };
+        let locked = self.held(txn, cohort_id, Hold::Shared, found).await?;
+        Ok((locked, goal, id))
     }
 
     async fn hold(&self, txn: &DatabaseTransaction, cohort_id: i64, hold: Hold) -> Outcome<Locked> {
@@ -149,10 +168,23 @@ impl App<'_> {
             Some(person) => queries::lock_cohort_and_membership(txn, tenant, cohort_id, person, hold).await?,
             None => None,
         };
+        self.held(txn, cohort_id, hold, found).await
+    }
+
+    /// The hold, given what the statement that holds the cohort and the viewer's membership
+    /// together found: when it found nothing, the cohort is held alone, and NOT_FOUND unless the
+    /// viewer may know of it.
+    async fn held(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort_id: i64,
+        hold: Hold,
+        found: Option<(cohort::Model, membership::Model)>,
+    ) -> Outcome<Locked> {
         let (cohort, mine) = match found {
             Some((cohort, mine)) => (cohort, Some(mine)),
             None => {
-                let cohort = queries::lock_cohort(txn, tenant, cohort_id, hold)
+                let cohort = queries::lock_cohort(txn, self.viewer.tenant_id, cohort_id, hold)
                     .await?
                     .ok_or_else(|| ApiError::not_found("cohort"))?;
                 let mine = queries::membership_of(txn, cohort.id, self.viewer.person_id()).await?;
@@ -201,26 +233,33 @@ impl App<'_> {
         member: Option<&membership::Model>,
         fields: serde_json::Map<String, serde_json::Value>,
     ) -> Outcome<()> {
+        events::record(txn, self.event(cohort, kind, member, fields)).await?;
+        Ok(())
+    }
+
+    /// An event of `cohort`, caused by the viewer now; see [`App::record_event`].
+    pub(crate) fn event(
+        &self,
+        cohort: &cohort::Model,
+        kind: EventKind,
+        member: Option<&membership::Model>,
+        fields: serde_json::Map<String, serde_json::Value>,
+    ) -> NewEvent {
         let mut data = serde_json::Map::new();
         if let Some(m) = member {
             data.insert("membershipId".into(), ids::encode(ids::Kind::Membership, m.id).into());
             data.insert("personId".into(), ids::encode(ids::Kind::Person, m.person_id).into());
         }
         data.extend(fields);
-        events::record(
-            txn,
-            NewEvent {
-                tenant_id: cohort.tenant_id,
-                cohort_id: cohort.id,
-                kind,
-                actor_person_id: self.viewer.person_id(),
-                person_id: member.map(|m| m.person_id),
-                occurred_at: self.now,
-                data,
-            },
-        )
-        .await?;
-        Ok(())
+        NewEvent {
+            tenant_id: cohort.tenant_id,
+            cohort_id: cohort.id,
+            kind,
+            actor_person_id: self.viewer.person_id(),
+            person_id: member.map(|m| m.person_id),
+            occurred_at: self.now,
+            data,
+        }
     }
 }
 

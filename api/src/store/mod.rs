@@ -8,6 +8,7 @@
 //! work in a write transaction; on SQLite concurrent units share one (group commit, see
 //! `commit.rs`).
 
+pub mod checkins;
 mod commit;
 pub mod entities;
 pub mod events;
@@ -45,6 +46,9 @@ struct Inner {
     writer: DatabaseConnection,
     /// SQLite's queue of units for its one writer; `None` on PostgreSQL.
     group: Option<commit::GroupCommit>,
+    /// PostgreSQL's notifications that a write has begun; `None` on SQLite, whose watcher is in
+    /// the one process that writes and polls.
+    announcer: Option<events::Announcer>,
     statements: Arc<AtomicU64>,
 }
 
@@ -70,7 +74,7 @@ impl Store {
     /// SQLite's `synchronous`.
     pub async fn connect_with(url: &str, max_connections: u32, settings: &StoreSettings) -> Result<Store, DbErr> {
         let statements = Arc::new(AtomicU64::new(0));
-        let (reader, writer, group) = if is_sqlite(url) {
+        let (reader, writer, group, announcer) = if is_sqlite(url) {
             let url = if url.contains("mode=") {
                 url.to_owned()
             } else {
@@ -84,7 +88,7 @@ impl Store {
             let writer = sqlite_pool(&url, 1, sync, &statements).await?;
             let reader = sqlite_pool(&url, max_connections.clamp(1, 8), sync, &statements).await?;
             let group = commit::GroupCommit::start(writer.clone());
-            (reader, writer, Some(group))
+            (reader, writer, Some(group), None)
         } else {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.max_connections(max_connections)
@@ -99,9 +103,10 @@ impl Store {
                 .sqlx_logging(false);
             let mut pool = Database::connect(opts).await?;
             count_statements(&mut pool, &statements);
-            (pool.clone(), pool, None)
+            let announcer = events::Announcer::start(pool.get_postgres_connection_pool().clone());
+            (pool.clone(), pool, None, Some(announcer))
         };
-        Ok(Store { inner: Arc::new(Inner { reader, writer, group, statements }) })
+        Ok(Store { inner: Arc::new(Inner { reader, writer, group, announcer, statements }) })
     }
 
     /// Applies every pending migration.
@@ -122,7 +127,18 @@ impl Store {
     /// Begins a write transaction on the writer, outside the group commit: on SQLite `BEGIN
     /// IMMEDIATE` ([`commit::immediate`]).
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        commit::begin_on_writer(&self.inner.writer).await
+        let txn = commit::begin_on_writer(&self.inner.writer).await?;
+        self.announce();
+        Ok(txn)
+    }
+
+    /// Every write transaction, once begun, is announced to the event log's watchers on every
+    /// replica (PostgreSQL; [`events::Announcer`]), whether or not it records an event: the
+    /// watchers then look at the log often until it settles.
+    fn announce(&self) {
+        if let Some(announcer) = &self.inner.announcer {
+            announcer.announce();
+        }
     }
 
     /// Runs `work` in a write transaction and returns its result once that transaction has
@@ -139,6 +155,7 @@ impl Store {
             return group.write(work).await;
         }
         let txn = self.inner.writer.begin().await?;
+        self.announce();
         let value = work(&txn).await?;
         txn.commit().await?;
         Ok(value)

@@ -38,8 +38,24 @@ impl Binds {
         ids.iter().map(|id| self.bind(*id)).collect::<Vec<_>>().join(", ")
     }
 
+    pub(super) fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
     pub(super) fn statement(self, sql: String) -> Statement {
         Statement::from_sql_and_values(self.backend, sql, self.values)
+    }
+
+    /// `statements` SQLite statements run in one call, sharing these values. The driver binds
+    /// each statement's `?NNN` by number, but counts every slot a statement leaves unnamed (the
+    /// numbers below its highest it does not use) as one more positional value, across the
+    /// statements, and stops binding once that count passes the values given; so the values are
+    /// padded with NULLs, bound only into slots no statement reads, far enough that it never
+    /// does.
+    pub(super) fn statements(mut self, sql: String, statements: usize) -> Statement {
+        let padded = self.values.len() * (statements + 1);
+        self.values.resize(padded, Value::BigInt(None));
+        self.statement(sql)
     }
 }
 
@@ -74,12 +90,21 @@ pub(super) fn member_lock(membership: &str) -> String {
 }
 
 /// Adds a check-in just stored to its member's tallies, the caller already holding the member's
-/// tallies on PostgreSQL ([`member_lock`], taken by a shared hold of the cohort). One statement:
-/// a row for every check-in and one for its goal, each continuing the member's previous row, and
-/// the check-in added to every later row (a check-in that occurred before others already
-/// recorded) by writing those rows again, which the unique key turns into an update.
+/// tallies on PostgreSQL ([`member_lock`], taken by a shared hold of the cohort). One statement,
+/// [`upsert`].
 pub async fn record_held(conn: &impl ConnectionTrait, c: &check_in::Model) -> Result<(), DbErr> {
     let mut b = Binds::new(conn.get_database_backend());
+    let upsert = upsert(&mut b, c, "true");
+    conn.execute_raw(b.statement(upsert)).await?;
+    Ok(())
+}
+
+/// The statement that adds check-in `c` to its member's tallies when `only_if` (an SQL condition)
+/// holds, its values bound in `b`: a row for every check-in and one for its goal, each continuing
+/// the member's previous row, and the check-in added to every later row (a check-in that occurred
+/// before others already recorded) by writing those rows again, which the unique key turns into
+/// an update.
+pub(super) fn upsert(b: &mut Binds, c: &check_in::Model, only_if: &str) -> String {
     let (tenant, member, id, at, value) =
         (b.bind(c.tenant_id), b.bind(c.membership_id), b.bind(c.id), b.bind(c.occurred_at), b.bind(c.value));
     let goal = b.bind(c.goal_id);
@@ -92,8 +117,8 @@ pub async fn record_held(conn: &impl ConnectionTrait, c: &check_in::Model) -> Re
         "{value} IS NOT NULL AND ({t}.latest_at IS NULL OR {t}.latest_at < {at} \
          OR ({t}.latest_at = {at} AND {t}.latest_id < {id}))"
     );
-    // The outer `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join constraint.
-    let upsert = format!(
+    // The outer `WHERE` also keeps SQLite from reading `ON CONFLICT` as a join constraint.
+    format!(
         "INSERT INTO {t} (tenant_id, membership_id, goal_key, check_in_id, occurred_at, \
                           check_ins, value_sum, latest_at, latest_id, latest_value) \
          SELECT * FROM ( \
@@ -114,7 +139,7 @@ pub async fn record_held(conn: &impl ConnectionTrait, c: &check_in::Model) -> Re
              FROM {t} \
              WHERE membership_id = {member} AND goal_key IN ({ALL_CHECK_INS}, {goal}) \
                AND occurred_at >= {at} AND (occurred_at > {at} OR check_in_id > {id}) \
-         ) changed WHERE true \
+         ) changed WHERE {only_if} \
          ON CONFLICT (membership_id, goal_key, occurred_at, check_in_id) DO UPDATE SET \
              check_ins = {t}.check_ins + 1, \
              value_sum = {t}.value_sum + COALESCE({bounded}, 0), \
@@ -122,7 +147,5 @@ pub async fn record_held(conn: &impl ConnectionTrait, c: &check_in::Model) -> Re
              latest_id = CASE WHEN {newer} THEN {id} ELSE {t}.latest_id END, \
              latest_value = CASE WHEN {newer} THEN {value} ELSE {t}.latest_value END",
         bounded = bounded(&value),
-    );
-    conn.execute_raw(b.statement(upsert)).await?;
-    Ok(())
+    )
 }
