@@ -95,14 +95,11 @@ impl Store {
                 .min_connections(1)
                 // Also the bound on opening a connection (sea-orm gives sqlx's pool one timeout
                 // for both): with the server down or restarting, a request fails within it,
-                // `UNAVAILABLE`, rather than waiting out its time limit. A connection idle for
-                // a second or more is checked before it is handed out, so one broken by a
-                // restart while idle is replaced, not used; one in use within the second is not
-                // (a check is a round trip, one more for every statement outside a
-                // transaction), so a restart under load fails the requests that next use each
-                // broken connection, which the pool then drops.
+                // `UNAVAILABLE`, rather than waiting out its time limit. An idle connection is
+                // checked before it is handed out (sqlx's default), so one broken by a restart
+                // is replaced, not used.
                 .acquire_timeout(settings.acquire_timeout)
-                .test_before_acquire_if_idle_for(Duration::from_secs(1))
+                .test_before_acquire(true)
                 .sqlx_logging(false);
             let mut pool = Database::connect(opts).await?;
             count_statements(&mut pool, &statements);
