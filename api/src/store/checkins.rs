@@ -9,12 +9,13 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait, FromQueryResult, IdenStatic,
-    Iterable, JoinType, QueryFilter, QuerySelect, QueryTrait, RelationDef,
+    Condition, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    JoinType, QuerySelect, QueryTrait, RelationDef,
 };
 
 use super::entities::{check_in, cohort, goal, membership};
 use super::events::{self, NewEvent};
+use super::queries::{self, Hold};
 use super::tallies::{self, Binds};
 use crate::error::ApiError;
 
@@ -45,13 +46,7 @@ pub async fn share(
     goal_id: Option<i64>,
 ) -> Result<Option<Held>, ApiError> {
     let backend = conn.get_database_backend();
-    let joined: RelationDef =
-        cohort::Entity::belongs_to(membership::Entity).from(cohort::Column::Id).to(membership::Column::CohortId).into();
-    let mut select = cohort::Entity::find_by_id(cohort_id)
-        .filter(cohort::Column::TenantId.eq(tenant_id))
-        .join(JoinType::InnerJoin, joined)
-        .filter(membership::Column::PersonId.eq(person_id))
-        .select_also(membership::Entity);
+    let mut select = queries::cohort_and_membership(backend, tenant_id, cohort_id, person_id, Hold::Shared);
     let next_id = if backend == DbBackend::Postgres {
         "nextval(pg_get_serial_sequence('check_ins', 'id'))"
     } else {
@@ -59,10 +54,6 @@ pub async fn share(
               COALESCE((SELECT MAX(id) FROM check_ins), 0)) + 1)"
     };
     select = select.expr_as(Expr::cust(next_id), "next_check_in_id");
-    if backend == DbBackend::Postgres {
-        let lock = tallies::member_lock("\"memberships\".\"id\"");
-        select = select.expr_as(Expr::cust(lock), "member_tallies_lock");
-    }
     if let Some(goal_id) = goal_id {
         let of_cohort: RelationDef = cohort::Entity::belongs_to(goal::Entity)
             .from(cohort::Column::Id)

@@ -293,20 +293,35 @@ pub async fn lock_cohort_and_membership(
     person_id: i64,
     hold: Hold,
 ) -> Result<Option<(cohort::Model, membership::Model)>, ApiError> {
+    let found = cohort_and_membership(conn.get_database_backend(), tenant_id, id, person_id, hold)
+        .lock(hold.lock_type())
+        .one(conn)
+        .await?;
+    Ok(found.and_then(|(c, m)| m.map(|m| (c, m))))
+}
+
+/// The statement of [`lock_cohort_and_membership`] before its lock clause: the cohort of the
+/// tenant joined to the person's membership in it, and for a shared hold on PostgreSQL the
+/// member's tallies' lock ([`super::tallies::member_lock`]) taken in the same statement.
+pub(super) fn cohort_and_membership(
+    backend: DbBackend,
+    tenant_id: i64,
+    id: i64,
+    person_id: i64,
+    hold: Hold,
+) -> sea_orm::SelectTwo<cohort::Entity, membership::Entity> {
     let joined: RelationDef =
         cohort::Entity::belongs_to(membership::Entity).from(cohort::Column::Id).to(membership::Column::CohortId).into();
     let mut select = cohort::Entity::find_by_id(id)
         .filter(cohort::Column::TenantId.eq(tenant_id))
         .join(JoinType::InnerJoin, joined)
         .filter(membership::Column::PersonId.eq(person_id))
-        .select_also(membership::Entity)
-        .lock(hold.lock_type());
-    if hold == Hold::Shared && conn.get_database_backend() == DbBackend::Postgres {
+        .select_also(membership::Entity);
+    if hold == Hold::Shared && backend == DbBackend::Postgres {
         let lock = super::tallies::member_lock("\"memberships\".\"id\"");
         select = select.expr_as(Expr::cust(lock), "member_tallies_lock");
     }
-    let found = select.one(conn).await?;
-    Ok(found.and_then(|(c, m)| m.map(|m| (c, m))))
+    select
 }
 
 /// The person's membership in a cohort, if any.
