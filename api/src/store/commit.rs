@@ -170,24 +170,22 @@ async fn run_batch(writer: DatabaseConnection, batch: Vec<Unit>) {
         }
     };
     let mut settled: Vec<Box<dyn Settle>> = Vec::with_capacity(batch.len());
-    let mut outcome = Ok(());
-    let mut savepoint = Savepoint::default();
+    // The first unit's savepoint; the end of each unit opens the next one's ([`end_unit`]).
+    let mut outcome = txn.execute_unprepared(&format!("SAVEPOINT {UNIT}")).await.map(|_| ());
     let mut units = batch.into_iter().peekable();
-    while let Some(unit) = units.next() {
-        if let Err(err) = savepoint.open(&txn).await {
-            unit.fail(&err);
-            outcome = Err(err);
-            break;
-        }
-        let done = unit.run(&txn).await;
-        let last = units.peek().is_none();
-        let kept = savepoint.close(&txn, done.succeeded(), last).await;
-        settled.push(done);
-        if let Err(err) = kept {
-            // The transaction may be gone with the savepoint (SQLite rolls the whole transaction
-            // back on some errors: a full disk, an I/O error), so nothing more runs in it.
-            outcome = Err(err);
-            break;
+    if outcome.is_ok() {
+        while let Some(unit) = units.next() {
+            let done = unit.run(&txn).await;
+            let last = units.peek().is_none();
+            let kept = end_unit(&txn, done.succeeded(), last).await;
+            settled.push(done);
+            if let Err(err) = kept {
+                // The transaction may be gone with the savepoint (SQLite rolls the whole
+                // transaction back on some errors: a full disk, an I/O error), so nothing more
+                // runs in it.
+                outcome = Err(err);
+                break;
+            }
         }
     }
     // Units the failed batch never ran are answered with its failure.
@@ -208,41 +206,22 @@ async fn run_batch(writer: DatabaseConnection, batch: Vec<Unit>) {
     }
 }
 
-/// The savepoint each unit of a batch runs in, one at a time, under one name. Every statement
-/// is a hand-off to SQLite's connection thread and back, which is what bounds the writer, so
-/// the savepoint costs one statement per unit rather than two: a unit that succeeded releases
-/// its savepoint and opens the next unit's in one (`RELEASE …; SAVEPOINT …`), one that failed
-/// rolls back to it (which leaves it open, clean, for the next unit), and the last unit's is
-/// ended by the batch's commit.
-#[derive(Default)]
-struct Savepoint {
-    open: bool,
-}
-
-/// The savepoint's name: one at a time, so one name.
+/// The savepoint's name: units run in it one at a time, so one name.
 const UNIT: &str = "group_commit_unit";
 
-impl Savepoint {
-    /// Makes sure a clean savepoint is open for the next unit.
-    async fn open(&mut self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
-        if !self.open {
-            txn.execute_unprepared(&format!("SAVEPOINT {UNIT}")).await?;
-            self.open = true;
-        }
-        Ok(())
-    }
-
-    /// Ends a unit's savepoint: kept when the unit succeeded, rolled back when it did not; after
-    /// a unit that succeeded and is not the last, the next unit's savepoint is opened in the same
-    /// statement.
-    async fn close(&mut self, txn: &DatabaseTransaction, succeeded: bool, last: bool) -> Result<(), DbErr> {
-        let sql = match (succeeded, last) {
-            (true, true) => return Ok(()),
-            (true, false) => format!("RELEASE {UNIT}; SAVEPOINT {UNIT}"),
-            (false, _) => format!("ROLLBACK TO {UNIT}"),
-        };
-        // Should it fail, the batch fails and nothing more runs in it.
-        txn.execute_unprepared(&sql).await?;
-        Ok(())
-    }
+/// Ends the savepoint a unit ran in: kept when the unit succeeded, rolled back when it did not.
+/// Every statement is a hand-off to SQLite's connection thread and back, which is what bounds
+/// the writer, so a unit's savepoint costs one statement rather than two: after a unit that
+/// succeeded and is not the last, the release and the next unit's savepoint go in one call
+/// (`RELEASE …; SAVEPOINT …`); after one that failed, `ROLLBACK TO` leaves the savepoint open,
+/// clean, for the next unit; the last unit's is ended by the batch's commit.
+async fn end_unit(txn: &DatabaseTransaction, succeeded: bool, last: bool) -> Result<(), DbErr> {
+    let sql = match (succeeded, last) {
+        (true, true) => return Ok(()),
+        (true, false) => format!("RELEASE {UNIT}; SAVEPOINT {UNIT}"),
+        (false, _) => format!("ROLLBACK TO {UNIT}"),
+    };
+    // Should it fail, the batch fails and nothing more runs in it.
+    txn.execute_unprepared(&sql).await?;
+    Ok(())
 }
