@@ -30,10 +30,9 @@ pub struct Held {
     pub next_id: i64,
 }
 
-/// Holds the cohort shared and the person's membership in it, in one statement, as
-/// [`super::queries::lock_cohort_and_membership`] does with [`super::queries::Hold::Shared`]
-/// (on PostgreSQL the member's tallies too), and reads `goal_id` (when it is the cohort's) and
-/// the next check-in id with them. `None` when the cohort or the membership is missing.
+/// Holds the cohort shared and the person's membership in it, in one statement
+/// ([`queries::cohort_and_membership`] with [`Hold::Shared`]: on PostgreSQL the member's tallies
+/// too), and reads `goal_id` (when it is the cohort's) and the next check-in id with them. `None` when the cohort or the membership is missing.
 ///
 /// The id is drawn from PostgreSQL's sequence (a refused check-in leaves a gap, as a failed
 /// insert would); on SQLite it is the next one after every id the table has had, which stays

@@ -243,7 +243,8 @@ const SETTLING: std::time::Duration = std::time::Duration::from_secs(2);
 /// Starts the task that follows the log's head while anyone follows it: on PostgreSQL it listens
 /// on [`CHANNEL`], so a write begun through any replica ([`Announcer`]) has this one read the
 /// head every [`SETTLING_POLL`] for [`SETTLING`], and its events reach this one's subscribers
-/// once committed. With no follower it reads nothing. The task ends when the last [`LogHead`] is dropped.
+/// once committed. With no follower it reads nothing. The task ends when the last [`LogHead`]
+/// is dropped.
 pub fn watch_log(store: super::Store) -> LogHead {
     let head_tx = std::sync::Arc::new(tokio::sync::watch::channel(Position::default()).0);
     let weak = std::sync::Arc::downgrade(&head_tx);

@@ -70,16 +70,20 @@ pub(super) fn as_of(column: &str, membership: &str, key: &str, at: &str) -> Stri
     )
 }
 
-/// Adds a check-in just stored to its member's tallies, taking on PostgreSQL a
+/// Adds a check-in just stored to its member's tallies ([`upsert`]), for writers outside the
+/// check-in's own statement (`store::checkins`, which writes them itself), taking on PostgreSQL a
 /// transaction-level advisory lock keyed by the membership first, so that one member's tallies
-/// are written by one transaction at a time whatever else the write locks. See [`record_held`].
+/// are written by one transaction at a time whatever else the write locks.
 pub async fn record(conn: &impl ConnectionTrait, c: &check_in::Model) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
     if backend == DbBackend::Postgres {
         let lock = format!("SELECT {}", member_lock("$1"));
         conn.execute_raw(Statement::from_sql_and_values(backend, lock, [Value::from(c.membership_id)])).await?;
     }
-    record_held(conn, c).await
+    let mut b = Binds::new(backend);
+    let upsert = upsert(&mut b, c, "true");
+    conn.execute_raw(b.statement(upsert)).await?;
+    Ok(())
 }
 
 /// The PostgreSQL expression that takes the advisory lock on a member's tallies (`membership`,
@@ -89,18 +93,9 @@ pub(super) fn member_lock(membership: &str) -> String {
     format!("pg_advisory_xact_lock({membership})")
 }
 
-/// Adds a check-in just stored to its member's tallies, the caller already holding the member's
-/// tallies on PostgreSQL ([`member_lock`], taken by a shared hold of the cohort). One statement,
-/// [`upsert`].
-pub async fn record_held(conn: &impl ConnectionTrait, c: &check_in::Model) -> Result<(), DbErr> {
-    let mut b = Binds::new(conn.get_database_backend());
-    let upsert = upsert(&mut b, c, "true");
-    conn.execute_raw(b.statement(upsert)).await?;
-    Ok(())
-}
-
 /// The statement that adds check-in `c` to its member's tallies when `only_if` (an SQL condition)
-/// holds, its values bound in `b`: a row for every check-in and one for its goal, each continuing
+/// holds, its values bound in `b`, the writer holding the member's tallies on PostgreSQL
+/// ([`member_lock`]): a row for every check-in and one for its goal, each continuing
 /// the member's previous row, and the check-in added to every later row (a check-in that occurred
 /// before others already recorded) by writing those rows again, which the unique key turns into
 /// an update.
