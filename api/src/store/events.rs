@@ -21,7 +21,10 @@ pub const CHANNEL: &str = "afterclass_events";
 /// Says on [`CHANNEL`], from a connection and a transaction of its own, that this process has
 /// begun writing, so that every replica's watcher ([`watch_log`]) reads the log's head often
 /// while the write settles. One notification in flight per process, however many writes begin
-/// meanwhile: the ones that begin while it is sent are covered by one more.
+/// meanwhile, and at most one per [`SETTLING_POLL`]: a watcher that heard one reads the head
+/// that often for [`SETTLING`] anyway, so the writes that begin meanwhile are covered by one
+/// more sent after that pause, and under a steady stream of writes the notifications (each a
+/// transaction of its own) stay a few dozen a second rather than one per write.
 ///
 /// Not from the writing transaction itself: PostgreSQL commits every transaction that has sent
 /// a notification one at a time, holding the notification queue's lock across the commit's WAL
@@ -44,6 +47,7 @@ impl Announcer {
                     // Watchers look at the log once a second anyway: a delay, never a loss.
                     tracing::debug!(%err, "announcing a write on the event log's channel");
                 }
+                tokio::time::sleep(SETTLING_POLL).await;
             }
         });
         Announcer { wake }
