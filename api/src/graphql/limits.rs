@@ -41,14 +41,15 @@ pub const MAX_EXPANDED_FIELDS: u64 = 10_000;
 /// Complexity points charged for each SQL statement a field may run.
 pub const STATEMENT: usize = 12;
 
-/// A health or evaluation snapshot: twelve aggregates as of one moment, each over every cohort
-/// whose snapshot loads in the same batch.
-pub const SNAPSHOT_STATEMENTS: usize = 12;
+/// A health or evaluation snapshot as of one moment (`store::lifecycle::snapshots`): members with
+/// their tallies, leadership, attendance by member, the cohort's own facts and its attendance
+/// rate, each over every cohort whose snapshot loads in the same batch.
+pub const SNAPSHOT_STATEMENTS: usize = 5;
 /// Goals' progress as of a chosen moment: goals with their members' tallies.
 pub const PROGRESS_STATEMENTS: usize = 1;
 /// Members' participation as of a chosen moment: memberships, then memberships with their
-/// tallies, stage events, code-of-conduct versions and attendance in the window.
-pub const PARTICIPATION_STATEMENTS: usize = 5;
+/// tallies, leadership (stage events and code-of-conduct versions) and attendance in the window.
+pub const PARTICIPATION_STATEMENTS: usize = 4;
 /// One window of meetings: a count and the rows.
 pub const WINDOW_STATEMENTS: usize = 2;
 /// The next meeting after a chosen moment: up to four growing windows.

@@ -12,11 +12,10 @@ use afterclass_domain::lifecycle::{
     MemberActivity, Recommendation, Snapshot, WINDOW_DAYS,
 };
 use chrono::NaiveDate;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::{Value, json};
 
-use super::entities::{cohort, conduct_version, goal, join_request, stage_event};
+use super::entities::cohort;
 use super::from_micros;
 use super::tallies::{self, ALL_CHECK_INS, Binds};
 
@@ -96,7 +95,7 @@ pub fn evaluation_from_json(text: &str) -> Option<Evaluation> {
 }
 
 /// Each member's activity in the window ending at `as_of`, for every membership of the cohorts.
-/// Four statements (memberships with their check-ins, leadership, meetings attended), whatever
+/// Three statements (memberships with their check-ins, leadership, meetings attended), whatever
 /// the number of members, check-ins or meetings.
 pub async fn member_activity(
     conn: &impl ConnectionTrait,
@@ -104,7 +103,8 @@ pub async fn member_activity(
     as_of: i64,
 ) -> Result<HashMap<i64, MemberActivity>, DbErr> {
     let members = members(conn, cohort_ids, None, as_of, false).await?;
-    activity_of(conn, cohort_ids, as_of, &members).await
+    let leading = leadership_actions(conn, cohort_ids, as_of - WINDOW, as_of).await?;
+    activity_of(conn, cohort_ids, as_of, &members, &leading).await
 }
 
 /// [`member_activity`] of the memberships `only` (of `cohort_ids`): the members a page shows,
@@ -119,7 +119,8 @@ pub async fn activity_of_memberships(
         return Ok(HashMap::new());
     }
     let members = members(conn, cohort_ids, Some(only), as_of, false).await?;
-    activity_of(conn, cohort_ids, as_of, &members).await
+    let leading = leadership_actions(conn, cohort_ids, as_of - WINDOW, as_of).await?;
+    activity_of(conn, cohort_ids, as_of, &members, &leading).await
 }
 
 /// A membership as activity needs it, with its check-ins from its tallies.
@@ -131,20 +132,25 @@ struct Member {
     status: String,
     /// Check-ins in the window ending at `as_of`.
     in_window: u32,
-    /// Check-ins in the window before that (only when asked for).
+    /// Check-ins in the window before that (for a snapshot only).
     in_previous_window: u32,
+    /// Active and gone quiet as of `as_of` (for a snapshot only): at least the cohort's
+    /// `maxUnanswered` check-in nudges (the policy's, or the default) came due after the member's
+    /// latest check-in, as `nudge::gone_quiet` decides for one member.
+    gone_quiet: bool,
 }
 
 /// Every membership of the cohorts (or those of them in `only`) with its check-ins in the window
-/// ending at `as_of` (and, with `previous`, in the window before): one statement, two or three
-/// probes of each member's tallies, whatever the number of check-ins.
+/// ending at `as_of` and, for a `snapshot`, in the window before and whether it went quiet: one
+/// statement, two (four) probes of each member's tallies, whatever the number of check-ins.
 async fn members(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
     only: Option<&[i64]>,
     as_of: i64,
-    previous: bool,
+    snapshot: bool,
 ) -> Result<Vec<Member>, DbErr> {
+    use afterclass_domain::nudge::{DEFAULT_MAX_UNANSWERED, NudgeKind};
     if cohort_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -153,16 +159,27 @@ async fn members(
     let count_at = |at: &str| format!("COALESCE({}, 0)", tallies::as_of("check_ins", "m.id", &key, at));
     let (now, from) = (b.bind(as_of), b.bind(as_of - WINDOW));
     let in_window = format!("{} - {}", count_at(&now), count_at(&from));
-    let in_previous = if previous {
+    let (in_previous, gone_quiet) = if snapshot {
         let before = b.bind(as_of - 2 * WINDOW);
-        format!("{} - {}", count_at(&from), count_at(&before))
+        let (active, kind) = (b.bind(MembershipStatus::Active.as_str()), b.bind(NudgeKind::CheckInDue.as_str()));
+        let default = b.bind(i64::from(DEFAULT_MAX_UNANSWERED));
+        let last = tallies::as_of("occurred_at", "m.id", &key, &now);
+        let quiet = format!(
+            "CASE WHEN m.status = {active} \
+                   AND (SELECT COUNT(*) FROM nudges n WHERE n.membership_id = m.id AND n.kind = {kind} \
+                          AND n.due_at <= {now} AND n.due_at > COALESCE({last}, -1)) \
+                       >= COALESCE((SELECT p.max_unanswered FROM nudge_policies p WHERE p.cohort_id = m.cohort_id), \
+                                   {default}) \
+                  THEN 1 ELSE 0 END"
+        );
+        (format!("{} - {}", count_at(&from), count_at(&before)), quiet)
     } else {
-        "CAST(0 AS BIGINT)".to_owned()
+        ("CAST(0 AS BIGINT)".to_owned(), "0".to_owned())
     };
     let list = b.list(cohort_ids);
     let only = only.map_or_else(String::new, |ids| format!(" AND m.id IN ({})", b.list(ids)));
     let sql = format!(
-        "SELECT m.id, m.cohort_id, m.person_id, m.role, m.status, {in_window}, {in_previous} \
+        "SELECT m.id, m.cohort_id, m.person_id, m.role, m.status, {in_window}, {in_previous}, {gone_quiet} \
          FROM memberships m WHERE m.cohort_id IN ({list}){only}"
     );
     let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
@@ -170,6 +187,7 @@ async fn members(
         .await?
         .into_iter()
         .map(|row| {
+            let quiet: i32 = row.try_get_by_index(7)?;
             Ok(Member {
                 id: row.try_get_by_index(0)?,
                 cohort_id: row.try_get_by_index(1)?,
@@ -178,28 +196,30 @@ async fn members(
                 status: row.try_get_by_index(4)?,
                 in_window: count(row.try_get_by_index(5)?),
                 in_previous_window: count(row.try_get_by_index(6)?),
+                gone_quiet: quiet != 0,
             })
         })
         .collect()
 }
 
 /// The activity of `members` (of `cohort_ids`) in the window ending at `as_of`: their check-ins,
-/// leadership actions and meetings attended.
+/// the leadership actions of `leading` ([`leadership_actions`] over the same window) and
+/// meetings attended.
 async fn activity_of(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
     as_of: i64,
     members: &[Member],
+    leading: &HashMap<(i64, i64), Leading>,
 ) -> Result<HashMap<i64, MemberActivity>, DbErr> {
     if cohort_ids.is_empty() {
         return Ok(HashMap::new());
     }
     let from = as_of - WINDOW;
-    let leading = leadership_actions(conn, cohort_ids, from, as_of).await?;
     let mut out: HashMap<i64, MemberActivity> = HashMap::new();
     for m in members {
         let entry = out.entry(m.id).or_default();
-        entry.leadership_actions = leading.get(&(m.cohort_id, m.person_id)).map_or(0, |(n, _)| *n);
+        entry.leadership_actions = leading.get(&(m.cohort_id, m.person_id)).map_or(0, |l| l.in_window);
         entry.check_ins = m.in_window;
     }
     for (membership_id, n) in super::meetings::attended_by_member(conn, cohort_ids, from, as_of).await? {
@@ -208,50 +228,40 @@ async fn activity_of(
     Ok(out)
 }
 
-/// Leadership actions (stage changes and code-of-conduct versions) per (cohort, person) in
-/// `(from, to]`, with the latest one's time.
+/// A person's leadership actions (stage changes and code-of-conduct versions) in one cohort.
+#[derive(Debug, Clone, Copy)]
+struct Leading {
+    /// Actions in the window `(from, to]`.
+    in_window: u32,
+    /// The latest action at or before `to`, whenever it was.
+    latest: i64,
+}
+
+/// [`Leading`] per (cohort, person) up to `to`, counting the window after `from`: one statement
+/// over both kinds of action.
 async fn leadership_actions(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
     from: i64,
     to: i64,
-) -> Result<HashMap<(i64, i64), (u32, i64)>, DbErr> {
-    let events: Vec<(i64, Option<i64>, i64, Option<i64>)> = stage_event::Entity::find()
-        .select_only()
-        .column(stage_event::Column::CohortId)
-        .column(stage_event::Column::ActorPersonId)
-        .column_as(Expr::col(stage_event::Column::Id).count(), "n")
-        .column_as(Expr::col(stage_event::Column::OccurredAt).max(), "latest")
-        .filter(stage_event::Column::CohortId.is_in(cohort_ids.iter().copied()))
-        .filter(stage_event::Column::ActorPersonId.is_not_null())
-        .filter(stage_event::Column::OccurredAt.gt(from))
-        .filter(stage_event::Column::OccurredAt.lte(to))
-        .group_by(stage_event::Column::CohortId)
-        .group_by(stage_event::Column::ActorPersonId)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let conduct: Vec<(i64, Option<i64>, i64, Option<i64>)> = conduct_version::Entity::find()
-        .select_only()
-        .column(conduct_version::Column::CohortId)
-        .column(conduct_version::Column::CreatedBy)
-        .column_as(Expr::col(conduct_version::Column::Id).count(), "n")
-        .column_as(Expr::col(conduct_version::Column::CreatedAt).max(), "latest")
-        .filter(conduct_version::Column::CohortId.is_in(cohort_ids.iter().copied()))
-        .filter(conduct_version::Column::CreatedBy.is_not_null())
-        .filter(conduct_version::Column::CreatedAt.gt(from))
-        .filter(conduct_version::Column::CreatedAt.lte(to))
-        .group_by(conduct_version::Column::CohortId)
-        .group_by(conduct_version::Column::CreatedBy)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let mut out: HashMap<(i64, i64), (u32, i64)> = HashMap::new();
-    for (cohort_id, person, n, latest) in events.into_iter().chain(conduct) {
-        let Some(person) = person else { continue };
-        let entry = out.entry((cohort_id, person)).or_insert((0, i64::MIN));
-        entry.0 += u32::try_from(n).unwrap_or(u32::MAX);
-        entry.1 = std::cmp::max(entry.1, latest.unwrap_or(i64::MIN));
+) -> Result<HashMap<(i64, i64), Leading>, DbErr> {
+    let mut b = Binds::new(conn.get_database_backend());
+    let (from, to, list) = (b.bind(from), b.bind(to), b.list(cohort_ids));
+    let sql = format!(
+        "SELECT a.cohort_id, a.person_id, SUM(CASE WHEN a.at > {from} THEN 1 ELSE 0 END), MAX(a.at) FROM ( \
+             SELECT e.cohort_id, e.actor_person_id AS person_id, e.occurred_at AS at FROM stage_events e \
+             WHERE e.cohort_id IN ({list}) AND e.actor_person_id IS NOT NULL AND e.occurred_at <= {to} \
+             UNION ALL \
+             SELECT v.cohort_id, v.created_by, v.created_at FROM conduct_versions v \
+             WHERE v.cohort_id IN ({list}) AND v.created_by IS NOT NULL AND v.created_at <= {to}) a \
+         GROUP BY a.cohort_id, a.person_id"
+    );
+    let mut out = HashMap::new();
+    for row in conn.query_all_raw(b.statement(sql)).await? {
+        let (cohort_id, person_id): (i64, i64) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+        let in_window: i64 = row.try_get_by_index(2)?;
+        let latest: i64 = row.try_get_by_index(3)?;
+        out.insert((cohort_id, person_id), Leading { in_window: u32::try_from(in_window).unwrap_or(u32::MAX), latest });
     }
     Ok(out)
 }
@@ -262,7 +272,7 @@ pub async fn snapshot(conn: &impl ConnectionTrait, c: &cohort::Model, as_of: i64
     snaps.remove(&c.id).ok_or_else(|| DbErr::Custom(format!("no snapshot of cohort {}", c.id)))
 }
 
-/// The snapshots of many cohorts as of one moment (microseconds), by cohort id. Twelve
+/// The snapshots of many cohorts as of one moment (microseconds), by cohort id. Five
 /// statements, each over all the cohorts at once (grouped by cohort or membership; check-ins
 /// through their tallies and probes of their index by cohort and time), whatever the number of
 /// cohorts, members, check-ins or meetings; none for no cohorts.
@@ -276,49 +286,45 @@ pub async fn snapshots(
     }
     let ids: Vec<i64> = cohorts.iter().map(|c| c.id).collect();
     let members = members(conn, &ids, None, as_of, true).await?;
-    let activity = activity_of(conn, &ids, as_of, &members).await?;
+    let leading = leadership_actions(conn, &ids, as_of - WINDOW, as_of).await?;
+    let activity = activity_of(conn, &ids, as_of, &members, &leading).await?;
     // Every membership's check-ins count here, whatever its status now.
     let mut previous: HashMap<i64, u32> = HashMap::new();
+    let mut quiet: HashMap<i64, u32> = HashMap::new();
     for m in &members {
         let n = previous.entry(m.cohort_id).or_default();
         *n = n.saturating_add(m.in_previous_window);
+        *quiet.entry(m.cohort_id).or_default() += u32::from(m.gone_quiet);
     }
     let mut last_leading: HashMap<i64, i64> = HashMap::new();
-    for ((cohort_id, _), (_, latest)) in leadership_actions(conn, &ids, i64::MIN, as_of).await? {
-        let entry = last_leading.entry(cohort_id).or_insert(latest);
-        *entry = std::cmp::max(*entry, latest);
+    for (&(cohort_id, _), l) in &leading {
+        let entry = last_leading.entry(cohort_id).or_insert(l.latest);
+        *entry = std::cmp::max(*entry, l.latest);
     }
-    let goals: Vec<(i64, String, Option<i64>, Option<String>)> = goal::Entity::find()
-        .select_only()
-        .columns([goal::Column::CohortId, goal::Column::Status, goal::Column::AchievedAt, goal::Column::Deadline])
-        .filter(goal::Column::CohortId.is_in(ids.iter().copied()))
-        .filter(goal::Column::Status.ne(GoalStatus::Abandoned.as_str()))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let recent = recent_check_ins(conn, &ids, as_of).await?;
-    let outside = outside_interests(conn, &ids, as_of).await?;
-    let quiet = gone_quiet(conn, &ids, as_of).await?;
+    let facts = facts(conn, &ids, as_of).await?;
     // Attendance counts as activity at the meeting's start; the rate is over the last meetings.
-    let last_attended = super::meetings::last_attended(conn, &ids, as_of).await?;
     let attendance_rates = super::meetings::attendance_rates(conn, &ids, as_of).await?;
 
     let mut out: HashMap<i64, Snapshot> = cohorts
         .iter()
         .map(|c| {
+            let f = facts.get(&c.id);
             let snap = Snapshot {
                 as_of: from_micros(as_of),
                 created_at: from_micros(c.created_at),
                 activated_at: c.activated_at.map(from_micros),
                 check_ins_in_previous_window: previous.get(&c.id).copied().unwrap_or(0),
-                outside_interest: outside.get(&c.id).copied().unwrap_or(0),
                 members_gone_quiet: quiet.get(&c.id).copied().unwrap_or(0),
-                active_weeks_in_a_row: recent.get(&c.id).map_or(0, |r| r.weeks_in_a_row),
+                outside_interest: f.map_or(0, |f| f.outside_interest),
+                active_weeks_in_a_row: f.map_or(0, |f| f.weeks_in_a_row),
                 attendance_rate: attendance_rates.get(&c.id).copied(),
+                goals: f.map_or(0, |f| f.goals),
+                goals_achieved: f.map_or(0, |f| f.goals_achieved),
+                latest_deadline: f.and_then(|f| f.latest_deadline),
                 last_activity_at: [
-                    recent.get(&c.id).and_then(|r| r.last),
-                    last_leading.get(&c.id).copied().filter(|t| *t > i64::MIN),
-                    last_attended.get(&c.id).copied(),
+                    f.and_then(|f| f.last_check_in),
+                    last_leading.get(&c.id).copied(),
+                    f.and_then(|f| f.last_attended),
                 ]
                 .into_iter()
                 .flatten()
@@ -345,42 +351,43 @@ pub async fn snapshots(
             snap.leader_active_in_window |= a.total() > 0;
         }
     }
-    for (cohort_id, status, at, deadline) in &goals {
-        let Some(snap) = out.get_mut(cohort_id) else { continue };
-        snap.goals += 1;
-        if status == GoalStatus::Achieved.as_str() && at.is_some_and(|t| t <= as_of) {
-            snap.goals_achieved += 1;
-        }
-        let deadline = deadline.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-        snap.latest_deadline = std::cmp::max(snap.latest_deadline, deadline);
-    }
     Ok(out)
 }
 
-/// What a cohort's check-ins say of its recent activity as of a moment.
-struct Recent {
+/// What a snapshot needs of each cohort that one row per cohort gives, as of a moment.
+#[derive(Default)]
+struct Facts {
     /// The latest check-in at or before the moment.
-    last: Option<i64>,
+    last_check_in: Option<i64>,
     /// Consecutive weeks, ending with the week up to the moment, with at least one check-in.
     weeks_in_a_row: u32,
+    /// The start of the latest meeting someone attended.
+    last_attended: Option<i64>,
+    outside_interest: u32,
+    /// Goals not abandoned, and of them those achieved by the moment.
+    goals: u32,
+    goals_achieved: u32,
+    latest_deadline: Option<NaiveDate>,
 }
 
-/// [`Recent`] of each cohort as of `as_of`: one statement of probes of the check-ins' index by
-/// cohort and time — one for the latest, and one a week for the streak, looking a week further
+/// [`Facts`] of each cohort as of `as_of`, in one statement. Check-ins are probes of their index
+/// by cohort and time — one for the latest, and one a week for the streak, looking a week further
 /// back only while the weeks so far had check-ins.
-async fn recent_check_ins(
-    conn: &impl ConnectionTrait,
-    cohort_ids: &[i64],
-    as_of: i64,
-) -> Result<HashMap<i64, Recent>, DbErr> {
+async fn facts(conn: &impl ConnectionTrait, cohort_ids: &[i64], as_of: i64) -> Result<HashMap<i64, Facts>, DbErr> {
     let mut b = Binds::new(conn.get_database_backend());
     let (at, week, weeks, list) = (b.bind(as_of), b.bind(MICROS_PER_WEEK), b.bind(STREAK_WEEKS), b.list(cohort_ids));
+    let (abandoned, achieved) = (b.bind(GoalStatus::Abandoned.as_str()), b.bind(GoalStatus::Achieved.as_str()));
+    let last_attended = super::meetings::last_attended(&mut b, "c.id", &at);
+    let outside = outside_interest_sql(&mut b, "c.id", &at);
     let checked_in = |cohort: &str, weeks_back: &str| {
         format!(
             "EXISTS (SELECT 1 FROM check_ins x WHERE x.cohort_id = {cohort} \
                      AND x.occurred_at <= {at} - {weeks_back} * {week} \
                      AND x.occurred_at > {at} - ({weeks_back} + 1) * {week})"
         )
+    };
+    let goals = |what: &str, only: &str| {
+        format!("(SELECT {what} FROM goals g WHERE g.cohort_id = c.id AND g.status <> {abandoned}{only})")
     };
     let sql = format!(
         "WITH RECURSIVE streak (cohort_id, weeks_back) AS ( \
@@ -390,17 +397,30 @@ async fn recent_check_ins(
              WHERE s.weeks_back + 1 < {weeks} AND {next}) \
          SELECT c.id, \
                 (SELECT MAX(x.occurred_at) FROM check_ins x WHERE x.cohort_id = c.id AND x.occurred_at <= {at}), \
-                (SELECT COUNT(*) FROM streak s WHERE s.cohort_id = c.id) \
+                (SELECT COUNT(*) FROM streak s WHERE s.cohort_id = c.id), \
+                {last_attended}, {outside}, {goal_count}, {goals_achieved}, {latest_deadline} \
          FROM cohorts c WHERE c.id IN ({list})",
         first = checked_in("c.id", "0"),
         next = checked_in("s.cohort_id", "(s.weeks_back + 1)"),
+        goal_count = goals("COUNT(*)", ""),
+        goals_achieved = goals("COUNT(*)", &format!(" AND g.status = {achieved} AND g.achieved_at <= {at}")),
+        latest_deadline = goals("MAX(g.deadline)", ""),
     );
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     let mut out = HashMap::new();
     for row in conn.query_all_raw(b.statement(sql)).await? {
         let cohort_id: i64 = row.try_get_by_index(0)?;
-        let last: Option<i64> = row.try_get_by_index(1)?;
-        let weeks: i64 = row.try_get_by_index(2)?;
-        out.insert(cohort_id, Recent { last, weeks_in_a_row: u32::try_from(weeks).unwrap_or(u32::MAX) });
+        let deadline: Option<String> = row.try_get_by_index(7)?;
+        let facts = Facts {
+            last_check_in: row.try_get_by_index(1)?,
+            weeks_in_a_row: count(row.try_get_by_index(2)?),
+            last_attended: row.try_get_by_index(3)?,
+            outside_interest: count(row.try_get_by_index(4)?),
+            goals: count(row.try_get_by_index(5)?),
+            goals_achieved: count(row.try_get_by_index(6)?),
+            latest_deadline: super::progress::parse_date(deadline.as_deref()),
+        };
+        out.insert(cohort_id, facts);
     }
     Ok(out)
 }
@@ -409,57 +429,23 @@ async fn recent_check_ins(
 /// request to join is pending or was accepted. Withdrawn and declined requests stay on record
 /// but do not count, and one person counts once however often they asked.
 pub async fn outside_interest(conn: &impl ConnectionTrait, cohort_id: i64, as_of: i64) -> Result<u32, DbErr> {
-    Ok(outside_interests(conn, &[cohort_id], as_of).await?.get(&cohort_id).copied().unwrap_or(0))
-}
-
-/// How many active members of each cohort went quiet as of `as_of`: at least the cohort's
-/// `maxUnanswered` check-in nudges (the policy's, or the default) came due after their latest
-/// check-in, as `nudge::gone_quiet` decides for one member. One statement; a member's latest
-/// check-in is a probe of their tallies. A cohort with none is absent.
-async fn gone_quiet(conn: &impl ConnectionTrait, cohort_ids: &[i64], as_of: i64) -> Result<HashMap<i64, u32>, DbErr> {
-    use afterclass_domain::nudge::{DEFAULT_MAX_UNANSWERED, NudgeKind};
     let mut b = Binds::new(conn.get_database_backend());
-    let (at, active, kind) =
-        (b.bind(as_of), b.bind(MembershipStatus::Active.as_str()), b.bind(NudgeKind::CheckInDue.as_str()));
-    let default = b.bind(i64::from(DEFAULT_MAX_UNANSWERED));
-    let list = b.list(cohort_ids);
-    let last = tallies::as_of("occurred_at", "m.id", &ALL_CHECK_INS.to_string(), &at);
-    let sql = format!(
-        "SELECT m.cohort_id, COUNT(*) FROM memberships m \
-         WHERE m.cohort_id IN ({list}) AND m.status = {active} \
-           AND (SELECT COUNT(*) FROM nudges n WHERE n.membership_id = m.id AND n.kind = {kind} \
-                  AND n.due_at <= {at} AND n.due_at > COALESCE({last}, -1)) \
-               >= COALESCE((SELECT p.max_unanswered FROM nudge_policies p WHERE p.cohort_id = m.cohort_id), {default}) \
-         GROUP BY m.cohort_id"
-    );
-    let mut out = HashMap::new();
-    for row in conn.query_all_raw(b.statement(sql)).await? {
-        let cohort_id: i64 = row.try_get_by_index(0)?;
-        let n: i64 = row.try_get_by_index(1)?;
-        out.insert(cohort_id, u32::try_from(n).unwrap_or(u32::MAX));
-    }
-    Ok(out)
+    let (cohort, at) = (b.bind(cohort_id), b.bind(as_of));
+    let sql = format!("SELECT {}", outside_interest_sql(&mut b, &cohort, &at));
+    let Some(row) = conn.query_one_raw(b.statement(sql)).await? else { return Ok(0) };
+    let n: i64 = row.try_get_by_index(0)?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-/// [`outside_interest`] of many cohorts in one statement; a cohort with none is absent.
-async fn outside_interests(
-    conn: &impl ConnectionTrait,
-    cohort_ids: &[i64],
-    as_of: i64,
-) -> Result<HashMap<i64, u32>, DbErr> {
+/// A scalar subquery giving the outside interest ([`outside_interest`]) in the cohort `cohort`
+/// as of `at` (SQL expressions).
+fn outside_interest_sql(b: &mut Binds, cohort: &str, at: &str) -> String {
     use afterclass_domain::joining::JoinRequestStatus;
-    let counted = [JoinRequestStatus::Pending.as_str(), JoinRequestStatus::Approved.as_str()];
-    let rows: Vec<(i64, i64)> = join_request::Entity::find()
-        .select_only()
-        .column(join_request::Column::CohortId)
-        .column_as(Expr::col(join_request::Column::PersonId).count_distinct(), "n")
-        .filter(join_request::Column::CohortId.is_in(cohort_ids.iter().copied()))
-        .filter(join_request::Column::FromOutsideCourse.eq(true))
-        .filter(join_request::Column::Status.is_in(counted))
-        .filter(join_request::Column::CreatedAt.lte(as_of))
-        .group_by(join_request::Column::CohortId)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(|(cohort_id, n)| (cohort_id, u32::try_from(n).unwrap_or(u32::MAX))).collect())
+    let (yes, pending, approved) =
+        (b.bind(true), b.bind(JoinRequestStatus::Pending.as_str()), b.bind(JoinRequestStatus::Approved.as_str()));
+    format!(
+        "(SELECT COUNT(DISTINCT j.person_id) FROM join_requests j \
+          WHERE j.cohort_id = {cohort} AND j.from_outside_course = {yes} \
+            AND j.status IN ({pending}, {approved}) AND j.created_at <= {at})"
+    )
 }

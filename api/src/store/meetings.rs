@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use super::tallies::Binds;
 use afterclass_domain::lifecycle::ATTENDANCE_MEETINGS;
 use afterclass_domain::meeting::{
     self as dm, Cadence, Channel, ChannelKind, Frequency, MeetingFormat, Place, WeekOfMonth,
@@ -338,25 +339,14 @@ pub async fn attendance_rates(
         .collect())
 }
 
-/// For each cohort, the start of the latest meeting by `as_of` at which someone of it was
-/// present; a cohort with no such meeting is absent.
-pub async fn last_attended(
-    conn: &impl ConnectionTrait,
-    cohort_ids: &[i64],
-    as_of: i64,
-) -> Result<HashMap<i64, i64>, DbErr> {
-    let rows: Vec<(i64, Option<i64>)> = attendance::Entity::find()
-        .select_only()
-        .column(attendance::Column::CohortId)
-        .column_as(Expr::col(attendance::Column::MeetingStartsAt).max(), "latest")
-        .filter(attendance::Column::CohortId.is_in(cohort_ids.iter().copied()))
-        .filter(attendance::Column::Mark.eq(dm::AttendanceMark::Present.as_str()))
-        .filter(attendance::Column::MeetingStartsAt.lte(as_of))
-        .group_by(attendance::Column::CohortId)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().filter_map(|(cohort_id, latest)| Some((cohort_id, latest?))).collect())
+/// A scalar subquery giving the start of the latest meeting at or before `at` at which someone
+/// of the cohort `cohort` was present (SQL expressions); NULL without one.
+pub(super) fn last_attended(b: &mut Binds, cohort: &str, at: &str) -> String {
+    let present = b.bind(dm::AttendanceMark::Present.as_str());
+    format!(
+        "(SELECT MAX(a.meeting_starts_at) FROM attendance a \
+          WHERE a.cohort_id = {cohort} AND a.mark = {present} AND a.meeting_starts_at <= {at})"
+    )
 }
 
 /// One meeting as the API shows it: an occurrence of the cadence, or a row (a one-off, or an
