@@ -570,3 +570,25 @@ async fn sqlite_synchronous_setting() {
         app.stop().await;
     }
 }
+
+/// The bundled SQLite is built without memory statistics (`.cargo/config.toml`): with them, every
+/// allocation inside SQLite takes one process-wide mutex that concurrent readers queue on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_is_built_without_memory_statistics() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        afterclass_tests::fresh_database(Backend::Sqlite).await.expect("a SQLite file"),
+        config,
+    )
+    .await;
+    let conn = app.store.reader();
+    let options: Vec<String> = conn
+        .query_all_raw(Statement::from_string(conn.get_database_backend(), "PRAGMA compile_options"))
+        .await
+        .expect("PRAGMA compile_options")
+        .into_iter()
+        .map(|row| row.try_get_by_index::<String>(0).expect("an option"))
+        .collect();
+    assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+    app.stop().await;
+}
