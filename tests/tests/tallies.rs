@@ -90,6 +90,8 @@ async fn tallies_read_what_aggregating_every_check_in_gives(app: TestApp) {
         assert_eq!(sorted(observed), sorted(expected), "observations as of {as_of}");
 
         let activity = lifecycle::member_activity(reader, &ids, as_of).await.unwrap();
+        let none = lifecycle::member_activity(reader, &[], as_of).await.unwrap();
+        assert!(none.is_empty(), "no cohorts, no activity: {none:?}");
         let in_window = oracle::check_ins_per_member(reader, &ids, as_of).await.unwrap();
         let members = oracle::memberships(reader, &ids).await.unwrap();
         assert_eq!(activity.len(), members.len(), "every membership has an activity");

@@ -102,9 +102,7 @@ pub async fn member_activity(
     cohort_ids: &[i64],
     as_of: i64,
 ) -> Result<HashMap<i64, MemberActivity>, DbErr> {
-    let members = members(conn, cohort_ids, None, as_of, false).await?;
-    let leading = leadership_actions(conn, cohort_ids, as_of - WINDOW, as_of).await?;
-    activity_of(conn, cohort_ids, as_of, &members, &leading).await
+    window_activity(conn, cohort_ids, None, as_of).await
 }
 
 /// [`member_activity`] of the memberships `only` (of `cohort_ids`): the members a page shows,
@@ -118,7 +116,18 @@ pub async fn activity_of_memberships(
     if only.is_empty() {
         return Ok(HashMap::new());
     }
-    let members = members(conn, cohort_ids, Some(only), as_of, false).await?;
+    window_activity(conn, cohort_ids, Some(only), as_of).await
+}
+
+/// The activity of the memberships of the cohorts (or those of them in `only`) in the window
+/// ending at `as_of`.
+async fn window_activity(
+    conn: &impl ConnectionTrait,
+    cohort_ids: &[i64],
+    only: Option<&[i64]>,
+    as_of: i64,
+) -> Result<HashMap<i64, MemberActivity>, DbErr> {
+    let members = members(conn, cohort_ids, only, as_of, false).await?;
     let leading = leadership_actions(conn, cohort_ids, as_of - WINDOW, as_of).await?;
     activity_of(conn, cohort_ids, as_of, &members, &leading).await
 }
@@ -142,7 +151,8 @@ struct Member {
 
 /// Every membership of the cohorts (or those of them in `only`) with its check-ins in the window
 /// ending at `as_of` and, for a `snapshot`, in the window before and whether it went quiet: one
-/// statement, two (four) probes of each member's tallies, whatever the number of check-ins.
+/// statement, one probe of each member's tallies per window boundary (two; for a snapshot three,
+/// and one for the latest check-in), whatever the number of check-ins.
 async fn members(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
@@ -158,8 +168,8 @@ async fn members(
     let key = ALL_CHECK_INS.to_string();
     let count_at = |at: &str| format!("COALESCE({}, 0)", tallies::as_of("check_ins", "m.id", &key, at));
     let (now, from) = (b.bind(as_of), b.bind(as_of - WINDOW));
-    let in_window = format!("{} - {}", count_at(&now), count_at(&from));
-    let (in_previous, gone_quiet) = if snapshot {
+    let (at_now, at_from) = (count_at(&now), count_at(&from));
+    let (at_before, gone_quiet) = if snapshot {
         let before = b.bind(as_of - 2 * WINDOW);
         let (active, kind) = (b.bind(MembershipStatus::Active.as_str()), b.bind(NudgeKind::CheckInDue.as_str()));
         let default = b.bind(i64::from(DEFAULT_MAX_UNANSWERED));
@@ -172,30 +182,33 @@ async fn members(
                                    {default}) \
                   THEN 1 ELSE 0 END"
         );
-        (format!("{} - {}", count_at(&from), count_at(&before)), quiet)
+        (count_at(&before), quiet)
     } else {
         ("CAST(0 AS BIGINT)".to_owned(), "0".to_owned())
     };
     let list = b.list(cohort_ids);
     let only = only.map_or_else(String::new, |ids| format!(" AND m.id IN ({})", b.list(ids)));
     let sql = format!(
-        "SELECT m.id, m.cohort_id, m.person_id, m.role, m.status, {in_window}, {in_previous}, {gone_quiet} \
+        "SELECT m.id, m.cohort_id, m.person_id, m.role, m.status, {at_now}, {at_from}, {at_before}, {gone_quiet} \
          FROM memberships m WHERE m.cohort_id IN ({list}){only}"
     );
-    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    // Check-ins between two boundaries: the difference of the running counts at them.
+    let between = |later: i64, earlier: i64| u32::try_from(later.saturating_sub(earlier)).unwrap_or(u32::MAX);
     conn.query_all_raw(b.statement(sql))
         .await?
         .into_iter()
         .map(|row| {
-            let quiet: i32 = row.try_get_by_index(7)?;
+            let (at_now, at_from): (i64, i64) = (row.try_get_by_index(5)?, row.try_get_by_index(6)?);
+            let at_before: i64 = row.try_get_by_index(7)?;
+            let quiet: i32 = row.try_get_by_index(8)?;
             Ok(Member {
                 id: row.try_get_by_index(0)?,
                 cohort_id: row.try_get_by_index(1)?,
                 person_id: row.try_get_by_index(2)?,
                 role: row.try_get_by_index(3)?,
                 status: row.try_get_by_index(4)?,
-                in_window: count(row.try_get_by_index(5)?),
-                in_previous_window: count(row.try_get_by_index(6)?),
+                in_window: between(at_now, at_from),
+                in_previous_window: if snapshot { between(at_from, at_before) } else { 0 },
                 gone_quiet: quiet != 0,
             })
         })
@@ -245,6 +258,9 @@ async fn leadership_actions(
     from: i64,
     to: i64,
 ) -> Result<HashMap<(i64, i64), Leading>, DbErr> {
+    if cohort_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let mut b = Binds::new(conn.get_database_backend());
     let (from, to, list) = (b.bind(from), b.bind(to), b.list(cohort_ids));
     let sql = format!(
@@ -355,7 +371,6 @@ pub async fn snapshots(
 }
 
 /// What a snapshot needs of each cohort that one row per cohort gives, as of a moment.
-#[derive(Default)]
 struct Facts {
     /// The latest check-in at or before the moment.
     last_check_in: Option<i64>,

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 
-use super::tallies::Binds;
 use afterclass_domain::lifecycle::ATTENDANCE_MEETINGS;
 use afterclass_domain::meeting::{
     self as dm, Cadence, Channel, ChannelKind, Frequency, MeetingFormat, Place, WeekOfMonth,
@@ -17,6 +16,8 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect,
 };
+
+use super::tallies::Binds;
 
 macro_rules! no_relations {
     () => {
