@@ -19,6 +19,7 @@ mod m20261201_000008_lti;
 mod m20261201_000009_nudges;
 mod m20261201_000010_privacy;
 mod m20261201_000011_rate_windows;
+mod m20261202_000012_check_in_totals;
 pub mod tallies;
 
 /// The ordered list of migrations.
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_nudges::Migration),
             Box::new(m20261201_000010_privacy::Migration),
             Box::new(m20261201_000011_rate_windows::Migration),
+            Box::new(m20261202_000012_check_in_totals::Migration),
         ]
     }
 }

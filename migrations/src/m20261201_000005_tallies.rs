@@ -66,7 +66,7 @@ impl MigrationTrait for Migration {
             true,
         ))
         .await?;
-        crate::tallies::rebuild(m.get_connection(), None).await
+        crate::tallies::rebuild_tallies(m.get_connection(), None).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

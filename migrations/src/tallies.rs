@@ -8,6 +8,10 @@
 //! to and including its check-in, in the order (`occurred_at`, `id`): how many check-ins, the sum
 //! of their values within the bound, and the latest check-in that carried a value (its
 //! `occurred_at`, `id` and value, as recorded).
+//!
+//! `check_in_totals` holds each member's last tally of each key (the row of their latest check-in
+//! in that order) once more, with the member's cohort: what a read as of any moment at or after
+//! that check-in finds, without probing the history.
 
 use afterclass_domain::goal::MAX_MAGNITUDE;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr};
@@ -26,9 +30,39 @@ pub fn bounded(value: &str) -> String {
     )
 }
 
+/// Rebuilds the tallies and the totals of one cohort's check-ins, or of every cohort's, from the
+/// check-ins: four statements, whatever the number of check-ins.
+pub async fn rebuild(conn: &impl ConnectionTrait, cohort_id: Option<i64>) -> Result<(), DbErr> {
+    rebuild_tallies(conn, cohort_id).await?;
+    rebuild_totals(conn, cohort_id).await
+}
+
+/// Rebuilds the totals of one cohort, or of every cohort, from the tallies: each member's last
+/// tally of each key. Two statements.
+pub(crate) async fn rebuild_totals(conn: &impl ConnectionTrait, cohort_id: Option<i64>) -> Result<(), DbErr> {
+    let (totals, members) = match cohort_id {
+        Some(id) => (format!("cohort_id = {id}"), format!("m.cohort_id = {id}")),
+        None => ("1 = 1".to_owned(), "1 = 1".to_owned()),
+    };
+    conn.execute_unprepared(&format!("DELETE FROM check_in_totals WHERE {totals}")).await?;
+    conn.execute_unprepared(&format!(
+        "INSERT INTO check_in_totals (tenant_id, cohort_id, membership_id, goal_key, check_in_id, occurred_at, \
+                                      check_ins, value_sum, latest_at, latest_id, latest_value) \
+         SELECT t.tenant_id, m.cohort_id, t.membership_id, t.goal_key, t.check_in_id, t.occurred_at, \
+                t.check_ins, t.value_sum, t.latest_at, t.latest_id, t.latest_value \
+         FROM check_in_tallies t JOIN memberships m ON m.id = t.membership_id \
+         WHERE {members} AND NOT EXISTS ( \
+             SELECT 1 FROM check_in_tallies l \
+             WHERE l.membership_id = t.membership_id AND l.goal_key = t.goal_key \
+               AND (l.occurred_at > t.occurred_at OR (l.occurred_at = t.occurred_at AND l.check_in_id > t.check_in_id)))"
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Rebuilds the tallies of one cohort's check-ins, or of every cohort's, from the check-ins:
 /// two statements, whatever the number of check-ins.
-pub async fn rebuild(conn: &impl ConnectionTrait, cohort_id: Option<i64>) -> Result<(), DbErr> {
+pub(crate) async fn rebuild_tallies(conn: &impl ConnectionTrait, cohort_id: Option<i64>) -> Result<(), DbErr> {
     let (scope, tallies) = match cohort_id {
         Some(id) => (
             format!("cohort_id = {id}"),

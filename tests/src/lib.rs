@@ -706,19 +706,59 @@ pub async fn tally_rows(conn: &impl ConnectionTrait, cohort_id: i64) -> Vec<Tall
         .query_all_raw(Statement::from_string(conn.get_database_backend(), sql.clone()))
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.iter()
+    rows.iter().map(tally_row).collect()
+}
+
+/// The first nine columns of `r` as a [`TallyRow`].
+fn tally_row(r: &sea_orm::QueryResult) -> TallyRow {
+    (
+        r.try_get_by_index(0).unwrap(),
+        r.try_get_by_index(1).unwrap(),
+        r.try_get_by_index(2).unwrap(),
+        r.try_get_by_index(3).unwrap(),
+        r.try_get_by_index(4).unwrap(),
+        r.try_get_by_index(5).unwrap(),
+        r.try_get_by_index(6).unwrap(),
+        r.try_get_by_index(7).unwrap(),
+        r.try_get_by_index(8).unwrap(),
+    )
+}
+
+/// Checks the totals of the cohort's members: each member's last tally of each key (the tally
+/// of their latest check-in), once, with the member's cohort and tenant.
+pub async fn assert_totals_are_the_last_tallies(conn: &impl ConnectionTrait, cohort_id: i64) {
+    let tallies = tally_rows(conn, cohort_id).await;
+    // Sorted by member, key and then time: a key's last row is the one before the next key's.
+    let last: Vec<TallyRow> = tallies
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| tallies.get(i + 1).is_none_or(|next| (next.0, next.1) != (t.0, t.1)))
+        .map(|(_, t)| *t)
+        .collect();
+    let sql = format!(
+        "SELECT t.membership_id, t.goal_key, t.check_in_id, t.occurred_at, t.check_ins, t.value_sum, \
+                t.latest_at, t.latest_id, t.latest_value, \
+                CASE WHEN t.cohort_id = m.cohort_id AND t.tenant_id = m.tenant_id THEN 1 ELSE 0 END \
+         FROM check_in_totals t JOIN memberships m ON m.id = t.membership_id \
+         WHERE m.cohort_id = {cohort_id} ORDER BY t.membership_id, t.goal_key"
+    );
+    let rows = conn
+        .query_all_raw(Statement::from_string(conn.get_database_backend(), sql.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let totals: Vec<TallyRow> = rows
+        .iter()
         .map(|r| {
-            (
-                r.try_get_by_index(0).unwrap(),
-                r.try_get_by_index(1).unwrap(),
-                r.try_get_by_index(2).unwrap(),
-                r.try_get_by_index(3).unwrap(),
-                r.try_get_by_index(4).unwrap(),
-                r.try_get_by_index(5).unwrap(),
-                r.try_get_by_index(6).unwrap(),
-                r.try_get_by_index(7).unwrap(),
-                r.try_get_by_index(8).unwrap(),
-            )
+            let matches: i32 = r.try_get_by_index(9).unwrap();
+            assert_eq!(matches, 1, "a totals row of another cohort or tenant than its member's");
+            tally_row(r)
         })
-        .collect()
+        .collect();
+    let differs = totals.iter().zip(&last).find(|(t, l)| t != l);
+    assert!(
+        totals.len() == last.len() && differs.is_none(),
+        "cohort {cohort_id}: {} totals rows, {} members' keys; first difference (totals, last tally): {differs:?}",
+        totals.len(),
+        last.len()
+    );
 }

@@ -26,7 +26,8 @@ use afterclass::store::Store;
 use afterclass_tests::receiver::Receiver;
 use afterclass_tests::serde_json::{self, Value, json};
 use afterclass_tests::{
-    Backend, ChildServer, TestDatabase, fresh_database, instructor, integration, ops, tally_rows, trainee,
+    Backend, ChildServer, TestDatabase, assert_totals_are_the_last_tallies, fresh_database, instructor, integration,
+    ops, tally_rows, trainee,
 };
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -459,6 +460,7 @@ async fn crash_under_load(backend: Backend, db: TestDatabase) {
     // The tallies are what rebuilding them from the check-ins gives.
     let kept = tally_rows(store.writer(), cohort_row).await;
     assert_eq!(kept.len(), 2 * rows.len(), "a tally row per check-in and one for its goal");
+    assert_totals_are_the_last_tallies(store.writer(), cohort_row).await;
 
     // Every stage event reaches the receiver under its own webhook-id, with its payload.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -530,7 +530,16 @@ async fn erasure_leaves_no_trace_and_changes_no_cohort_figure(app: TestApp) {
         map.remove("sqlite_sequence");
     }
     assert_eq!(after_tables, expected, "only calendar feeds' rows were added");
-    for table in ["check_ins", "check_in_tallies", "attendance", "rsvps", "nudges", "events", "webhook_deliveries"] {
+    for table in [
+        "check_ins",
+        "check_in_tallies",
+        "check_in_totals",
+        "attendance",
+        "rsvps",
+        "nudges",
+        "events",
+        "webhook_deliveries",
+    ] {
         assert_eq!(after_counts[table], counts[table], "{table}");
     }
 

@@ -4,7 +4,8 @@
 //! status and role, a membership removed), what they read as of any moment (the past, the
 //! middle of a day, day boundaries, the moment of a check-in, now) equals what aggregating every
 //! check-in gives; and the tallies the write path keeps equal the ones rebuilt from the
-//! check-ins, which is how check-ins stored before the tallies get theirs.
+//! check-ins, which is how check-ins stored before the tallies get theirs; and each member's
+//! totals are their last tally of each key.
 //!
 //! The aggregate queries over every check-in live here, as the oracle.
 
@@ -18,7 +19,7 @@ use afterclass::store::entities::{check_in, cohort, membership};
 use afterclass::store::{self, lifecycle, progress, tallies, to_micros};
 use afterclass_domain::goal::{MAX_MAGNITUDE, Observations};
 use afterclass_domain::lifecycle::{MICROS_PER_DAY, MICROS_PER_WEEK, WINDOW_DAYS};
-use afterclass_tests::{TestApp, on_both_stores, tally_rows};
+use afterclass_tests::{TestApp, assert_totals_are_the_last_tallies, on_both_stores, tally_rows};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
@@ -67,7 +68,9 @@ async fn tallies_read_what_aggregating_every_check_in_gives(app: TestApp) {
         // The tallies kept check-in by check-in are the ones rebuilt from the check-ins.
         let kept = tally_rows(conn, seeded.cohort.id).await;
         assert!(!kept.is_empty());
+        assert_totals_are_the_last_tallies(conn, seeded.cohort.id).await;
         tallies::rebuild(conn, Some(seeded.cohort.id)).await.unwrap();
+        assert_totals_are_the_last_tallies(conn, seeded.cohort.id).await;
         let rebuilt = tally_rows(conn, seeded.cohort.id).await;
         let differs = kept.iter().zip(&rebuilt).find(|(k, r)| k != r);
         assert!(
@@ -136,10 +139,20 @@ async fn the_migration_builds_the_tallies_of_stored_check_ins(app: TestApp) {
     let kept = tally_rows(conn, seeded.cohort.id).await;
     assert!(!kept.is_empty());
 
-    Migrator::down(conn, Some(1)).await.unwrap();
+    // Down to the migration before the tallies, so that both the tallies' and the totals' go.
+    let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+    let tallies_at = names.iter().position(|n| n.ends_with("_tallies")).expect("the tallies' migration");
+    Migrator::down(conn, Some(u32::try_from(names.len() - tallies_at).unwrap())).await.unwrap();
+    for table in ["check_in_tallies", "check_in_totals"] {
+        let exists = conn
+            .query_one_raw(Statement::from_string(conn.get_database_backend(), format!("SELECT 1 FROM {table}")))
+            .await;
+        assert!(exists.is_err(), "{table} is gone with its migration");
+    }
     assert_eq!(app.count("check_ins").await, 150, "the check-ins stay when the tallies go");
     Migrator::up(conn, None).await.unwrap();
     assert_eq!(tally_rows(conn, seeded.cohort.id).await, kept);
+    assert_totals_are_the_last_tallies(conn, seeded.cohort.id).await;
     app.stop().await;
 }
 
@@ -166,6 +179,7 @@ async fn concurrent_check_ins_of_one_member_keep_their_tallies_whole(app: TestAp
         .unwrap();
     let kept = tally_rows(conn, cohort_id).await;
     assert_eq!(kept.len(), 48, "a row for every check-in and one for its goal");
+    assert_totals_are_the_last_tallies(conn, cohort_id).await;
     tallies::rebuild(conn, Some(cohort_id)).await.unwrap();
     assert_eq!(tally_rows(conn, cohort_id).await, kept);
     app.stop().await;

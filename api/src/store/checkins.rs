@@ -84,7 +84,7 @@ pub async fn share(
     Ok(Some(held))
 }
 
-/// Writes `row` (its id drawn by [`share`]), adds it to its member's tallies (held by [`share`]
+/// Writes `row` (its id drawn by [`share`]), adds it to its member's tallies and totals (held by [`share`]
 /// on PostgreSQL) and records `event`, in one statement. With an idempotency key, a check-in of
 /// the same member and key stored meanwhile wins: nothing is written and this gives `false`.
 pub async fn insert(conn: &impl ConnectionTrait, row: &check_in::Model, event: &NewEvent) -> Result<bool, DbErr> {
@@ -114,20 +114,23 @@ pub async fn insert(conn: &impl ConnectionTrait, row: &check_in::Model, event: &
         // Sibling statements of one `WITH` see the same snapshot, not each other's rows: the
         // tallies and the event ask the insert's own `RETURNING` whether it wrote.
         let inserted = "EXISTS (SELECT 1 FROM inserted)";
-        let tallies = tallies::upsert(&mut b, row, inserted);
+        let [tallies, totals] = tallies::upsert(&mut b, row, inserted);
         let event = events::insert(&mut b, event, inserted);
         b.statement(format!(
-            "WITH inserted AS ({check_in} RETURNING id), tallied AS ({tallies}), recorded AS ({event}) \
+            "WITH inserted AS ({check_in} RETURNING id), tallied AS ({tallies}), totalled AS ({totals}), \
+                  recorded AS ({event}) \
              SELECT COUNT(*) AS written FROM inserted"
         ))
     } else {
         // One call, statement after statement: each later one sees the row if it was written.
         let id = b.bind(row.id);
         let inserted = format!("EXISTS (SELECT 1 FROM check_ins WHERE id = {id})");
-        let tallies = tallies::upsert(&mut b, row, &inserted);
+        let [tallies, totals] = tallies::upsert(&mut b, row, &inserted);
         let event = events::insert(&mut b, event, &inserted);
-        let sql = format!("{check_in}; {tallies}; {event}; SELECT COUNT(*) AS written FROM check_ins WHERE id = {id}");
-        b.statements(sql, 4)
+        let sql = format!(
+            "{check_in}; {tallies}; {totals}; {event}; SELECT COUNT(*) AS written FROM check_ins WHERE id = {id}"
+        );
+        b.statements(sql, 5)
     };
     // On SQLite the rows come from the last statement, the only one that gives any.
     let rows = conn.query_all_raw(statement).await?;

@@ -151,8 +151,9 @@ struct Member {
 
 /// Every membership of the cohorts (or those of them in `only`) with its check-ins in the window
 /// ending at `as_of` and, for a `snapshot`, in the window before and whether it went quiet: one
-/// statement, one probe of each member's tallies per window boundary (two; for a snapshot three,
-/// and one for the latest check-in), whatever the number of check-ins.
+/// statement, whatever the number of check-ins. Each member's counts come from their totals row;
+/// only a member who checked in after a window boundary costs a probe of their tallies there
+/// (two boundaries; for a snapshot three, and the latest check-in).
 async fn members(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
@@ -166,14 +167,14 @@ async fn members(
     }
     let mut b = Binds::new(conn.get_database_backend());
     let key = ALL_CHECK_INS.to_string();
-    let count_at = |at: &str| format!("COALESCE({}, 0)", tallies::as_of("check_ins", "m.id", &key, at));
+    let count_at = |at: &str| format!("COALESCE({}, 0)", tallies::as_of_totals("check_ins", "c", "m.id", &key, at));
     let (now, from) = (b.bind(as_of), b.bind(as_of - WINDOW));
     let (at_now, at_from) = (count_at(&now), count_at(&from));
     let (at_before, gone_quiet) = if snapshot {
         let before = b.bind(as_of - 2 * WINDOW);
         let (active, kind) = (b.bind(MembershipStatus::Active.as_str()), b.bind(NudgeKind::CheckInDue.as_str()));
         let default = b.bind(i64::from(DEFAULT_MAX_UNANSWERED));
-        let last = tallies::as_of("occurred_at", "m.id", &key, &now);
+        let last = tallies::as_of_totals("occurred_at", "c", "m.id", &key, &now);
         let quiet = format!(
             "CASE WHEN m.status = {active} \
                    AND (SELECT COUNT(*) FROM nudges n WHERE n.membership_id = m.id AND n.kind = {kind} \
@@ -190,7 +191,8 @@ async fn members(
     let only = only.map_or_else(String::new, |ids| format!(" AND m.id IN ({})", b.list(ids)));
     let sql = format!(
         "SELECT m.id, m.cohort_id, m.person_id, m.role, m.status, {at_now}, {at_from}, {at_before}, {gone_quiet} \
-         FROM memberships m WHERE m.cohort_id IN ({list}){only}"
+         FROM memberships m {join} WHERE m.cohort_id IN ({list}){only}",
+        join = tallies::join_totals("c", "m.id", &key),
     );
     // Check-ins between two boundaries: the difference of the running counts at them.
     let between = |later: i64, earlier: i64| u32::try_from(later.saturating_sub(earlier)).unwrap_or(u32::MAX);

@@ -119,14 +119,16 @@ pub async fn gather(conn: &impl ConnectionTrait, c: &cohort::Model, now: DateTim
         .all(conn)
         .await?;
     let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
-    // Each member's latest check-in up to now: a probe of their tallies, whatever the history.
+    // Each member's latest check-in up to now: their totals row, whatever the history.
     let last: HashMap<i64, i64> = if ids.is_empty() {
         HashMap::new()
     } else {
         let mut b = Binds::new(conn.get_database_backend());
         let (at, list) = (b.bind(to_micros(now)), b.list(&ids));
-        let probe = tallies::as_of("occurred_at", "m.id", &tallies::ALL_CHECK_INS.to_string(), &at);
-        let sql = format!("SELECT m.id, {probe} FROM memberships m WHERE m.id IN ({list})");
+        let key = tallies::ALL_CHECK_INS.to_string();
+        let last = tallies::as_of_totals("occurred_at", "c", "m.id", &key, &at);
+        let join = tallies::join_totals("c", "m.id", &key);
+        let sql = format!("SELECT m.id, {last} FROM memberships m {join} WHERE m.id IN ({list})");
         let mut out = HashMap::new();
         for row in conn.query_all_raw(b.statement(sql)).await? {
             let id: i64 = row.try_get_by_index(0)?;

@@ -62,7 +62,7 @@ impl Binds {
 /// A scalar subquery giving `column` of the member's last tally of `key` at or before `at` (all
 /// three SQL expressions); NULL when the member had no check-in of that key by then. One probe
 /// of the tallies' index.
-pub(super) fn as_of(column: &str, membership: &str, key: &str, at: &str) -> String {
+fn as_of(column: &str, membership: &str, key: &str, at: &str) -> String {
     format!(
         "(SELECT t.{column} FROM check_in_tallies t \
           WHERE t.membership_id = {membership} AND t.goal_key = {key} AND t.occurred_at <= {at} \
@@ -70,7 +70,25 @@ pub(super) fn as_of(column: &str, membership: &str, key: &str, at: &str) -> Stri
     )
 }
 
-/// Adds a check-in just stored to its member's tallies ([`upsert`]), for writers outside the
+/// `column` of the member's last tally of `key` at or before `at`, like [`as_of`], taken from
+/// `totals` (the alias of the member's `check_in_totals` row of that key, joined to the query,
+/// NULL when the member has no check-in of that key) when its check-in occurred at or before
+/// `at`, which a read as of now finds for every member; only a member who checked in after `at`
+/// costs a probe of the tallies.
+pub(super) fn as_of_totals(column: &str, totals: &str, membership: &str, key: &str, at: &str) -> String {
+    format!(
+        "(CASE WHEN {totals}.occurred_at IS NULL THEN NULL WHEN {totals}.occurred_at <= {at} THEN {totals}.{column} \
+          ELSE {probe} END)",
+        probe = as_of(column, membership, key, at)
+    )
+}
+
+/// The join of `totals`, the member's `check_in_totals` row of `key`, for [`as_of_totals`].
+pub(super) fn join_totals(totals: &str, membership: &str, key: &str) -> String {
+    format!("LEFT JOIN check_in_totals {totals} ON {totals}.membership_id = {membership} AND {totals}.goal_key = {key}")
+}
+
+/// Adds a check-in just stored to its member's tallies and totals ([`upsert`]), for writers outside the
 /// check-in's own statement (`store::checkins`, which writes them itself), taking on PostgreSQL a
 /// transaction-level advisory lock keyed by the membership first, so that one member's tallies
 /// are written by one transaction at a time whatever else the write locks.
@@ -81,8 +99,13 @@ pub async fn record(conn: &impl ConnectionTrait, c: &check_in::Model) -> Result<
         conn.execute_raw(Statement::from_sql_and_values(backend, lock, [Value::from(c.membership_id)])).await?;
     }
     let mut b = Binds::new(backend);
-    let upsert = upsert(&mut b, c, "true");
-    conn.execute_raw(b.statement(upsert)).await?;
+    let [tallies, totals] = upsert(&mut b, c, "true");
+    let statement = if backend == DbBackend::Postgres {
+        b.statement(format!("WITH tallied AS ({tallies}) {totals}"))
+    } else {
+        b.statements(format!("{tallies}; {totals}"), 2)
+    };
+    conn.execute_raw(statement).await?;
     Ok(())
 }
 
@@ -93,16 +116,21 @@ pub(super) fn member_lock(membership: &str) -> String {
     format!("pg_advisory_xact_lock({membership})")
 }
 
-/// The statement that adds check-in `c` to its member's tallies when `only_if` (an SQL condition)
-/// holds, its values bound in `b`, the writer holding the member's tallies on PostgreSQL
-/// ([`member_lock`]): a row for every check-in and one for its goal, each continuing
-/// the member's previous row, and the check-in added to every later row (a check-in that occurred
-/// before others already recorded) by writing those rows again, which the unique key turns into
-/// an update.
-pub(super) fn upsert(b: &mut Binds, c: &check_in::Model, only_if: &str) -> String {
+/// The two statements that add check-in `c` to its member's tallies and totals when `only_if`
+/// (an SQL condition) holds, their values bound in `b`, the writer holding the member's tallies
+/// on PostgreSQL ([`member_lock`]). Neither reads what the other writes, so they may run as
+/// siblings of one PostgreSQL `WITH`.
+///
+/// The tallies: a row for every check-in and one for its goal, each continuing the member's
+/// previous row, and the check-in added to every later row (a check-in that occurred before others
+/// already recorded) by writing those rows again, which the unique key turns into an update.
+///
+/// The totals: the member's last tally of each key, the check-in added to it, and the check-in
+/// the row's own when it is the latest.
+pub(super) fn upsert(b: &mut Binds, c: &check_in::Model, only_if: &str) -> [String; 2] {
     let (tenant, member, id, at, value) =
         (b.bind(c.tenant_id), b.bind(c.membership_id), b.bind(c.id), b.bind(c.occurred_at), b.bind(c.value));
-    let goal = b.bind(c.goal_id);
+    let (goal, cohort) = (b.bind(c.goal_id), b.bind(c.cohort_id));
     let keys = match c.goal_id {
         Some(_) => format!("SELECT {ALL_CHECK_INS} AS goal_key UNION ALL SELECT {goal}"),
         None => format!("SELECT {ALL_CHECK_INS} AS goal_key"),
@@ -113,7 +141,7 @@ pub(super) fn upsert(b: &mut Binds, c: &check_in::Model, only_if: &str) -> Strin
          OR ({t}.latest_at = {at} AND {t}.latest_id < {id}))"
     );
     // The outer `WHERE` also keeps SQLite from reading `ON CONFLICT` as a join constraint.
-    format!(
+    let tallies = format!(
         "INSERT INTO {t} (tenant_id, membership_id, goal_key, check_in_id, occurred_at, \
                           check_ins, value_sum, latest_at, latest_id, latest_value) \
          SELECT * FROM ( \
@@ -142,5 +170,30 @@ pub(super) fn upsert(b: &mut Binds, c: &check_in::Model, only_if: &str) -> Strin
              latest_id = CASE WHEN {newer} THEN {id} ELSE {t}.latest_id END, \
              latest_value = CASE WHEN {newer} THEN {value} ELSE {t}.latest_value END",
         bounded = bounded(&value),
-    )
+    );
+    let s = "check_in_totals";
+    let (newer, later) = (
+        newer.replace(t, s),
+        format!("({s}.occurred_at < {at} OR ({s}.occurred_at = {at} AND {s}.check_in_id < {id}))"),
+    );
+    let totals = format!(
+        "INSERT INTO {s} (tenant_id, cohort_id, membership_id, goal_key, check_in_id, occurred_at, \
+                          check_ins, value_sum, latest_at, latest_id, latest_value) \
+         SELECT * FROM ( \
+             SELECT {tenant}, {cohort}, {member}, k.goal_key, {id}, {at}, 1, COALESCE({bounded}, 0), \
+                    CASE WHEN {value} IS NULL THEN NULL ELSE {at} END, \
+                    CASE WHEN {value} IS NULL THEN NULL ELSE {id} END, {value} \
+             FROM ({keys}) k \
+         ) added WHERE {only_if} \
+         ON CONFLICT (membership_id, goal_key) DO UPDATE SET \
+             check_in_id = CASE WHEN {later} THEN {id} ELSE {s}.check_in_id END, \
+             occurred_at = CASE WHEN {later} THEN {at} ELSE {s}.occurred_at END, \
+             check_ins = {s}.check_ins + 1, \
+             value_sum = {s}.value_sum + COALESCE({bounded}, 0), \
+             latest_at = CASE WHEN {newer} THEN {at} ELSE {s}.latest_at END, \
+             latest_id = CASE WHEN {newer} THEN {id} ELSE {s}.latest_id END, \
+             latest_value = CASE WHEN {newer} THEN {value} ELSE {s}.latest_value END",
+        bounded = bounded(&value),
+    );
+    [tallies, totals]
 }
