@@ -136,10 +136,7 @@ pub(super) fn upsert(b: &mut Binds, c: &check_in::Model, only_if: &str) -> [Stri
         None => format!("SELECT {ALL_CHECK_INS} AS goal_key"),
     };
     let t = "check_in_tallies";
-    let newer = format!(
-        "{value} IS NOT NULL AND ({t}.latest_at IS NULL OR {t}.latest_at < {at} \
-         OR ({t}.latest_at = {at} AND {t}.latest_id < {id}))"
-    );
+    let add = |table: &str| added_to(table, &at, &id, &value);
     // The outer `WHERE` also keeps SQLite from reading `ON CONFLICT` as a join constraint.
     let tallies = format!(
         "INSERT INTO {t} (tenant_id, membership_id, goal_key, check_in_id, occurred_at, \
@@ -163,19 +160,12 @@ pub(super) fn upsert(b: &mut Binds, c: &check_in::Model, only_if: &str) -> [Stri
              WHERE membership_id = {member} AND goal_key IN ({ALL_CHECK_INS}, {goal}) \
                AND occurred_at >= {at} AND (occurred_at > {at} OR check_in_id > {id}) \
          ) changed WHERE {only_if} \
-         ON CONFLICT (membership_id, goal_key, occurred_at, check_in_id) DO UPDATE SET \
-             check_ins = {t}.check_ins + 1, \
-             value_sum = {t}.value_sum + COALESCE({bounded}, 0), \
-             latest_at = CASE WHEN {newer} THEN {at} ELSE {t}.latest_at END, \
-             latest_id = CASE WHEN {newer} THEN {id} ELSE {t}.latest_id END, \
-             latest_value = CASE WHEN {newer} THEN {value} ELSE {t}.latest_value END",
+         ON CONFLICT (membership_id, goal_key, occurred_at, check_in_id) DO UPDATE SET {added}",
         bounded = bounded(&value),
+        added = add(t),
     );
     let s = "check_in_totals";
-    let (newer, later) = (
-        newer.replace(t, s),
-        format!("({s}.occurred_at < {at} OR ({s}.occurred_at = {at} AND {s}.check_in_id < {id}))"),
-    );
+    let later = format!("({s}.occurred_at < {at} OR ({s}.occurred_at = {at} AND {s}.check_in_id < {id}))");
     let totals = format!(
         "INSERT INTO {s} (tenant_id, cohort_id, membership_id, goal_key, check_in_id, occurred_at, \
                           check_ins, value_sum, latest_at, latest_id, latest_value) \
@@ -187,13 +177,27 @@ pub(super) fn upsert(b: &mut Binds, c: &check_in::Model, only_if: &str) -> [Stri
          ) added WHERE {only_if} \
          ON CONFLICT (membership_id, goal_key) DO UPDATE SET \
              check_in_id = CASE WHEN {later} THEN {id} ELSE {s}.check_in_id END, \
-             occurred_at = CASE WHEN {later} THEN {at} ELSE {s}.occurred_at END, \
-             check_ins = {s}.check_ins + 1, \
-             value_sum = {s}.value_sum + COALESCE({bounded}, 0), \
-             latest_at = CASE WHEN {newer} THEN {at} ELSE {s}.latest_at END, \
-             latest_id = CASE WHEN {newer} THEN {id} ELSE {s}.latest_id END, \
-             latest_value = CASE WHEN {newer} THEN {value} ELSE {s}.latest_value END",
+             occurred_at = CASE WHEN {later} THEN {at} ELSE {s}.occurred_at END, {added}",
         bounded = bounded(&value),
+        added = add(s),
     );
     [tallies, totals]
+}
+
+/// The assignments that add one check-in (bound as `at`, `id`, `value`) to an existing
+/// row of `table`, a tally or a total alike: one more check-in, its bounded value in the
+/// sum, and the latest value replaced when this check-in carries a value and comes later.
+fn added_to(table: &str, at: &str, id: &str, value: &str) -> String {
+    let newer = format!(
+        "{value} IS NOT NULL AND ({table}.latest_at IS NULL OR {table}.latest_at < {at} \
+         OR ({table}.latest_at = {at} AND {table}.latest_id < {id}))"
+    );
+    format!(
+        "check_ins = {table}.check_ins + 1, \
+         value_sum = {table}.value_sum + COALESCE({bounded}, 0), \
+         latest_at = CASE WHEN {newer} THEN {at} ELSE {table}.latest_at END, \
+         latest_id = CASE WHEN {newer} THEN {id} ELSE {table}.latest_id END, \
+         latest_value = CASE WHEN {newer} THEN {value} ELSE {table}.latest_value END",
+        bounded = bounded(value),
+    )
 }
