@@ -20,6 +20,7 @@ mod m20261201_000009_nudges;
 mod m20261201_000010_privacy;
 mod m20261201_000011_rate_windows;
 mod m20261202_000012_check_in_totals;
+mod m20261203_000013_memberships_by_cohort;
 pub mod tallies;
 
 /// The ordered list of migrations.
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_privacy::Migration),
             Box::new(m20261201_000011_rate_windows::Migration),
             Box::new(m20261202_000012_check_in_totals::Migration),
+            Box::new(m20261203_000013_memberships_by_cohort::Migration),
         ]
     }
 }
