@@ -124,6 +124,20 @@ impl GoalSpec {
         self.start_value.unwrap_or(0.0)
     }
 
+    /// Whether one more check-in of `value` could bring the goal nearer its target. One that
+    /// cannot leaves the goal no nearer being reached than it was: no value (it changes neither a
+    /// sum nor a member's latest value); for a sum, a value that does not move towards the target;
+    /// for each member, a value short of the target (the members at their target can only become
+    /// fewer). For an average any value may raise it, since it replaces the member's latest.
+    pub fn could_advance(&self, value: Option<f64>) -> bool {
+        let Some(value) = value else { return false };
+        match self.aggregation {
+            Aggregation::Sum => value * (self.target - self.start()) > 0.0,
+            Aggregation::Average => true,
+            Aggregation::EachMember => self.share(value) >= 1.0,
+        }
+    }
+
     /// The share of the way from start to target that `value` has come, in [0, 1]. Works for
     /// goals that count down (target below start) as well as up.
     fn share(&self, value: f64) -> f64 {
@@ -243,6 +257,23 @@ mod tests {
     /// Deadline Nov 10: the pace line runs from Nov 1 00:00 to Nov 11 00:00 (ten days).
     fn nov_10() -> Option<NaiveDate> {
         NaiveDate::from_ymd_opt(2026, 11, 10)
+    }
+
+    #[test]
+    fn only_a_check_in_that_could_advance_the_goal_is_said_to() {
+        let up = goal(Aggregation::Sum, 100.0, None);
+        assert!(up.could_advance(Some(1.0)));
+        assert!(!up.could_advance(Some(0.0)) && !up.could_advance(Some(-3.0)) && !up.could_advance(None));
+        let down =
+            GoalSpec::parse("kg", "kg", 70.0, Some(80.0), Aggregation::Sum, None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(down.could_advance(Some(-0.5)) && !down.could_advance(Some(0.5)));
+        // Refused when set, but a stored goal is read as it is.
+        assert!(!GoalSpec::from_stored(5.0, Some(5.0), Aggregation::Sum, None).could_advance(Some(1.0)));
+        let each = goal(Aggregation::EachMember, 10.0, None);
+        assert!(each.could_advance(Some(10.0)) && each.could_advance(Some(12.0)));
+        assert!(!each.could_advance(Some(9.9)) && !each.could_advance(None));
+        let average = goal(Aggregation::Average, 10.0, None);
+        assert!(average.could_advance(Some(-1.0)) && average.could_advance(Some(3.0)) && !average.could_advance(None));
     }
 
     #[test]

@@ -5,7 +5,10 @@ use afterclass_tests::serde_json::{Value, json};
 use afterclass_tests::{TestApp, instructor, on_both_stores, ops, trainee, user_error_codes};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-on_both_stores!(a_course_becomes_a_cohort_that_checks_in_and_disbands);
+on_both_stores!(
+    a_course_becomes_a_cohort_that_checks_in_and_disbands,
+    only_a_check_in_that_could_advance_a_goal_looks_whether_it_was_reached
+);
 
 const PROGRESS: &str = r#"query($id: ID!, $asOf: DateTime) {
     cohort(id: $id) { goals { title aggregation progress(asOf: $asOf) {
@@ -159,6 +162,46 @@ async fn a_course_becomes_a_cohort_that_checks_in_and_disbands(app: TestApp) {
     let data = app.ok(&trainees[0], ops::CHECK_IN, json!({ "input": { "cohortId": id, "value": 1.0 } })).await;
     assert_eq!(user_error_codes(&data["logCheckIn"]), ["WRONG_STAGE"]);
     app.stop().await;
+}
+
+/// A check-in that cannot bring the goal nearer its target (no value, or a sum's value that does
+/// not move towards it) costs one statement fewer than one that can: the look after the commit
+/// whether the goal was reached. The goal is still marked by the check-in that reaches it, once.
+async fn only_a_check_in_that_could_advance_a_goal_looks_whether_it_was_reached(app: TestApp) {
+    let c = afterclass_tests::active_cohort(&app, "uni-look", &["t1", "t2"]).await;
+    let statements_of = |value: Option<f64>| {
+        let (app, c) = (&app, &c);
+        async move {
+            let before = app.store.statements();
+            let data = app
+                .ok(
+                    &c.trainees[0],
+                    ops::CHECK_IN,
+                    json!({ "input": { "cohortId": c.id, "goalId": c.goal_id, "value": value } }),
+                )
+                .await;
+            assert_eq!(data["logCheckIn"]["userErrors"], json!([]), "{data}");
+            app.store.statements() - before
+        }
+    };
+    // Warm the viewer first, so that just-in-time creation is not counted.
+    statements_of(None).await;
+    let (none, zero, some) =
+        (statements_of(None).await, statements_of(Some(0.0)).await, statements_of(Some(1.0)).await);
+    assert_eq!((none, zero), (some - 1, some - 1), "no value {none}, 0 {zero}, 1 {some}");
+    // The goal's target is 100 and 1 is in: 98 more is short of it, 1 more reaches it.
+    statements_of(Some(98.0)).await;
+    assert_eq!(achieved_at(&app, &c).await, Value::Null);
+    statements_of(Some(0.0)).await;
+    assert_eq!(achieved_at(&app, &c).await, Value::Null);
+    statements_of(Some(1.0)).await;
+    assert!(achieved_at(&app, &c).await.is_string(), "the check-in that reached the target marked the goal");
+    app.stop().await;
+}
+
+async fn achieved_at(app: &TestApp, c: &afterclass_tests::ActiveCohort) -> Value {
+    let data = app.ok(&c.leader, PROGRESS, json!({ "id": c.id })).await;
+    progress_of(&data, "Exercises")["achievedAt"].clone()
 }
 
 /// Follows `after` cursors through a cohort connection, `size` at a time; gives every node id.

@@ -24,13 +24,15 @@ impl App<'_> {
                 })
             })
             .await?;
-        if let Some((cohort, goal)) = open_goal {
-            // Whichever of overlapping check-ins commits last sees all of them from here, so a
-            // goal they reach together is marked. If this fails, the check-in stands and the
-            // next one on the goal looks again.
-            if let Err(err) = self.mark_achieved(&cohort, goal).await {
-                tracing::warn!(?err, "looking whether a goal was reached");
-            }
+        // Whichever of overlapping check-ins that could advance the goal commits last sees all of
+        // them from here, so a goal they reach together is marked; one that could not advance it
+        // leaves it no nearer its target than the look of those before it found it. If this
+        // fails, the check-in stands and the next one that could advance the goal looks again.
+        if let Some((cohort, goal)) = open_goal
+            && progress::goal_spec(&goal).could_advance(row.value)
+            && let Err(err) = self.mark_achieved(&cohort, goal).await
+        {
+            tracing::warn!(?err, "looking whether a goal was reached");
         }
         Ok(row)
     }
