@@ -47,9 +47,9 @@ pub const STATEMENT: usize = 12;
 pub const SNAPSHOT_STATEMENTS: usize = 5;
 /// Goals' progress as of a chosen moment: goals with their members' tallies.
 pub const PROGRESS_STATEMENTS: usize = 1;
-/// Members' participation as of a chosen moment: memberships, then memberships with their
-/// tallies, leadership (stage events and code-of-conduct versions) and attendance in the window.
-pub const PARTICIPATION_STATEMENTS: usize = 4;
+/// Members' participation as of a chosen moment: memberships with their tallies, leadership
+/// (stage events and code-of-conduct versions) and attendance in the window.
+pub const PARTICIPATION_STATEMENTS: usize = 3;
 /// One window of meetings: a count and the rows.
 pub const WINDOW_STATEMENTS: usize = 2;
 /// The next meeting after a chosen moment: up to four growing windows.

@@ -69,10 +69,14 @@ pub struct SnapshotKey {
     pub cohort_id: i64,
     pub as_of: i64,
 }
-/// A member's participation level as of a moment (microseconds).
+/// A member's participation level as of a moment (microseconds), with what the level depends on
+/// of the membership besides its activity, as the membership was read in this request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ParticipationKey {
     pub membership_id: i64,
+    pub cohort_id: i64,
+    pub role: afterclass_domain::cohort::MemberRole,
+    pub status: afterclass_domain::cohort::MembershipStatus,
     pub as_of: i64,
 }
 /// The outcome of an ended cohort.
@@ -218,10 +222,7 @@ impl Loader<ParticipationKey> for Loaders {
         &self,
         keys: &[ParticipationKey],
     ) -> LoadResult<ParticipationKey, afterclass_domain::lifecycle::ParticipationLevel> {
-        use afterclass_domain::cohort::{MemberRole, MembershipStatus};
-        let ids = keys.iter().map(|k| k.membership_id).collect();
-        let members = reads::memberships(&self.store, self.tenant_id, ids).await?;
-        let mut cohort_ids: Vec<i64> = members.iter().map(|m| m.cohort_id).collect();
+        let mut cohort_ids: Vec<i64> = keys.iter().map(|k| k.cohort_id).collect();
         cohort_ids.sort_unstable();
         cohort_ids.dedup();
         let mut by_time: HashMap<i64, Vec<ParticipationKey>> = HashMap::new();
@@ -233,13 +234,8 @@ impl Loader<ParticipationKey> for Loaders {
             let ids: Vec<i64> = keys.iter().map(|k| k.membership_id).collect();
             let activity = reads::member_activity(&self.store, &cohort_ids, &ids, as_of).await?;
             for key in keys {
-                let Some(m) = members.iter().find(|m| m.id == key.membership_id) else { continue };
-                let level = afterclass_domain::lifecycle::participation(
-                    MemberRole::parse(&m.role).unwrap_or(MemberRole::Member),
-                    MembershipStatus::parse(&m.status).unwrap_or(MembershipStatus::Left),
-                    activity.get(&m.id).copied().unwrap_or_default(),
-                );
-                out.insert(key, level);
+                let of = activity.get(&key.membership_id).copied().unwrap_or_default();
+                out.insert(key, afterclass_domain::lifecycle::participation(key.role, key.status, of));
             }
         }
         Ok(out)

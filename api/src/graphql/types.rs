@@ -470,7 +470,14 @@ impl Membership {
             Some(t) => t,
             None => data::<super::RequestTime>(ctx)?.0,
         };
-        let key = ParticipationKey { membership_id: self.0.id, as_of: to_micros(as_of) };
+        use afterclass_domain::cohort::{MemberRole, MembershipStatus};
+        let key = ParticipationKey {
+            membership_id: self.0.id,
+            cohort_id: self.0.cohort_id,
+            role: MemberRole::parse(&self.0.role).unwrap_or(MemberRole::Member),
+            status: MembershipStatus::parse(&self.0.status).unwrap_or(MembershipStatus::Left),
+            as_of: to_micros(as_of),
+        };
         let level = loader(ctx)?.load_one(key).await?;
         Ok(level.unwrap_or(afterclass_domain::lifecycle::ParticipationLevel::Inactive).into())
     }
