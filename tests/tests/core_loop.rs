@@ -166,7 +166,7 @@ async fn a_course_becomes_a_cohort_that_checks_in_and_disbands(app: TestApp) {
 
 /// A check-in that cannot bring the goal nearer its target (no value, or a sum's value that does
 /// not move towards it) costs one statement fewer than one that can: the look after the commit
-/// whether the goal was reached. The goal is still marked by the check-in that reaches it, once.
+/// whether the goal was reached. The goal is still marked by the check-in that reaches it.
 async fn only_a_check_in_that_could_advance_a_goal_looks_whether_it_was_reached(app: TestApp) {
     let c = afterclass_tests::active_cohort(&app, "uni-look", &["t1", "t2"]).await;
     let statements_of = |value: Option<f64>| {

@@ -470,12 +470,11 @@ impl Membership {
             Some(t) => t,
             None => data::<super::RequestTime>(ctx)?.0,
         };
-        use afterclass_domain::cohort::{MemberRole, MembershipStatus};
         let key = ParticipationKey {
             membership_id: self.0.id,
             cohort_id: self.0.cohort_id,
-            role: MemberRole::parse(&self.0.role).unwrap_or(MemberRole::Member),
-            status: MembershipStatus::parse(&self.0.status).unwrap_or(MembershipStatus::Left),
+            role: DRole::parse(&self.0.role).unwrap_or(DRole::Member),
+            status: DStatus::parse(&self.0.status).unwrap_or(DStatus::Left),
             as_of: to_micros(as_of),
         };
         let level = loader(ctx)?.load_one(key).await?;
