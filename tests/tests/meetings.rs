@@ -55,7 +55,7 @@ const REVOKE: &str = r#"mutation($input: RevokeCalendarFeedInput!) { revokeCalen
 const MEMBERS: &str =
     r#"query($id: ID!) { cohort(id: $id) { members { nodes { id status person { externalId } calendarFeedUrl } } } }"#;
 const HEALTH: &str = r#"query($id: ID!, $asOf: DateTime) { cohort(id: $id) {
-    health(asOf: $asOf) { attendanceRate }
+    health(asOf: $asOf) { attendanceRate activeMemberRatio }
     evaluation(asOf: $asOf) { results { criterion { kind } holds observed explanation } }
     members { nodes { person { externalId } participation(asOf: $asOf) } } } }"#;
 
@@ -407,6 +407,8 @@ async fn attendance_is_recorded_from_the_start_corrected_and_feeds_the_lifecycle
     assert_eq!(data["cohort"]["health"]["attendanceRate"], Value::Null);
     assert_eq!(result(&data, "ATTENDANCE_BELOW")["holds"], false);
     assert_eq!(participation(&data, "tom"), "INACTIVE");
+    // Of the four active members only the leader, who activated the cohort, was active.
+    assert_eq!(data["cohort"]["health"]["activeMemberRatio"], 0.25, "{data:#}");
 
     let marks = |meeting: &str, entries: &[(&str, &str)]| {
         let entries: Vec<Value> =
@@ -452,6 +454,8 @@ async fn attendance_is_recorded_from_the_start_corrected_and_feeds_the_lifecycle
     let below = result(&data, "ATTENDANCE_BELOW");
     assert_eq!(below["holds"], true, "{below:#}");
     assert_eq!(below["explanation"], "Attendance was 67% over the last 4 meetings (disband below 80%).");
+    // Attending is activity: tom and ivy were there, max was not.
+    assert_eq!(data["cohort"]["health"]["activeMemberRatio"], 0.75, "{data:#}");
     // Attending is participation: tom and ivy were there, max was not.
     assert_eq!(
         (participation(&data, "tom"), participation(&data, "max")),
@@ -485,6 +489,7 @@ async fn attendance_is_recorded_from_the_start_corrected_and_feeds_the_lifecycle
     assert_eq!(data["cohort"]["health"]["attendanceRate"], 1.0);
     assert_eq!(result(&data, "ATTENDANCE_BELOW")["holds"], false);
     assert_eq!(participation(&data, "max"), "PERIPHERAL");
+    assert_eq!(data["cohort"]["health"]["activeMemberRatio"], 1.0, "{data:#}");
     // Members see their attendance; outsiders do not.
     let body = app.gql(&trainee("nia", "t"), MEETING, json!({ "id": p.current })).await;
     assert_codes(&body, "FORBIDDEN", "a non-member reading attendance");

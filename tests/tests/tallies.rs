@@ -119,6 +119,24 @@ async fn tallies_read_what_aggregating_every_check_in_gives(app: TestApp) {
                 c.id
             );
             assert_eq!(snap.active_weeks_in_a_row, weeks.get(&c.id).copied().unwrap_or(0), "as of {as_of}");
+            // The snapshot adds its members up in SQL; each member's activity, added up by the
+            // domain (`MemberActivity::total`), gives the same counts.
+            let active: Vec<&oracle::Member> =
+                members.iter().filter(|m| m.cohort_id == c.id && m.status == "ACTIVE").collect();
+            let busy = |m: &&&oracle::Member| activity[&m.id].total() > 0;
+            let leaders: Vec<&&oracle::Member> = active.iter().filter(|m| m.role == "LEADER").collect();
+            assert!(!leaders.is_empty() && active.len() > leaders.len(), "cohort {}: a leader and members", c.id);
+            assert_eq!(
+                (snap.active_members, snap.members_active_in_window, snap.active_leaders, snap.leader_active_in_window),
+                (
+                    u32::try_from(active.len()).unwrap(),
+                    u32::try_from(active.iter().filter(busy).count()).unwrap(),
+                    u32::try_from(leaders.len()).unwrap(),
+                    leaders.iter().any(busy),
+                ),
+                "cohort {} as of {as_of}",
+                c.id
+            );
             // The seeded cohort's leadership actions are its stage changes and conduct version.
             let leading = [c.created_at, c.activated_at.unwrap_or(c.created_at)].into_iter().filter(|t| *t <= as_of);
             let latest = leading.chain(last.get(&c.id).copied()).max();
@@ -285,18 +303,24 @@ mod oracle {
     pub struct Member {
         pub id: i64,
         pub cohort_id: i64,
+        pub role: String,
         pub status: String,
     }
 
     pub async fn memberships(conn: &impl ConnectionTrait, cohort_ids: &[i64]) -> Result<Vec<Member>, DbErr> {
-        let rows: Vec<(i64, i64, String)> = membership::Entity::find()
+        let rows: Vec<(i64, i64, String, String)> = membership::Entity::find()
             .select_only()
-            .columns([membership::Column::Id, membership::Column::CohortId, membership::Column::Status])
+            .columns([
+                membership::Column::Id,
+                membership::Column::CohortId,
+                membership::Column::Role,
+                membership::Column::Status,
+            ])
             .filter(membership::Column::CohortId.is_in(cohort_ids.iter().copied()))
             .into_tuple()
             .all(conn)
             .await?;
-        Ok(rows.into_iter().map(|(id, cohort_id, status)| Member { id, cohort_id, status }).collect())
+        Ok(rows.into_iter().map(|(id, cohort_id, role, status)| Member { id, cohort_id, role, status }).collect())
     }
 
     fn bounded(column: check_in::Column) -> Expr {

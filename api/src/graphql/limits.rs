@@ -41,10 +41,10 @@ pub const MAX_EXPANDED_FIELDS: u64 = 10_000;
 /// Complexity points charged for each SQL statement a field may run.
 pub const STATEMENT: usize = 12;
 
-/// A health or evaluation snapshot as of one moment (`store::lifecycle::snapshots`): members with
-/// their tallies, leadership, attendance by member, the cohort's own facts and its attendance
-/// rate, each over every cohort whose snapshot loads in the same batch.
-pub const SNAPSHOT_STATEMENTS: usize = 5;
+/// A health or evaluation snapshot as of one moment (`store::lifecycle::snapshots`): the members'
+/// counts (their tallies, attendance and leadership added up per cohort), the cohort's own facts
+/// and its attendance rate, each over every cohort whose snapshot loads in the same batch.
+pub const SNAPSHOT_STATEMENTS: usize = 3;
 /// Goals' progress as of a chosen moment: goals with their members' tallies.
 pub const PROGRESS_STATEMENTS: usize = 1;
 /// Members' participation as of a chosen moment: memberships with their tallies, leadership

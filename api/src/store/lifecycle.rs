@@ -127,94 +127,68 @@ async fn window_activity(
     only: Option<&[i64]>,
     as_of: i64,
 ) -> Result<HashMap<i64, MemberActivity>, DbErr> {
-    let members = members(conn, cohort_ids, only, as_of, false).await?;
+    let members = members(conn, cohort_ids, only, as_of).await?;
     let leading = leadership_actions(conn, cohort_ids, as_of - WINDOW, as_of).await?;
     activity_of(conn, cohort_ids, as_of, &members, &leading).await
 }
 
-/// A membership as activity needs it, with its check-ins from its tallies.
+/// A membership as activity needs it, with its check-ins in the window from its tallies.
 struct Member {
     id: i64,
     cohort_id: i64,
     person_id: i64,
-    role: String,
-    status: String,
     /// Check-ins in the window ending at `as_of`.
     in_window: u32,
-    /// Check-ins in the window before that (for a snapshot only).
-    in_previous_window: u32,
-    /// Active and gone quiet as of `as_of` (for a snapshot only): at least the cohort's
-    /// `maxUnanswered` check-in nudges (the policy's, or the default) came due after the member's
-    /// latest check-in, as `nudge::gone_quiet` decides for one member.
-    gone_quiet: bool,
+}
+
+/// The running count of the member's check-ins (of alias `m`, its totals joined as `c`) as of
+/// `at`, an SQL expression: from their totals row, or, for a member who checked in after `at`, a
+/// probe of their tallies there.
+fn check_ins_at(at: &str) -> String {
+    format!("COALESCE({}, 0)", tallies::as_of_totals("check_ins", "c", "m.id", &ALL_CHECK_INS.to_string(), at))
 }
 
 /// Every membership of the cohorts (or those of them in `only`) with its check-ins in the window
-/// ending at `as_of` and, for a `snapshot`, in the window before and whether it went quiet: one
-/// statement, whatever the number of check-ins. Each member's counts come from their totals row;
-/// only a member who checked in after a window boundary costs a probe of their tallies there
-/// (two boundaries; for a snapshot three, and the latest check-in).
+/// ending at `as_of`: one statement, whatever the number of check-ins; only a member who checked
+/// in after a window boundary costs a probe of their tallies there.
 async fn members(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
     only: Option<&[i64]>,
     as_of: i64,
-    snapshot: bool,
 ) -> Result<Vec<Member>, DbErr> {
-    use afterclass_domain::nudge::{DEFAULT_MAX_UNANSWERED, NudgeKind};
     if cohort_ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut b = Binds::new(conn.get_database_backend());
-    let key = ALL_CHECK_INS.to_string();
-    let count_at = |at: &str| format!("COALESCE({}, 0)", tallies::as_of_totals("check_ins", "c", "m.id", &key, at));
     let (now, from) = (b.bind(as_of), b.bind(as_of - WINDOW));
-    let (at_now, at_from) = (count_at(&now), count_at(&from));
-    let (at_before, gone_quiet) = if snapshot {
-        let before = b.bind(as_of - 2 * WINDOW);
-        let (active, kind) = (b.bind(MembershipStatus::Active.as_str()), b.bind(NudgeKind::CheckInDue.as_str()));
-        let default = b.bind(i64::from(DEFAULT_MAX_UNANSWERED));
-        let last = tallies::as_of_totals("occurred_at", "c", "m.id", &key, &now);
-        let quiet = format!(
-            "CASE WHEN m.status = {active} \
-                   AND (SELECT COUNT(*) FROM nudges n WHERE n.membership_id = m.id AND n.kind = {kind} \
-                          AND n.due_at <= {now} AND n.due_at > COALESCE({last}, -1)) \
-                       >= COALESCE((SELECT p.max_unanswered FROM nudge_policies p WHERE p.cohort_id = m.cohort_id), \
-                                   {default}) \
-                  THEN 1 ELSE 0 END"
-        );
-        (count_at(&before), quiet)
-    } else {
-        ("CAST(0 AS BIGINT)".to_owned(), "0".to_owned())
-    };
     let list = b.list(cohort_ids);
     let only = only.map_or_else(String::new, |ids| format!(" AND m.id IN ({})", b.list(ids)));
     let sql = format!(
-        "SELECT m.id, m.cohort_id, m.person_id, m.role, m.status, {at_now}, {at_from}, {at_before}, {gone_quiet} \
+        "SELECT m.id, m.cohort_id, m.person_id, {at_now}, {at_from} \
          FROM memberships m {join} WHERE m.cohort_id IN ({list}){only}",
-        join = tallies::join_totals("c", "m.id", &key),
+        at_now = check_ins_at(&now),
+        at_from = check_ins_at(&from),
+        join = tallies::join_totals("c", "m.id", &ALL_CHECK_INS.to_string()),
     );
-    // Check-ins between two boundaries: the difference of the running counts at them.
-    let between = |later: i64, earlier: i64| u32::try_from(later.saturating_sub(earlier)).unwrap_or(u32::MAX);
     conn.query_all_raw(b.statement(sql))
         .await?
         .into_iter()
         .map(|row| {
-            let (at_now, at_from): (i64, i64) = (row.try_get_by_index(5)?, row.try_get_by_index(6)?);
-            let at_before: i64 = row.try_get_by_index(7)?;
-            let quiet: i32 = row.try_get_by_index(8)?;
+            let (at_now, at_from): (i64, i64) = (row.try_get_by_index(3)?, row.try_get_by_index(4)?);
             Ok(Member {
                 id: row.try_get_by_index(0)?,
                 cohort_id: row.try_get_by_index(1)?,
                 person_id: row.try_get_by_index(2)?,
-                role: row.try_get_by_index(3)?,
-                status: row.try_get_by_index(4)?,
                 in_window: between(at_now, at_from),
-                in_previous_window: if snapshot { between(at_from, at_before) } else { 0 },
-                gone_quiet: quiet != 0,
             })
         })
         .collect()
+}
+
+/// Check-ins between two window boundaries: the difference of the running counts at them.
+fn between(later: i64, earlier: i64) -> u32 {
+    u32::try_from(later.saturating_sub(earlier)).unwrap_or(u32::MAX)
 }
 
 /// The activity of `members` (of `cohort_ids`) in the window ending at `as_of`: their check-ins,
@@ -225,7 +199,7 @@ async fn activity_of(
     cohort_ids: &[i64],
     as_of: i64,
     members: &[Member],
-    leading: &HashMap<(i64, i64), Leading>,
+    leading: &HashMap<(i64, i64), u32>,
 ) -> Result<HashMap<i64, MemberActivity>, DbErr> {
     if cohort_ids.is_empty() {
         return Ok(HashMap::new());
@@ -234,7 +208,7 @@ async fn activity_of(
     let mut out: HashMap<i64, MemberActivity> = HashMap::new();
     for m in members {
         let entry = out.entry(m.id).or_default();
-        entry.leadership_actions = leading.get(&(m.cohort_id, m.person_id)).map_or(0, |l| l.in_window);
+        entry.leadership_actions = leading.get(&(m.cohort_id, m.person_id)).copied().unwrap_or(0);
         entry.check_ins = m.in_window;
     }
     for (membership_id, n) in super::meetings::attended_by_member(conn, cohort_ids, from, as_of).await? {
@@ -243,43 +217,48 @@ async fn activity_of(
     Ok(out)
 }
 
-/// A person's leadership actions (stage changes and code-of-conduct versions) in one cohort.
-#[derive(Debug, Clone, Copy)]
-struct Leading {
-    /// Actions in the window `(from, to]`.
-    in_window: u32,
-    /// The latest action at or before `to`, whenever it was.
-    latest: i64,
+/// Leadership actions (stage changes with an actor, code-of-conduct versions with an author) of
+/// the cohorts `cohorts` (an SQL condition on a cohort id: `IN (…)`, `= c.id`) at or before `to`,
+/// as rows `(cohort_id, person_id, at)`.
+fn leadership_sql(cohorts: &str, to: &str) -> String {
+    format!(
+        "SELECT e.cohort_id, e.actor_person_id AS person_id, e.occurred_at AS at FROM stage_events e \
+         WHERE e.cohort_id {cohorts} AND e.actor_person_id IS NOT NULL AND e.occurred_at <= {to} \
+         UNION ALL \
+         SELECT v.cohort_id, v.created_by, v.created_at FROM conduct_versions v \
+         WHERE v.cohort_id {cohorts} AND v.created_by IS NOT NULL AND v.created_at <= {to}"
+    )
 }
 
-/// [`Leading`] per (cohort, person) up to `to`, counting the window after `from`: one statement
-/// over both kinds of action.
+/// Each (cohort, person)'s leadership actions in the window `(from, to]` (`from`, `to` SQL
+/// expressions), as rows `(cohort_id, person_id, n)`; a person without any is absent.
+fn leadership_in_window_sql(cohorts: &str, from: &str, to: &str) -> String {
+    format!(
+        "SELECT a.cohort_id, a.person_id, COUNT(*) AS n FROM ({}) a WHERE a.at > {from} \
+         GROUP BY a.cohort_id, a.person_id",
+        leadership_sql(cohorts, to)
+    )
+}
+
+/// Leadership actions in the window `(from, to]` per (cohort, person): one statement over both
+/// kinds of action.
 async fn leadership_actions(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
     from: i64,
     to: i64,
-) -> Result<HashMap<(i64, i64), Leading>, DbErr> {
+) -> Result<HashMap<(i64, i64), u32>, DbErr> {
     if cohort_ids.is_empty() {
         return Ok(HashMap::new());
     }
     let mut b = Binds::new(conn.get_database_backend());
     let (from, to, list) = (b.bind(from), b.bind(to), b.list(cohort_ids));
-    let sql = format!(
-        "SELECT a.cohort_id, a.person_id, SUM(CASE WHEN a.at > {from} THEN 1 ELSE 0 END), MAX(a.at) FROM ( \
-             SELECT e.cohort_id, e.actor_person_id AS person_id, e.occurred_at AS at FROM stage_events e \
-             WHERE e.cohort_id IN ({list}) AND e.actor_person_id IS NOT NULL AND e.occurred_at <= {to} \
-             UNION ALL \
-             SELECT v.cohort_id, v.created_by, v.created_at FROM conduct_versions v \
-             WHERE v.cohort_id IN ({list}) AND v.created_by IS NOT NULL AND v.created_at <= {to}) a \
-         GROUP BY a.cohort_id, a.person_id"
-    );
+    let sql = leadership_in_window_sql(&format!("IN ({list})"), &from, &to);
     let mut out = HashMap::new();
     for row in conn.query_all_raw(b.statement(sql)).await? {
-        let (cohort_id, person_id): (i64, i64) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
-        let in_window: i64 = row.try_get_by_index(2)?;
-        let latest: i64 = row.try_get_by_index(3)?;
-        out.insert((cohort_id, person_id), Leading { in_window: u32::try_from(in_window).unwrap_or(u32::MAX), latest });
+        let (cohort_id, person_id, n): (i64, i64, i64) =
+            (row.try_get_by_index(0)?, row.try_get_by_index(1)?, row.try_get_by_index(2)?);
+        out.insert((cohort_id, person_id), u32::try_from(n).unwrap_or(u32::MAX));
     }
     Ok(out)
 }
@@ -290,10 +269,11 @@ pub async fn snapshot(conn: &impl ConnectionTrait, c: &cohort::Model, as_of: i64
     snaps.remove(&c.id).ok_or_else(|| DbErr::Custom(format!("no snapshot of cohort {}", c.id)))
 }
 
-/// The snapshots of many cohorts as of one moment (microseconds), by cohort id. Five
-/// statements, each over all the cohorts at once (grouped by cohort or membership; check-ins
-/// through their tallies and probes of their index by cohort and time), whatever the number of
-/// cohorts, members, check-ins or meetings; none for no cohorts.
+/// The snapshots of many cohorts as of one moment (microseconds), by cohort id. Three
+/// statements (the members' counts, the cohorts' own facts, the attendance rates), each over all
+/// the cohorts at once and returning a row per cohort (check-ins through their tallies and probes
+/// of their index by cohort and time), whatever the number of cohorts, members, check-ins or
+/// meetings; none for no cohorts.
 pub async fn snapshots(
     conn: &impl ConnectionTrait,
     cohorts: &[cohort::Model],
@@ -303,71 +283,131 @@ pub async fn snapshots(
         return Ok(HashMap::new());
     }
     let ids: Vec<i64> = cohorts.iter().map(|c| c.id).collect();
-    let members = members(conn, &ids, None, as_of, true).await?;
-    let leading = leadership_actions(conn, &ids, as_of - WINDOW, as_of).await?;
-    let activity = activity_of(conn, &ids, as_of, &members, &leading).await?;
-    // Every membership's check-ins count here, whatever its status now.
-    let mut previous: HashMap<i64, u32> = HashMap::new();
-    let mut quiet: HashMap<i64, u32> = HashMap::new();
-    for m in &members {
-        let n = previous.entry(m.cohort_id).or_default();
-        *n = n.saturating_add(m.in_previous_window);
-        *quiet.entry(m.cohort_id).or_default() += u32::from(m.gone_quiet);
-    }
-    let mut last_leading: HashMap<i64, i64> = HashMap::new();
-    for (&(cohort_id, _), l) in &leading {
-        let entry = last_leading.entry(cohort_id).or_insert(l.latest);
-        *entry = std::cmp::max(*entry, l.latest);
-    }
+    let counts = member_counts(conn, &ids, as_of).await?;
     let facts = facts(conn, &ids, as_of).await?;
     // Attendance counts as activity at the meeting's start; the rate is over the last meetings.
     let attendance_rates = super::meetings::attendance_rates(conn, &ids, as_of).await?;
 
-    let mut out: HashMap<i64, Snapshot> = cohorts
+    let out: HashMap<i64, Snapshot> = cohorts
         .iter()
         .map(|c| {
             let f = facts.get(&c.id);
+            let n = counts.get(&c.id).copied().unwrap_or_default();
             let snap = Snapshot {
                 as_of: from_micros(as_of),
                 created_at: from_micros(c.created_at),
                 activated_at: c.activated_at.map(from_micros),
-                check_ins_in_previous_window: previous.get(&c.id).copied().unwrap_or(0),
-                members_gone_quiet: quiet.get(&c.id).copied().unwrap_or(0),
+                active_members: n.active_members,
+                members_active_in_window: n.members_active_in_window,
+                check_ins_in_window: n.check_ins_in_window,
+                check_ins_in_previous_window: n.check_ins_in_previous_window,
+                active_leaders: n.active_leaders,
+                leader_active_in_window: n.leader_active_in_window,
+                members_gone_quiet: n.members_gone_quiet,
                 outside_interest: f.map_or(0, |f| f.outside_interest),
                 active_weeks_in_a_row: f.map_or(0, |f| f.weeks_in_a_row),
                 attendance_rate: attendance_rates.get(&c.id).copied(),
                 goals: f.map_or(0, |f| f.goals),
                 goals_achieved: f.map_or(0, |f| f.goals_achieved),
                 latest_deadline: f.and_then(|f| f.latest_deadline),
-                last_activity_at: [
-                    f.and_then(|f| f.last_check_in),
-                    last_leading.get(&c.id).copied(),
-                    f.and_then(|f| f.last_attended),
-                ]
-                .into_iter()
-                .flatten()
-                .max()
-                .map(from_micros),
-                ..Snapshot::default()
+                last_activity_at: f
+                    .and_then(|f| [f.last_check_in, f.last_leading, f.last_attended].into_iter().flatten().max())
+                    .map(from_micros),
             };
             (c.id, snap)
         })
         .collect();
-    for Member { id, cohort_id, role, status, .. } in &members {
-        let Some(snap) = out.get_mut(cohort_id) else { continue };
-        if MembershipStatus::parse(status) != Some(MembershipStatus::Active) {
-            continue;
-        }
-        let a = activity.get(id).copied().unwrap_or_default();
-        snap.active_members += 1;
-        snap.check_ins_in_window += a.check_ins;
-        if a.total() > 0 {
-            snap.members_active_in_window += 1;
-        }
-        if MemberRole::parse(role) == Some(MemberRole::Leader) {
-            snap.active_leaders += 1;
-            snap.leader_active_in_window |= a.total() > 0;
-        }
+    Ok(out)
+}
+
+/// What a snapshot counts of one cohort's memberships as of a moment.
+#[derive(Debug, Default, Clone, Copy)]
+struct MemberCounts {
+    active_members: u32,
+    /// Active members with any activity in the window (check-ins, meetings attended, leadership
+    /// actions: what `MemberActivity::total` adds up).
+    members_active_in_window: u32,
+    /// The active members' check-ins in the window.
+    check_ins_in_window: u32,
+    /// Every membership's check-ins in the window before, whatever its status now.
+    check_ins_in_previous_window: u32,
+    active_leaders: u32,
+    leader_active_in_window: bool,
+    /// Active members who went quiet: at least the cohort's `maxUnanswered` check-in nudges (the
+    /// policy's, or the default) came due after their latest check-in, as `nudge::gone_quiet`
+    /// decides for one member.
+    members_gone_quiet: u32,
+}
+
+/// [`MemberCounts`] of each cohort with members as of `as_of`, in one statement that returns a
+/// row per cohort, whatever the number of members: each member's check-ins at the three window
+/// boundaries come from their totals row (or a probe of their tallies, for a member who checked
+/// in after a boundary), their meetings attended and leadership actions in the window from
+/// grouped joins, and the database adds them up.
+async fn member_counts(
+    conn: &impl ConnectionTrait,
+    cohort_ids: &[i64],
+    as_of: i64,
+) -> Result<HashMap<i64, MemberCounts>, DbErr> {
+    use afterclass_domain::nudge::{DEFAULT_MAX_UNANSWERED, NudgeKind};
+    let mut b = Binds::new(conn.get_database_backend());
+    let key = ALL_CHECK_INS.to_string();
+    let (now, from, before) = (b.bind(as_of), b.bind(as_of - WINDOW), b.bind(as_of - 2 * WINDOW));
+    let (active, leader) = (b.bind(MembershipStatus::Active.as_str()), b.bind(MemberRole::Leader.as_str()));
+    let (due, default) = (b.bind(NudgeKind::CheckInDue.as_str()), b.bind(i64::from(DEFAULT_MAX_UNANSWERED)));
+    let cohorts = format!("IN ({})", b.list(cohort_ids));
+    let attended = super::meetings::attended_in_window_sql(&mut b, &cohorts, &from, &now);
+    let last = tallies::as_of_totals("occurred_at", "c", "m.id", &key, &now);
+    // Materialised, so that each member's probes run once however often the sums below use them.
+    let sql = format!(
+        "WITH per_member AS MATERIALIZED ( \
+             SELECT m.cohort_id, m.role, m.status, {at_now} AS at_now, {at_from} AS at_from, {at_before} AS at_before, \
+                    COALESCE(l.n, 0) + COALESCE(a.n, 0) AS other, \
+                    CASE WHEN m.status = {active} \
+                          AND (SELECT COUNT(*) FROM nudges n WHERE n.membership_id = m.id AND n.kind = {due} \
+                                 AND n.due_at <= {now} AND n.due_at > COALESCE({last}, -1)) \
+                              >= COALESCE((SELECT p.max_unanswered FROM nudge_policies p \
+                                           WHERE p.cohort_id = m.cohort_id), {default}) \
+                         THEN 1 ELSE 0 END AS quiet \
+             FROM memberships m {join} \
+             LEFT JOIN ({leading}) l ON l.cohort_id = m.cohort_id AND l.person_id = m.person_id \
+             LEFT JOIN ({attended}) a ON a.membership_id = m.id \
+             WHERE m.cohort_id {cohorts}) \
+         SELECT cohort_id, \
+                CAST(SUM(CASE WHEN {is_active} THEN 1 ELSE 0 END) AS BIGINT), \
+                CAST(SUM(CASE WHEN {is_active} AND {busy} THEN 1 ELSE 0 END) AS BIGINT), \
+                CAST(SUM(CASE WHEN {is_active} THEN at_now - at_from ELSE 0 END) AS BIGINT), \
+                CAST(SUM(at_from - at_before) AS BIGINT), \
+                CAST(SUM(CASE WHEN {is_active} AND {is_leader} THEN 1 ELSE 0 END) AS BIGINT), \
+                CAST(SUM(CASE WHEN {is_active} AND {is_leader} AND {busy} THEN 1 ELSE 0 END) AS BIGINT), \
+                CAST(SUM(quiet) AS BIGINT) \
+         FROM per_member GROUP BY cohort_id",
+        at_now = check_ins_at(&now),
+        at_from = check_ins_at(&from),
+        at_before = check_ins_at(&before),
+        join = tallies::join_totals("c", "m.id", &key),
+        leading = leadership_in_window_sql(&cohorts, &from, &now),
+        is_active = format!("status = {active}"),
+        is_leader = format!("role = {leader}"),
+        busy = "at_now - at_from + other > 0",
+    );
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    let mut out = HashMap::new();
+    for row in conn.query_all_raw(b.statement(sql)).await? {
+        let cohort_id: i64 = row.try_get_by_index(0)?;
+        let n = |i: usize| row.try_get_by_index::<i64>(i).map(count);
+        out.insert(
+            cohort_id,
+            MemberCounts {
+                active_members: n(1)?,
+                members_active_in_window: n(2)?,
+                check_ins_in_window: n(3)?,
+                check_ins_in_previous_window: n(4)?,
+                active_leaders: n(5)?,
+                leader_active_in_window: n(6)? > 0,
+                members_gone_quiet: n(7)?,
+            },
+        );
     }
     Ok(out)
 }
@@ -380,6 +420,8 @@ struct Facts {
     weeks_in_a_row: u32,
     /// The start of the latest meeting someone attended.
     last_attended: Option<i64>,
+    /// The latest leadership action, by anyone.
+    last_leading: Option<i64>,
     outside_interest: u32,
     /// Goals not abandoned, and of them those achieved by the moment.
     goals: u32,
@@ -415,8 +457,10 @@ async fn facts(conn: &impl ConnectionTrait, cohort_ids: &[i64], as_of: i64) -> R
          SELECT c.id, \
                 (SELECT MAX(x.occurred_at) FROM check_ins x WHERE x.cohort_id = c.id AND x.occurred_at <= {at}), \
                 (SELECT COUNT(*) FROM streak s WHERE s.cohort_id = c.id), \
-                {last_attended}, {outside}, {goal_count}, {goals_achieved}, {latest_deadline} \
+                {last_attended}, {outside}, {goal_count}, {goals_achieved}, {latest_deadline}, \
+                (SELECT MAX(l.at) FROM ({leading}) l) \
          FROM cohorts c WHERE c.id IN ({list})",
+        leading = leadership_sql("= c.id", &at),
         first = checked_in("c.id", "0"),
         next = checked_in("s.cohort_id", "(s.weeks_back + 1)"),
         goal_count = goals("COUNT(*)", ""),
@@ -436,6 +480,7 @@ async fn facts(conn: &impl ConnectionTrait, cohort_ids: &[i64], as_of: i64) -> R
             goals: count(row.try_get_by_index(5)?),
             goals_achieved: count(row.try_get_by_index(6)?),
             latest_deadline: super::progress::parse_date(deadline.as_deref()),
+            last_leading: row.try_get_by_index(8)?,
         };
         out.insert(cohort_id, facts);
     }

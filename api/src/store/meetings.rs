@@ -276,19 +276,28 @@ pub async fn attended_by_member(
     from: i64,
     to: i64,
 ) -> Result<HashMap<i64, u32>, DbErr> {
-    let rows: Vec<(i64, i64)> = attendance::Entity::find()
-        .select_only()
-        .column(attendance::Column::MembershipId)
-        .column_as(Expr::col(attendance::Column::Id).count(), "n")
-        .filter(attendance::Column::CohortId.is_in(cohort_ids.iter().copied()))
-        .filter(attendance::Column::Mark.eq(dm::AttendanceMark::Present.as_str()))
-        .filter(attendance::Column::MeetingStartsAt.gt(from))
-        .filter(attendance::Column::MeetingStartsAt.lte(to))
-        .group_by(attendance::Column::MembershipId)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(|(id, n)| (id, u32::try_from(n).unwrap_or(u32::MAX))).collect())
+    let mut b = Binds::new(conn.get_database_backend());
+    let (from, to) = (b.bind(from), b.bind(to));
+    let cohorts = format!("IN ({})", b.list(cohort_ids));
+    let sql = attended_in_window_sql(&mut b, &cohorts, &from, &to);
+    let mut out = HashMap::new();
+    for row in conn.query_all_raw(b.statement(sql)).await? {
+        let (id, n): (i64, i64) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+        out.insert(id, u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    Ok(out)
+}
+
+/// [`attended_by_member`] as rows `(membership_id, n)` of the cohorts `cohorts` (an SQL condition
+/// on a cohort id, such as `IN (…)`), `from` and `to` SQL expressions.
+pub(super) fn attended_in_window_sql(b: &mut Binds, cohorts: &str, from: &str, to: &str) -> String {
+    let present = b.bind(dm::AttendanceMark::Present.as_str());
+    format!(
+        "SELECT a.membership_id, COUNT(*) AS n FROM attendance a \
+         WHERE a.cohort_id {cohorts} AND a.mark = {present} AND a.meeting_starts_at > {from} \
+           AND a.meeting_starts_at <= {to} \
+         GROUP BY a.membership_id"
+    )
 }
 
 /// Each cohort's PRESENT over marked members across its last [`ATTENDANCE_MEETINGS`] meetings
