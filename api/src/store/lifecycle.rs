@@ -120,16 +120,32 @@ pub async fn activity_of_memberships(
 }
 
 /// The activity of the memberships of the cohorts (or those of them in `only`) in the window
-/// ending at `as_of`.
+/// ending at `as_of`: their check-ins, leadership actions and meetings attended.
 async fn window_activity(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
     only: Option<&[i64]>,
     as_of: i64,
 ) -> Result<HashMap<i64, MemberActivity>, DbErr> {
+    if cohort_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let from = as_of - WINDOW;
     let members = members(conn, cohort_ids, only, as_of).await?;
-    let leading = leadership_actions(conn, cohort_ids, as_of - WINDOW, as_of).await?;
-    activity_of(conn, cohort_ids, as_of, &members, &leading).await
+    let leading = leadership_actions(conn, cohort_ids, from, as_of).await?;
+    let mut out: HashMap<i64, MemberActivity> = members
+        .iter()
+        .map(|m| {
+            let leadership_actions = leading.get(&(m.cohort_id, m.person_id)).copied().unwrap_or(0);
+            (m.id, MemberActivity { check_ins: m.in_window, leadership_actions, ..MemberActivity::default() })
+        })
+        .collect();
+    for (membership_id, n) in super::meetings::attended_by_member(conn, cohort_ids, only, from, as_of).await? {
+        if let Some(activity) = out.get_mut(&membership_id) {
+            activity.meetings_attended = n;
+        }
+    }
+    Ok(out)
 }
 
 /// A membership as activity needs it, with its check-ins in the window from its tallies.
@@ -189,32 +205,6 @@ async fn members(
 /// Check-ins between two window boundaries: the difference of the running counts at them.
 fn between(later: i64, earlier: i64) -> u32 {
     u32::try_from(later.saturating_sub(earlier)).unwrap_or(u32::MAX)
-}
-
-/// The activity of `members` (of `cohort_ids`) in the window ending at `as_of`: their check-ins,
-/// the leadership actions of `leading` ([`leadership_actions`] over the same window) and
-/// meetings attended.
-async fn activity_of(
-    conn: &impl ConnectionTrait,
-    cohort_ids: &[i64],
-    as_of: i64,
-    members: &[Member],
-    leading: &HashMap<(i64, i64), u32>,
-) -> Result<HashMap<i64, MemberActivity>, DbErr> {
-    if cohort_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let from = as_of - WINDOW;
-    let mut out: HashMap<i64, MemberActivity> = HashMap::new();
-    for m in members {
-        let entry = out.entry(m.id).or_default();
-        entry.leadership_actions = leading.get(&(m.cohort_id, m.person_id)).copied().unwrap_or(0);
-        entry.check_ins = m.in_window;
-    }
-    for (membership_id, n) in super::meetings::attended_by_member(conn, cohort_ids, from, as_of).await? {
-        out.entry(membership_id).or_default().meetings_attended = n;
-    }
-    Ok(out)
 }
 
 /// Leadership actions (stage changes with an actor, code-of-conduct versions with an author) of

@@ -269,16 +269,21 @@ pub async fn starting_between(
         .await
 }
 
-/// Each membership's meetings attended (marked PRESENT) that started in `(from, to]`.
+/// Each membership of the cohorts (or of them those in `only`) with meetings attended (marked
+/// PRESENT) that started in `(from, to]`, and how many.
 pub async fn attended_by_member(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
+    only: Option<&[i64]>,
     from: i64,
     to: i64,
 ) -> Result<HashMap<i64, u32>, DbErr> {
     let mut b = Binds::new(conn.get_database_backend());
     let (from, to) = (b.bind(from), b.bind(to));
-    let cohorts = format!("IN ({})", b.list(cohort_ids));
+    let mut cohorts = format!("IN ({})", b.list(cohort_ids));
+    if let Some(ids) = only {
+        cohorts = format!("{cohorts} AND a.membership_id IN ({})", b.list(ids));
+    }
     let sql = attended_in_window_sql(&mut b, &cohorts, &from, &to);
     let mut out = HashMap::new();
     for row in conn.query_all_raw(b.statement(sql)).await? {
@@ -289,7 +294,8 @@ pub async fn attended_by_member(
 }
 
 /// [`attended_by_member`] as rows `(membership_id, n)` of the cohorts `cohorts` (an SQL condition
-/// on a cohort id, such as `IN (…)`), `from` and `to` SQL expressions.
+/// on a cohort id, such as `IN (…)`, which may go on with more conditions on the attendance `a`),
+/// `from` and `to` SQL expressions.
 pub(super) fn attended_in_window_sql(b: &mut Binds, cohorts: &str, from: &str, to: &str) -> String {
     let present = b.bind(dm::AttendanceMark::Present.as_str());
     format!(
