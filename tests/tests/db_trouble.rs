@@ -526,11 +526,11 @@ async fn sqlite_full_disk() {
     drop(disk);
 }
 
-async fn synchronous(conn: &sea_orm::DatabaseConnection) -> i64 {
+async fn pragma(conn: &sea_orm::DatabaseConnection, name: &str) -> i64 {
     let row = conn
-        .query_one_raw(Statement::from_string(conn.get_database_backend(), "PRAGMA synchronous"))
+        .query_one_raw(Statement::from_string(conn.get_database_backend(), format!("PRAGMA {name}")))
         .await
-        .expect("PRAGMA synchronous")
+        .unwrap_or_else(|e| panic!("PRAGMA {name}: {e}"))
         .expect("a row");
     row.try_get_by_index::<i64>(0).expect("its value")
 }
@@ -565,10 +565,24 @@ async fn sqlite_synchronous_setting() {
             ..cfg.clone()
         })
         .await;
-        assert_eq!(synchronous(app.store.reader()).await, expected, "{extra:?}: a reader");
-        assert_eq!(synchronous(app.store.writer()).await, expected, "{extra:?}: the writer");
+        assert_eq!(pragma(app.store.reader(), "synchronous").await, expected, "{extra:?}: a reader");
+        assert_eq!(pragma(app.store.writer(), "synchronous").await, expected, "{extra:?}: the writer");
         app.stop().await;
     }
+}
+
+/// Each reader keeps a page cache of `READER_CACHE_KIB` (a negative `cache_size` is KiB); the
+/// writer SQLite's default of 2,000 KiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_readers_keep_a_small_page_cache() {
+    let app = TestApp::sqlite_with(|_| {}).await;
+    let kib = i64::from(afterclass::store::READER_CACHE_KIB);
+    assert!(kib < 2000, "smaller than the default");
+    for _ in 0..4 {
+        assert_eq!(pragma(app.store.reader(), "cache_size").await, -kib, "a reader");
+    }
+    assert_eq!(pragma(app.store.writer(), "cache_size").await, -2000, "the writer");
+    app.stop().await;
 }
 
 /// The bundled SQLite is built without memory statistics (`.cargo/config.toml`): with them, every
