@@ -594,7 +594,10 @@ async fn writes(
     Ok(out)
 }
 
-/// The hand-written read: one SQL statement for the whole answer, `serde_json` for the rest.
+/// The hand-written read: one SQL statement for the whole answer, `serde_json` for the rest. Its
+/// page of check-ins names the cohort as a range, as the server's pages do
+/// (`store::queries::of_cohort`), so that PostgreSQL reads a large cohort's first check-ins from
+/// the cohort's index.
 fn hand_written_sql(cohort: i64) -> String {
     format!(
         "SELECT CAST(0 AS BIGINT) AS kind, c.name AS a, CAST(NULL AS TEXT) AS b, CAST(NULL AS TEXT) AS d, \
@@ -608,7 +611,8 @@ fn hand_written_sql(cohort: i64) -> String {
          UNION ALL SELECT * FROM (SELECT CAST(2 AS BIGINT), g.title, CAST(NULL AS TEXT), CAST(NULL AS TEXT), g.id, \
                 g.target, CAST(NULL AS BIGINT) FROM goals g WHERE g.cohort_id = {cohort} ORDER BY g.id) AS gs \
          UNION ALL SELECT * FROM (SELECT CAST(3 AS BIGINT), ci.note, CAST(NULL AS TEXT), CAST(NULL AS TEXT), ci.id, \
-                ci.value, ci.occurred_at FROM check_ins ci WHERE ci.cohort_id = {cohort} ORDER BY ci.id LIMIT 20) AS cs"
+                ci.value, ci.occurred_at FROM check_ins ci WHERE ci.cohort_id BETWEEN {cohort} AND {cohort} \
+           ORDER BY ci.cohort_id, ci.id LIMIT 20) AS cs"
     )
 }
 

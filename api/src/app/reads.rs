@@ -212,9 +212,8 @@ pub async fn members(
     first: Option<i32>,
     after: Option<&str>,
 ) -> Reads<Page<membership::Model>> {
-    let select = membership::Entity::find()
-        .filter(membership::Column::TenantId.eq(cohort.tenant_id))
-        .filter(membership::Column::CohortId.eq(cohort.id));
+    let select = membership::Entity::find().filter(membership::Column::TenantId.eq(cohort.tenant_id));
+    let select = queries::of_cohort(select, membership::Column::CohortId, cohort.id);
     queries::page(store.reader(), select, membership::Column::Id, first, after).await
 }
 
@@ -227,9 +226,8 @@ pub async fn members_with_people(
     after: Option<&str>,
     with_total: bool,
 ) -> Reads<Page<(membership::Model, Option<person::Model>)>> {
-    let select = membership::Entity::find()
-        .filter(membership::Column::TenantId.eq(cohort.tenant_id))
-        .filter(membership::Column::CohortId.eq(cohort.id));
+    let select = membership::Entity::find().filter(membership::Column::TenantId.eq(cohort.tenant_id));
+    let select = queries::of_cohort(select, membership::Column::CohortId, cohort.id);
     let via =
         membership::Entity::belongs_to(person::Entity).from(membership::Column::PersonId).to(person::Column::Id).into();
     queries::page_with_related::<_, person::Entity, _>(
@@ -251,9 +249,8 @@ pub async fn check_ins(
     first: Option<i32>,
     after: Option<&str>,
 ) -> Reads<Page<check_in::Model>> {
-    let select = check_in::Entity::find()
-        .filter(check_in::Column::TenantId.eq(cohort.tenant_id))
-        .filter(check_in::Column::CohortId.eq(cohort.id));
+    let select = check_in::Entity::find().filter(check_in::Column::TenantId.eq(cohort.tenant_id));
+    let select = queries::of_cohort(select, check_in::Column::CohortId, cohort.id);
     queries::page(store.reader(), select, check_in::Column::Id, first, after).await
 }
 

@@ -120,6 +120,17 @@ where
     page_in_order(conn, select, id, first, after, true).await
 }
 
+/// `select` narrowed to the rows of one cohort (`column`, its cohort id) and ordered by that
+/// column first, for a page ordered by id within the cohort ([`page`]). Written as a range of one
+/// value, not an equality: PostgreSQL drops an ordering column it knows to be constant, and then,
+/// for a cohort that holds most of a table, walks the primary key in id order and filters out
+/// every other cohort's rows before its first (12.7 ms for a page of check-ins of a cohort of a
+/// million behind 111,000 of other cohorts, against 0.08 ms); with a range, the order is the
+/// cohort's and then the id, which only the cohort's index gives.
+pub fn of_cohort<E: EntityTrait, C: ColumnTrait>(select: Select<E>, column: C, cohort_id: i64) -> Select<E> {
+    select.filter(column.between(cohort_id, cohort_id)).order_by_asc(column)
+}
+
 async fn page_in_order<E, C>(
     conn: &DatabaseConnection,
     select: Select<E>,
@@ -159,7 +170,12 @@ where
     F: EntityTrait,
     C: ColumnTrait,
 {
-    let count = with_total.then(|| select.clone().select_only().expr(Expr::cust("COUNT(*)")).into_query());
+    let count = with_total.then(|| {
+        // A count has no order (an order by a column the count does not group by is refused).
+        let mut count = select.clone().select_only().expr(Expr::cust("COUNT(*)")).into_query();
+        count.clear_order_by();
+        count
+    });
     let mut cursor = Cursor::of(conn, select, id, first, after, false)?;
     if cursor.size == 0 {
         return Ok(cursor.finish(Vec::new()));
