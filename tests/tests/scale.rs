@@ -1,7 +1,8 @@
 //! The read with progress, health and participation issues the same statements whatever the
 //! history and whatever the size of the cohort: 1,000 check-ins or 100,000, 10 members or 1,000.
 //! The cohorts are seeded with bulk SQL by the benchmark's seeder (shared by path), which then
-//! rebuilds their tallies.
+//! rebuilds their tallies. And a page of check-ins of a cohort that holds most of them is read
+//! from the cohort's index, on both stores.
 
 #[allow(dead_code)]
 #[path = "../../api/benches/evaluation/seed.rs"]
@@ -16,7 +17,10 @@ use afterclass_tests::serde_json::json;
 use afterclass_tests::{Backend, TestApp, on_both_stores, token};
 use seed::Plan;
 
-on_both_stores!(the_enriched_read_costs_the_same_statements_at_every_size);
+on_both_stores!(
+    the_enriched_read_costs_the_same_statements_at_every_size,
+    a_cohort_holding_most_check_ins_reads_its_page_from_its_index
+);
 
 const READ: &str = r#"query($id: ID!) { cohort(id: $id) {
     goals { title progress { current fraction } }
@@ -118,5 +122,54 @@ async fn the_enriched_read_costs_the_same_statements_at_every_size(app: TestApp)
         "statements grew with the history: {short} at 1,000 check-ins, {long} at 100,000"
     );
     assert!(few.abs_diff(many) <= 1, "statements grew with the cohort: {few} for 10 members, {many} for 1,000");
+    app.stop().await;
+}
+
+/// The plan of a page of check-ins (`store::queries::of_cohort`, as `app::reads::check_ins`
+/// builds it) of a cohort that holds most of the table, the statistics taken: the cohort's index
+/// (`check_ins_cohort`), not a walk of the primary key past the other cohorts' rows. On
+/// PostgreSQL the same page with the cohort as an equality is planned as that walk, which shows
+/// that the data lays the trap.
+async fn a_cohort_holding_most_check_ins_reads_its_page_from_its_index(app: TestApp) {
+    use afterclass::store::entities::check_in;
+    use afterclass::store::queries;
+    use sea_orm::{
+        ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
+    };
+    let now = to_micros(store::now());
+    seed::seed(&app.store, "others", &Plan { members: 10, check_ins: 5_000, now }).await.expect("a small cohort");
+    let large =
+        seed::seed(&app.store, "large", &Plan { members: 10, check_ins: 50_000, now }).await.expect("a large cohort");
+    let conn = app.store.writer();
+    let backend = conn.get_database_backend();
+    conn.execute_unprepared("ANALYZE").await.expect("ANALYZE");
+    let (tenant, cohort) = (large.cohort.tenant_id, large.cohort.id);
+    let select = check_in::Entity::find().filter(check_in::Column::TenantId.eq(tenant));
+    let page =
+        |select: sea_orm::Select<check_in::Entity>| select.order_by_asc(check_in::Column::Id).limit(21).build(backend);
+    let plan = |statement: Statement| async move {
+        let explain = if app.backend == Backend::Postgres { "EXPLAIN" } else { "EXPLAIN QUERY PLAN" };
+        let explained = Statement::from_sql_and_values(
+            backend,
+            format!("{explain} {}", statement.sql),
+            statement.values.map(|v| v.0).unwrap_or_default(),
+        );
+        let rows = conn.query_all_raw(explained).await.expect("a plan");
+        let column = if app.backend == Backend::Postgres { 0 } else { 3 };
+        rows.iter()
+            .map(|r| r.try_get_by_index::<String>(column).expect("a line of the plan"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let ranged = plan(page(queries::of_cohort(select.clone(), check_in::Column::CohortId, cohort))).await;
+    println!("{:?}, the page as a range:\n{ranged}", app.backend);
+    // The index gives the order too: no sort of the cohort's rows.
+    let sorted = ranged.contains("Sort") || ranged.contains("TEMP B-TREE");
+    assert!(ranged.contains("check_ins_cohort") && !ranged.contains("pkey") && !sorted, "{ranged}");
+    if app.backend == Backend::Postgres {
+        let equal = plan(page(select.filter(check_in::Column::CohortId.eq(cohort)))).await;
+        println!("the page with the cohort as an equality:\n{equal}");
+        assert!(equal.contains("check_ins_pkey"), "{equal}");
+    }
     app.stop().await;
 }
