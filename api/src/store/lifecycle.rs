@@ -278,7 +278,7 @@ pub async fn snapshots(
     // Attendance counts as activity at the meeting's start; the rate is over the last meetings.
     let attendance_rates = super::meetings::attendance_rates(conn, &ids, as_of).await?;
 
-    let out: HashMap<i64, Snapshot> = cohorts
+    Ok(cohorts
         .iter()
         .map(|c| {
             let f = facts.get(&c.id);
@@ -306,8 +306,7 @@ pub async fn snapshots(
             };
             (c.id, snap)
         })
-        .collect();
-    Ok(out)
+        .collect())
 }
 
 /// What a snapshot counts of one cohort's memberships as of a moment.

@@ -270,14 +270,18 @@ pub async fn starting_between(
 }
 
 /// Each membership of the cohorts (or of them those in `only`) with meetings attended (marked
-/// PRESENT) that started in `(from, to]`, and how many.
-pub async fn attended_by_member(
+/// PRESENT) that started in `(from, to]`, and how many; none for no cohorts or no memberships.
+pub(super) async fn attended_by_member(
     conn: &impl ConnectionTrait,
     cohort_ids: &[i64],
     only: Option<&[i64]>,
     from: i64,
     to: i64,
 ) -> Result<HashMap<i64, u32>, DbErr> {
+    // An empty `IN ()` is not SQL.
+    if cohort_ids.is_empty() || only.is_some_and(<[i64]>::is_empty) {
+        return Ok(HashMap::new());
+    }
     let mut b = Binds::new(conn.get_database_backend());
     let (from, to) = (b.bind(from), b.bind(to));
     let mut cohorts = format!("IN ({})", b.list(cohort_ids));
