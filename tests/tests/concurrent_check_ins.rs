@@ -25,6 +25,7 @@ use sea_orm::{
 
 on_both_stores!(
     many_clients_check_in_while_the_cohort_is_disbanded,
+    check_ins_keep_their_ids_while_another_process_writes_check_ins,
     a_check_in_waiting_for_a_removal_sees_it,
     a_check_in_waiting_for_a_stage_change_sees_it,
     a_check_in_waiting_for_a_new_code_of_conduct_sees_it,
@@ -132,6 +133,64 @@ async fn a_check_in_waiting_for_a_new_code_of_conduct_sees_it(app: TestApp) {
 }
 
 const CLIENTS: usize = 12;
+
+/// Waves of concurrent check-ins, with a check-in written between the waves by another
+/// connection to the same database, its id drawn by the database: every check-in the server
+/// acknowledged is stored under the id it was given, and no two share one. On SQLite the
+/// server's writer draws ids without asking the database within a batch, and only within one
+/// (`store::checkins::NextIds`), so an id drawn by anyone else between its batches is never
+/// handed out again.
+async fn check_ins_keep_their_ids_while_another_process_writes_check_ins(app: TestApp) {
+    let names: Vec<String> = (0..CLIENTS).map(|i| format!("member-{i}")).collect();
+    let c = active_cohort(&app, "t", &names.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let cohort_id = ids::decode(Kind::Cohort, &c.id).expect("a cohort id");
+    let other = Database::connect(app.db.url.as_str()).await.expect("a second connection");
+    let mut acknowledged = BTreeSet::new();
+    let mut written_elsewhere = BTreeSet::new();
+    for wave in 0..6 {
+        let sent: Vec<_> = c
+            .trainees
+            .iter()
+            .map(|token| check_in(&app, token, json!({ "cohortId": c.id, "goalId": c.goal_id, "value": 1.0 })))
+            .collect();
+        for answer in sent {
+            let answer = answer.await.expect("a check-in");
+            let id = answer["checkIn"]["id"].as_str().unwrap_or_else(|| panic!("wave {wave}: {answer:#}"));
+            assert!(acknowledged.insert(ids::decode(Kind::CheckIn, id).expect("a check-in id")), "{id} twice");
+        }
+        let member = membership::Entity::find()
+            .filter(membership::Column::CohortId.eq(cohort_id))
+            .one(&other)
+            .await
+            .expect("a member")
+            .expect("a member");
+        let row = check_in::ActiveModel {
+            tenant_id: sea_orm::Set(member.tenant_id),
+            cohort_id: sea_orm::Set(cohort_id),
+            membership_id: sea_orm::Set(member.id),
+            value: sea_orm::Set(Some(1.0)),
+            occurred_at: sea_orm::Set(member.invited_at),
+            created_at: sea_orm::Set(member.invited_at),
+            ..Default::default()
+        };
+        let id = check_in::Entity::insert(row).exec(&other).await.expect("a check-in written elsewhere").last_insert_id;
+        assert!(!acknowledged.contains(&id), "the database gave {id} again");
+        written_elsewhere.insert(id);
+    }
+    let stored: Vec<(i64, i64)> = check_in::Entity::find()
+        .select_only()
+        .column(check_in::Column::Id)
+        .column(check_in::Column::MembershipId)
+        .into_tuple()
+        .all(app.store.reader())
+        .await
+        .expect("the stored check-ins");
+    let stored_ids: BTreeSet<i64> = stored.iter().map(|(id, _)| *id).collect();
+    assert_eq!(stored.len(), acknowledged.len() + written_elsewhere.len(), "a check-in lost or stored twice");
+    assert_eq!(stored_ids, acknowledged.union(&written_elsewhere).copied().collect());
+    other.close().await.expect("closing the second connection");
+    app.stop().await;
+}
 
 async fn many_clients_check_in_while_the_cohort_is_disbanded(app: TestApp) {
     let names: Vec<String> = (0..CLIENTS).map(|i| format!("member-{i}")).collect();

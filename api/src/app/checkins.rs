@@ -2,6 +2,8 @@
 
 use sea_orm::sea_query::Expr;
 
+use crate::store::Savepoint;
+
 use super::*;
 
 impl App<'_> {
@@ -15,15 +17,40 @@ impl App<'_> {
     ) -> Outcome<check_in::Model> {
         // The key is looked up before the rest is validated, so it is checked first.
         let key = checkin::idempotency_key(draft.idempotency_key.as_deref())?;
+        // With one writer, every statement taken off it is time taken off every write: the
+        // check-in is decided on a reader first, and the writer only writes it.
+        let decided = match self.store.writes_one_at_a_time() {
+            true => self.decide_check_in(cohort_id, goal_id, draft.clone(), key.as_deref()).await?,
+            false => None,
+        };
         let (store, viewer, now) = (self.store.clone(), self.viewer.clone(), self.now);
-        let (row, open_goal) = self
-            .store
-            .write(move |txn| {
-                Box::pin(async move {
-                    App { store: &store, viewer: &viewer, now }.check_in(txn, cohort_id, goal_id, draft, key).await
-                })
-            })
-            .await?;
+        let (row, open_goal) = match decided {
+            Some(Decided::First(first)) => (first, None),
+            Some(Decided::Write(decided)) => {
+                self.store
+                    .write_with(Savepoint::InFirstWrite, move |txn| {
+                        Box::pin(async move {
+                            let app = App { store: &store, viewer: &viewer, now };
+                            match app.write_decided(txn, *decided).await? {
+                                Some(written) => Ok(written),
+                                None => app.check_in(txn, cohort_id, goal_id, draft, key).await,
+                            }
+                        })
+                    })
+                    .await?
+            }
+            None => {
+                self.store
+                    .write_with(Savepoint::InFirstWrite, move |txn| {
+                        Box::pin(async move {
+                            App { store: &store, viewer: &viewer, now }
+                                .check_in(txn, cohort_id, goal_id, draft, key)
+                                .await
+                        })
+                    })
+                    .await?
+            }
+        };
         // Whichever of overlapping check-ins that could advance the goal commits last sees all of
         // them from here, so a goal they reach together is marked; one that could not advance it
         // leaves it no nearer its target than the look of those before it found it. If this
@@ -35,6 +62,59 @@ impl App<'_> {
             tracing::warn!(?err, "looking whether a goal was reached");
         }
         Ok(row)
+    }
+
+    /// The check-in decided on a reader's read, before the writer is asked (SQLite,
+    /// `Store::writes_one_at_a_time`): the first check-in of its idempotency key when that is
+    /// committed already, or the row to write while the cohort and the membership stay as read.
+    /// `None` when the read would refuse it, or found no membership: the held check-in
+    /// ([`App::check_in`]) then decides, waiting for any write of the cohort under way, and
+    /// gives the refusal.
+    async fn decide_check_in(
+        &self,
+        cohort_id: i64,
+        goal_id: Option<i64>,
+        draft: CheckInDraft,
+        key: Option<&str>,
+    ) -> Outcome<Option<Decided>> {
+        let Some(person) = self.viewer.person_id() else { return Ok(None) };
+        let reader = self.store.reader();
+        let Some(found) =
+            crate::store::checkins::read(reader, self.viewer.tenant_id, cohort_id, person, goal_id).await?
+        else {
+            return Ok(None);
+        };
+        let locked = Locked { cohort: found.cohort, mine: Some(found.membership) };
+        if !locked.access(self.viewer.role).knows() {
+            return Ok(None);
+        }
+        if let (Some(key), Some(mine)) = (key, locked.mine.as_ref())
+            && locked.access(self.viewer.role).ensure_may(Action::Participate).is_ok()
+            && let Some(first) = find_by_key(reader, locked.cohort.id, mine.id, key).await?
+        {
+            return Ok(Some(Decided::First(first)));
+        }
+        let Ok((row, goal)) = self.decide(&locked, goal_id, found.goal, draft, 0) else { return Ok(None) };
+        Ok(Some(Decided::Write(Box::new(DecidedWrite { locked, row, goal }))))
+    }
+
+    /// Writes a check-in decided on a reader's read, with an id the writer's batch draws, unless
+    /// the cohort or the membership changed since the read, or its idempotency key was stored
+    /// meanwhile: then `None`, and nothing is written.
+    async fn write_decided(
+        &self,
+        txn: &DatabaseTransaction,
+        decided: DecidedWrite,
+    ) -> Outcome<Option<(check_in::Model, Option<(cohort::Model, goal_row::Model)>)>> {
+        let DecidedWrite { locked, mut row, goal } = decided;
+        let Some(mine) = locked.mine.as_ref() else { return Ok(None) };
+        row.id = self.store.check_in_ids().draw(txn).await?;
+        let event = self.check_in_event(&locked.cohort, mine, &row, goal.as_ref());
+        let unchanged = crate::store::checkins::Unchanged { cohort: &locked.cohort, membership: mine };
+        if !crate::store::checkins::insert(txn, &row, &event, Some(unchanged)).await? {
+            return Ok(None);
+        }
+        Ok(Some((row, open_goal(locked.cohort, goal))))
     }
 
     /// The check-in itself, in the caller's write transaction: two statements when it is
@@ -57,6 +137,34 @@ impl App<'_> {
         {
             return Ok((first, None));
         }
+        let (Some(mine), Some(id)) = (locked.mine.as_ref(), next_id) else {
+            return Err(ApiError::Internal("checked in without a membership".into()).into());
+        };
+        let (row, goal) = self.decide(&locked, goal_id, goal, draft, id)?;
+        let event = self.check_in_event(&locked.cohort, mine, &row, goal.as_ref());
+        if !crate::store::checkins::insert(txn, &row, &event, None).await? {
+            // A retry with the same key committed first (it was not yet visible above).
+            let key = row.idempotency_key.as_deref().unwrap_or_default();
+            let first = find_by_key(txn, locked.cohort.id, mine.id, key)
+                .await?
+                .ok_or_else(|| ApiError::Internal("an idempotency key conflicted with no check-in".into()))?;
+            return Ok((first, None));
+        }
+        Ok((row, open_goal(locked.cohort, goal)))
+    }
+
+    /// Whether the viewer may log `draft` into the cohort as `locked` found it, and the row (with
+    /// `id`) and the goal it counts towards if so. The one decision of a check-in, whichever read
+    /// it is made on.
+    fn decide(
+        &self,
+        locked: &Locked,
+        goal_id: Option<i64>,
+        goal: Option<goal_row::Model>,
+        draft: CheckInDraft,
+        id: i64,
+    ) -> Outcome<(check_in::Model, Option<goal_row::Model>)> {
+        locked.access(self.viewer.role).ensure_may(Action::Participate)?;
         let ctx = CheckInContext {
             stage: locked.stage(),
             cohort_created_at: crate::store::from_micros(locked.cohort.created_at),
@@ -66,14 +174,14 @@ impl App<'_> {
         };
         checkin::ensure_may_check_in(&ctx)?;
         let valid = checkin::validate(draft, &ctx, self.now)?;
-        // The hold read the goal only if it is the cohort's.
+        // The read found the goal only if it is the cohort's.
         let goal = match goal_id {
             None => None,
             Some(_) => {
                 Some(goal.ok_or_else(|| DomainError::invalid("goalId", "the goal does not belong to this cohort"))?)
             }
         };
-        let (Some(mine), Some(id)) = (locked.mine, next_id) else {
+        let Some(mine) = locked.mine.as_ref() else {
             return Err(ApiError::Internal("checked in without a membership".into()).into());
         };
         let row = check_in::Model {
@@ -90,22 +198,23 @@ impl App<'_> {
             created_at: self.now_micros(),
             idempotency_key: valid.idempotency_key,
         };
+        Ok((row, goal))
+    }
+
+    /// The `CHECK_IN_LOGGED` event of `row`.
+    fn check_in_event(
+        &self,
+        cohort: &cohort::Model,
+        mine: &membership::Model,
+        row: &check_in::Model,
+        goal: Option<&goal_row::Model>,
+    ) -> NewEvent {
         let data = events::data([
             ("checkInId", ids::encode(ids::Kind::CheckIn, row.id).into()),
-            ("goalId", goal.as_ref().map(|g| ids::encode(ids::Kind::Goal, g.id)).into()),
+            ("goalId", goal.map(|g| ids::encode(ids::Kind::Goal, g.id)).into()),
             ("value", row.value.into()),
         ]);
-        let event = self.event(&locked.cohort, EventKind::CheckInLogged, Some(&mine), data);
-        if !crate::store::checkins::insert(txn, &row, &event).await? {
-            // A retry with the same key committed first (it was not yet visible above).
-            let key = row.idempotency_key.as_deref().unwrap_or_default();
-            let first = find_by_key(txn, locked.cohort.id, mine.id, key)
-                .await?
-                .ok_or_else(|| ApiError::Internal("an idempotency key conflicted with no check-in".into()))?;
-            return Ok((first, None));
-        }
-        let open_goal = goal.filter(|g| g.status == GoalStatus::Open.as_str()).map(|g| (locked.cohort, g));
-        Ok((row, open_goal))
+        self.event(cohort, EventKind::CheckInLogged, Some(mine), data)
     }
 
     /// Records the moment an open goal first reaches its target, from what has been committed:
@@ -154,6 +263,26 @@ impl App<'_> {
             .await?;
         Ok(())
     }
+}
+
+/// The goal a check-in counted towards, with its cohort, if that goal was still open.
+fn open_goal(cohort: cohort::Model, goal: Option<goal_row::Model>) -> Option<(cohort::Model, goal_row::Model)> {
+    goal.filter(|g| g.status == GoalStatus::Open.as_str()).map(|g| (cohort, g))
+}
+
+/// A check-in decided on a reader's read ([`App::decide_check_in`]).
+enum Decided {
+    /// The first check-in of the idempotency key, committed already.
+    First(check_in::Model),
+    /// The row to write, while the cohort and the membership stay as read.
+    Write(Box<DecidedWrite>),
+}
+
+struct DecidedWrite {
+    locked: Locked,
+    /// Its id is drawn when it is written.
+    row: check_in::Model,
+    goal: Option<goal_row::Model>,
 }
 
 pub(super) async fn find_by_key(

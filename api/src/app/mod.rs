@@ -153,7 +153,10 @@ impl App<'_> {
             None => None,
         };
         let (found, goal, id) = match found {
-            Some(held) => (Some((held.cohort, held.membership)), held.goal, Some(held.next_id)),
+            Some(held) => {
+                self.store.check_in_ids().used(held.next_id);
+                (Some((held.found.cohort, held.found.membership)), held.found.goal, Some(held.next_id))
+            }
             None => (None, None, None),
         };
         let locked = self.held(txn, cohort_id, Hold::Shared, found).await?;

@@ -6,11 +6,20 @@
 //! the check-in counts towards and draws the check-in's id, and the write (with that id known)
 //! is one statement: on PostgreSQL a data-modifying `WITH`, on SQLite the three inserts in one
 //! call. The rules themselves are decided in between, by the caller, on what the hold read.
+//!
+//! On SQLite, where the one writer runs every write one after another, the same read is first
+//! taken on a reader ([`read`]) and the rules decided on it outside the writer; the writer then
+//! only runs the write ([`insert`] with [`Unchanged`]), which writes nothing unless the
+//! cohort's and the member's rows are still exactly as that read found them, and takes its id
+//! from the ids the writer's batch has drawn ([`NextIds`]). A write that finds them changed
+//! falls back to the hold.
+
+use std::sync::{Mutex, PoisonError};
 
 use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
     Condition, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    JoinType, QuerySelect, QueryTrait, RelationDef,
+    JoinType, ModelTrait, QuerySelect, QueryTrait, RelationDef,
 };
 
 use super::entities::{check_in, cohort, goal, membership};
@@ -19,20 +28,33 @@ use super::queries::{self, Hold};
 use super::tallies::{self, Binds};
 use crate::error::ApiError;
 
+/// SQLite's next check-in id: the next one after every id the table has had (its
+/// `AUTOINCREMENT` sequence, or the highest id where rows were written with theirs).
+const SQLITE_NEXT_ID: &str = "(MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'check_ins'), 0), \
+                                  COALESCE((SELECT MAX(id) FROM check_ins), 0)) + 1)";
+
+/// What a read of a check-in's cohort found: the cohort, the viewer's membership in it, and the
+/// goal when one was named and it is the cohort's.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub cohort: cohort::Model,
+    pub membership: membership::Model,
+    pub goal: Option<goal::Model>,
+}
+
 /// What the hold of a check-in read: the cohort and the viewer's membership (both held until the
 /// transaction ends), the goal when one was named and it is the cohort's, and the id the
 /// check-in will have.
 #[derive(Debug)]
 pub struct Held {
-    pub cohort: cohort::Model,
-    pub membership: membership::Model,
-    pub goal: Option<goal::Model>,
+    pub found: Found,
     pub next_id: i64,
 }
 
 /// Holds the cohort shared and the person's membership in it, in one statement
 /// ([`queries::cohort_and_membership`] with [`Hold::Shared`]: on PostgreSQL the member's tallies
-/// too), and reads `goal_id` (when it is the cohort's) and the next check-in id with them. `None` when the cohort or the membership is missing.
+/// too), and reads `goal_id` (when it is the cohort's) and the next check-in id with them. `None`
+/// when the cohort or the membership is missing.
 ///
 /// The id is drawn from PostgreSQL's sequence (a refused check-in leaves a gap, as a failed
 /// insert would); on SQLite it is the next one after every id the table has had, which stays
@@ -44,15 +66,45 @@ pub async fn share(
     person_id: i64,
     goal_id: Option<i64>,
 ) -> Result<Option<Held>, ApiError> {
-    let backend = conn.get_database_backend();
-    let mut select = queries::cohort_and_membership(backend, tenant_id, cohort_id, person_id, Hold::Shared);
-    let next_id = if backend == DbBackend::Postgres {
-        "nextval(pg_get_serial_sequence('check_ins', 'id'))"
-    } else {
-        "(MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'check_ins'), 0), \
-              COALESCE((SELECT MAX(id) FROM check_ins), 0)) + 1)"
+    let Some((found, row)) = select(conn, tenant_id, cohort_id, person_id, goal_id, true).await? else {
+        return Ok(None);
     };
-    select = select.expr_as(Expr::cust(next_id), "next_check_in_id");
+    Ok(Some(Held { found, next_id: row.try_get::<i64>("", "next_check_in_id")? }))
+}
+
+/// The same read as [`share`], holding nothing and drawing no id: for deciding a check-in on a
+/// reader before its write ([`Unchanged`]).
+pub async fn read(
+    conn: &impl ConnectionTrait,
+    tenant_id: i64,
+    cohort_id: i64,
+    person_id: i64,
+    goal_id: Option<i64>,
+) -> Result<Option<Found>, ApiError> {
+    Ok(select(conn, tenant_id, cohort_id, person_id, goal_id, false).await?.map(|(found, _)| found))
+}
+
+/// The statement of [`share`] (`held`) and [`read`], run; what it found and its row.
+async fn select(
+    conn: &impl ConnectionTrait,
+    tenant_id: i64,
+    cohort_id: i64,
+    person_id: i64,
+    goal_id: Option<i64>,
+    held: bool,
+) -> Result<Option<(Found, sea_orm::QueryResult)>, ApiError> {
+    let backend = conn.get_database_backend();
+    // Unheld, the statement takes no lock of any kind (the exclusive form adds none of its own).
+    let hold = if held { Hold::Shared } else { Hold::Exclusive };
+    let mut select = queries::cohort_and_membership(backend, tenant_id, cohort_id, person_id, hold);
+    if held {
+        let next_id = if backend == DbBackend::Postgres {
+            "nextval(pg_get_serial_sequence('check_ins', 'id'))"
+        } else {
+            SQLITE_NEXT_ID
+        };
+        select = select.expr_as(Expr::cust(next_id), "next_check_in_id");
+    }
     if let Some(goal_id) = goal_id {
         let of_cohort: RelationDef = cohort::Entity::belongs_to(goal::Entity)
             .from(cohort::Column::Id)
@@ -68,26 +120,108 @@ pub async fn share(
     }
     // The goal is only read: a goal never moves to another cohort and is never deleted, and
     // PostgreSQL cannot hold the nullable side of an outer join.
-    QueryTrait::query(&mut select)
-        .lock_with_tables(LockType::Share, [cohort::Entity.table_ref(), membership::Entity.table_ref()]);
+    if held {
+        QueryTrait::query(&mut select)
+            .lock_with_tables(LockType::Share, [cohort::Entity.table_ref(), membership::Entity.table_ref()]);
+    }
     let Some(row) = conn.query_one_raw(select.build(backend)).await? else { return Ok(None) };
     let Some(membership) = membership::Model::from_query_result_optional(&row, "B_")? else { return Ok(None) };
-    let held = Held {
+    let found = Found {
         cohort: cohort::Model::from_query_result(&row, "A_")?,
         membership,
         goal: match goal_id {
             Some(_) => goal::Model::from_query_result_optional(&row, "C_")?,
             None => None,
         },
-        next_id: row.try_get::<i64>("", "next_check_in_id")?,
     };
-    Ok(Some(held))
+    Ok(Some((found, row)))
 }
 
-/// Writes `row` (its id drawn by [`share`]), adds it to its member's tallies and totals (held by [`share`]
-/// on PostgreSQL) and records `event`, in one statement. With an idempotency key, a check-in of
-/// the same member and key stored meanwhile wins: nothing is written and this gives `false`.
-pub async fn insert(conn: &impl ConnectionTrait, row: &check_in::Model, event: &NewEvent) -> Result<bool, DbErr> {
+/// The check-in ids SQLite's writer draws without a statement: the first write of a batch that
+/// needs one reads the next id in the batch's transaction ([`SQLITE_NEXT_ID`]), and the batch's
+/// later ones count on from it. The batch holds the database's write lock, so no other
+/// connection or process can take those ids before it commits; a batch that rolls back leaves
+/// a gap, as a failed insert would. Outside the group commit every id is read.
+#[derive(Debug, Default)]
+pub struct NextIds {
+    /// The batch the ids were drawn in and the next id in it.
+    next: Mutex<Option<(u64, i64)>>,
+}
+
+impl NextIds {
+    /// Draws the next id for a check-in about to be written in `conn`, the writer's transaction.
+    pub async fn draw(&self, conn: &impl ConnectionTrait) -> Result<i64, DbErr> {
+        let batch = super::commit::batch();
+        if let Some(batch) = batch {
+            let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((of, id)) = next.as_mut()
+                && *of == batch
+            {
+                *id += 1;
+                return Ok(*id - 1);
+            }
+        }
+        let statement =
+            sea_orm::Statement::from_string(conn.get_database_backend(), format!("SELECT {SQLITE_NEXT_ID} AS id"));
+        let id = match conn.query_one_raw(statement).await? {
+            Some(row) => row.try_get::<i64>("", "id")?,
+            None => 1,
+        };
+        self.used(id);
+        Ok(id)
+    }
+
+    /// Records that a check-in of the current batch took `id` (drawn by [`share`]), so that the
+    /// batch's later ids come after it.
+    pub fn used(&self, id: i64) {
+        let Some(batch) = super::commit::batch() else { return };
+        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        match next.as_mut() {
+            Some((of, following)) if *of == batch => *following = std::cmp::max(*following, id + 1),
+            _ => *next = Some((batch, id + 1)),
+        }
+    }
+}
+
+/// The rows a check-in was decided on, as [`read`] found them: its write ([`insert`]) writes
+/// nothing unless both are still exactly so, every column of them.
+#[derive(Debug, Clone, Copy)]
+pub struct Unchanged<'a> {
+    pub cohort: &'a cohort::Model,
+    pub membership: &'a membership::Model,
+}
+
+impl Unchanged<'_> {
+    /// The condition, in `b`'s values.
+    fn condition(&self, b: &mut Binds) -> String {
+        let same = if b.backend() == DbBackend::Postgres { "IS NOT DISTINCT FROM" } else { "IS" };
+        let cohort = cohort::Column::iter()
+            .map(|column| format!("{} {same} {}", IdenStatic::as_str(&column), b.bind(self.cohort.get(column))))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let membership = membership::Column::iter()
+            .map(|column| format!("{} {same} {}", IdenStatic::as_str(&column), b.bind(self.membership.get(column))))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let (cohort_id, membership_id) = (b.bind(self.cohort.id), b.bind(self.membership.id));
+        format!(
+            "EXISTS (SELECT 1 FROM cohorts WHERE id = {cohort_id} AND {cohort}) \
+             AND EXISTS (SELECT 1 FROM memberships WHERE id = {membership_id} AND {membership})"
+        )
+    }
+}
+
+/// Writes `row` (its id drawn by [`share`] or [`NextIds`]), adds it to its member's tallies and
+/// totals (held by [`share`] on PostgreSQL) and records `event`, in one statement. With an
+/// idempotency key, a check-in of the same member and key stored meanwhile wins: nothing is
+/// written and this gives `false`. So it does when `unchanged` is given and the cohort's or the
+/// member's row is no longer as it says.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    row: &check_in::Model,
+    event: &NewEvent,
+    unchanged: Option<Unchanged<'_>>,
+) -> Result<bool, DbErr> {
     let backend = conn.get_database_backend();
     let mut b = Binds::new(backend);
     let values = [
@@ -105,10 +239,16 @@ pub async fn insert(conn: &impl ConnectionTrait, row: &check_in::Model, event: &
         b.bind(row.idempotency_key.clone()),
     ]
     .join(", ");
+    // With `unchanged`, the row is selected only where the rows are as read; the `WHERE` also
+    // keeps SQLite from reading `ON CONFLICT` as a join constraint.
+    let rows = match unchanged {
+        Some(unchanged) => format!("SELECT {values} WHERE {}", unchanged.condition(&mut b)),
+        None => format!("VALUES ({values})"),
+    };
     let check_in = format!(
         "INSERT INTO check_ins (id, tenant_id, cohort_id, membership_id, goal_id, value, note, confidence, \
                                 blockers, occurred_at, created_at, idempotency_key) \
-         VALUES ({values}) ON CONFLICT (cohort_id, membership_id, idempotency_key) DO NOTHING"
+         {rows} ON CONFLICT (cohort_id, membership_id, idempotency_key) DO NOTHING"
     );
     let statement = if backend == DbBackend::Postgres {
         // Sibling statements of one `WITH` see the same snapshot, not each other's rows: the
@@ -123,14 +263,18 @@ pub async fn insert(conn: &impl ConnectionTrait, row: &check_in::Model, event: &
         ))
     } else {
         // One call, statement after statement: each later one sees the row if it was written.
+        // In the group commit it begins with the unit's savepoint, when that is not open yet
+        // (the check-in is written with `Savepoint::InFirstWrite`).
         let id = b.bind(row.id);
         let inserted = format!("EXISTS (SELECT 1 FROM check_ins WHERE id = {id})");
         let [tallies, totals] = tallies::upsert(&mut b, row, &inserted);
         let event = events::insert(&mut b, event, &inserted);
+        let savepoint = super::commit::unit_savepoint();
+        let statements = if savepoint.is_empty() { 5 } else { 6 };
         let sql = format!(
-            "{check_in}; {tallies}; {totals}; {event}; SELECT COUNT(*) AS written FROM check_ins WHERE id = {id}"
+            "{savepoint}{check_in}; {tallies}; {totals}; {event}; SELECT COUNT(*) AS written FROM check_ins WHERE id = {id}"
         );
-        b.statements(sql, 5)
+        b.statements(sql, statements)
     };
     // On SQLite the rows come from the last statement, the only one that gives any.
     let rows = conn.query_all_raw(statement).await?;

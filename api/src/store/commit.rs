@@ -9,6 +9,7 @@
 //! held until that commit; if the commit (or anything outside the units' own savepoints) fails,
 //! every unit of the batch fails with it. Nothing is acknowledged before it is committed.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -58,13 +59,27 @@ impl<T: Send, E: From<DbErr> + Send> Settle for Answer<T, E> {
 /// A unit waiting for the writer: run in the batch's transaction, or failed with the batch's
 /// error when the batch could not begin.
 trait Pending: Send {
+    fn savepoint(&self) -> Savepoint;
     fn run<'t>(self: Box<Self>, txn: &'t DatabaseTransaction) -> WriteFuture<'t, Box<dyn Settle>>;
     fn fail(self: Box<Self>, err: &DbErr);
+}
+
+/// When a unit's savepoint is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Savepoint {
+    /// Before the unit runs, by a statement of its own: for units that may write with any
+    /// statement.
+    Before,
+    /// By the unit's first write, in the same call: for units every call of which that writes
+    /// begins with [`unit_savepoint`]'s text. A unit that fails before it writes costs no
+    /// savepoint statement at all, and one that succeeds none of its own.
+    InFirstWrite,
 }
 
 struct Queued<T, E, F> {
     work: F,
     to: oneshot::Sender<Result<T, E>>,
+    savepoint: Savepoint,
 }
 
 impl<T, E, F> Pending for Queued<T, E, F>
@@ -73,8 +88,12 @@ where
     E: From<DbErr> + Send + 'static,
     F: for<'t> FnOnce(&'t DatabaseTransaction) -> WriteFuture<'t, Result<T, E>> + Send + 'static,
 {
+    fn savepoint(&self) -> Savepoint {
+        self.savepoint
+    }
+
     fn run<'t>(self: Box<Self>, txn: &'t DatabaseTransaction) -> WriteFuture<'t, Box<dyn Settle>> {
-        let Queued { work, to } = *self;
+        let Queued { work, to, .. } = *self;
         Box::pin(async move { Box::new(Answer { result: work(txn).await, to }) as Box<dyn Settle> })
     }
 
@@ -85,6 +104,51 @@ where
 
 type Unit = Box<dyn Pending>;
 
+tokio::task_local! {
+    /// The batch whose units run in this task.
+    static BATCH: Batch;
+}
+
+struct Batch {
+    /// A number no other batch of this process has had.
+    number: u64,
+    /// The unit running now: its place in the batch, which names its savepoint.
+    unit: Cell<Option<usize>>,
+    /// The savepoint open now, by the place of the unit that opened it: at most one is open, so
+    /// that SQLite keeps only the pages of one unit to roll back.
+    open: Cell<Option<usize>>,
+}
+
+impl Batch {
+    /// The statements that end the savepoint open now, if any, and open the running unit's;
+    /// from then on its savepoint is the open one.
+    fn open_savepoint(&self, place: usize) -> String {
+        let release = match self.open.replace(Some(place)) {
+            Some(open) => format!("RELEASE {UNIT}_{open}; "),
+            None => String::new(),
+        };
+        format!("{release}SAVEPOINT {UNIT}_{place}")
+    }
+}
+
+/// The batch the calling unit runs in, when it runs in the group commit: a number no other batch
+/// of this process has had. Its units run one after another in one transaction.
+pub(super) fn batch() -> Option<u64> {
+    BATCH.try_with(|batch| batch.number).ok()
+}
+
+/// What a unit written with [`Savepoint::InFirstWrite`] puts before the statements of a call
+/// that writes: the opening of its savepoint (ending the one before it), the first time, and
+/// nothing after that, nor outside the group commit, nor for other units.
+pub fn unit_savepoint() -> String {
+    BATCH
+        .try_with(|batch| match batch.unit.get() {
+            Some(place) if batch.open.get() != Some(place) => format!("{}; ", batch.open_savepoint(place)),
+            _ => String::new(),
+        })
+        .unwrap_or_default()
+}
+
 /// The queue in front of SQLite's writer.
 pub(super) struct GroupCommit {
     queue: mpsc::Sender<Unit>,
@@ -92,20 +156,38 @@ pub(super) struct GroupCommit {
 
 impl GroupCommit {
     /// Starts the task that owns `writer`; it ends when the last handle on the queue is dropped.
+    ///
+    /// The task runs on a thread of its own (a single-threaded runtime): units run one after
+    /// another, each waking the task once per statement from SQLite's connection thread, and
+    /// among the request tasks of the server's runtime every such wake-up would wait its turn
+    /// in the runtime's shared queue.
     pub(super) fn start(writer: DatabaseConnection) -> GroupCommit {
         let (queue, units) = mpsc::channel(QUEUE);
-        tokio::spawn(serve(writer, units));
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => {
+                let spawned = std::thread::Builder::new()
+                    .name("afterclass-writer".into())
+                    .spawn(move || runtime.block_on(serve(writer, units)));
+                if let Err(err) = spawned {
+                    tracing::error!(%err, "starting the writer's thread; writes will fail");
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%err, "building the writer's runtime; the writer shares the server's");
+                tokio::spawn(serve(writer, units));
+            }
+        }
         GroupCommit { queue }
     }
 
-    pub(super) async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    pub(super) async fn write<T, E, F>(&self, savepoint: Savepoint, work: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<DbErr> + Send + 'static,
         F: for<'t> FnOnce(&'t DatabaseTransaction) -> WriteFuture<'t, Result<T, E>> + Send + 'static,
     {
         let (to, answer) = oneshot::channel();
-        let unit: Unit = Box::new(Queued { work, to });
+        let unit: Unit = Box::new(Queued { work, to, savepoint });
         if self.queue.send(unit).await.is_err() {
             return Err(E::from(DbErr::Custom("the writer has stopped".into())));
         }
@@ -117,7 +199,9 @@ impl GroupCommit {
 /// Takes whatever has queued (at least one unit, at most [`MAX_BATCH`]) and runs it as one
 /// transaction, in a task of its own so that a unit that panics fails its batch and nothing else.
 async fn serve(writer: DatabaseConnection, mut units: mpsc::Receiver<Unit>) {
+    let mut number = 0u64;
     while let Some(first) = units.recv().await {
+        number += 1;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match units.try_recv() {
@@ -125,7 +209,13 @@ async fn serve(writer: DatabaseConnection, mut units: mpsc::Receiver<Unit>) {
                 Err(_) => break,
             }
         }
-        if let Err(err) = tokio::spawn(run_batch(writer.clone(), batch)).await {
+        if let Err(err) =
+            tokio::spawn(BATCH.scope(
+                Batch { number, unit: Cell::new(None), open: Cell::new(None) },
+                run_batch(writer.clone(), batch),
+            ))
+            .await
+        {
             tracing::error!(%err, "a write batch failed without committing");
         }
     }
@@ -170,27 +260,39 @@ async fn run_batch(writer: DatabaseConnection, batch: Vec<Unit>) {
         }
     };
     let mut settled: Vec<Box<dyn Settle>> = Vec::with_capacity(batch.len());
-    // The first unit's savepoint; the end of each unit opens the next one's ([`end_unit`]).
-    let mut outcome = txn.execute_unprepared(&format!("SAVEPOINT {UNIT}")).await.map(|_| ());
-    let mut units = batch.into_iter().peekable();
-    if outcome.is_ok() {
-        while let Some(unit) = units.next() {
-            let done = unit.run(&txn).await;
-            let last = units.peek().is_none();
-            let kept = end_unit(&txn, done.succeeded(), last).await;
-            settled.push(done);
-            if let Err(err) = kept {
-                // The transaction may be gone with the savepoint (SQLite rolls the whole
-                // transaction back on some errors: a full disk, an I/O error), so nothing more
-                // runs in it.
+    // Each unit in a savepoint of its own, named by its place in the batch: opened before it
+    // runs or by its first write ([`Savepoint`]), in the same call as the end of the one before.
+    let mut outcome = Ok(());
+    let mut units = batch.into_iter().enumerate();
+    for (place, unit) in units.by_ref() {
+        if unit.savepoint() == Savepoint::Before {
+            let sql = BATCH.try_with(|batch| batch.open_savepoint(place)).unwrap_or_default();
+            if let Err(err) = txn.execute_unprepared(&sql).await {
+                unit.fail(&err);
                 outcome = Err(err);
                 break;
             }
         }
+        let _ = BATCH.try_with(|batch| batch.unit.set(Some(place)));
+        let done = unit.run(&txn).await;
+        let opened = BATCH.try_with(|batch| batch.unit.take().is_some() && batch.open.get() == Some(place));
+        // A unit that failed before opening its savepoint wrote nothing.
+        let kept = match done.succeeded() || opened != Ok(true) {
+            true => Ok(()),
+            false => txn.execute_unprepared(&format!("ROLLBACK TO {UNIT}_{place}")).await.map(|_| ()),
+        };
+        settled.push(done);
+        if let Err(err) = kept {
+            // The transaction may be gone with the savepoint (SQLite rolls the whole
+            // transaction back on some errors: a full disk, an I/O error), so nothing more
+            // runs in it. So it fails when the savepoint was never opened after all.
+            outcome = Err(err);
+            break;
+        }
     }
     // Units the failed batch never ran are answered with its failure.
     if let Err(err) = &outcome {
-        for unit in units {
+        for (_, unit) in units {
             unit.fail(err);
         }
     }
@@ -206,22 +308,5 @@ async fn run_batch(writer: DatabaseConnection, batch: Vec<Unit>) {
     }
 }
 
-/// The savepoint's name: units run in it one at a time, so one name.
+/// The savepoints' name, followed by the place in its batch of the unit that opens it.
 const UNIT: &str = "group_commit_unit";
-
-/// Ends the savepoint a unit ran in: kept when the unit succeeded, rolled back when it did not.
-/// Every statement is a hand-off to SQLite's connection thread and back, which is what bounds
-/// the writer, so a unit's savepoint costs one statement rather than two: after a unit that
-/// succeeded and is not the last, the release and the next unit's savepoint go in one call
-/// (`RELEASE …; SAVEPOINT …`); after one that failed, `ROLLBACK TO` leaves the savepoint open,
-/// clean, for the next unit; the last unit's is ended by the batch's commit.
-async fn end_unit(txn: &DatabaseTransaction, succeeded: bool, last: bool) -> Result<(), DbErr> {
-    let sql = match (succeeded, last) {
-        (true, true) => return Ok(()),
-        (true, false) => format!("RELEASE {UNIT}; SAVEPOINT {UNIT}"),
-        (false, _) => format!("ROLLBACK TO {UNIT}"),
-    };
-    // Should it fail, the batch fails and nothing more runs in it.
-    txn.execute_unprepared(&sql).await?;
-    Ok(())
-}

@@ -31,7 +31,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
 
-pub use commit::WriteFuture;
+pub use commit::{Savepoint, WriteFuture, unit_savepoint};
 
 use crate::config::{self, StoreSettings};
 
@@ -50,6 +50,8 @@ struct Inner {
     /// the one process that writes and polls.
     announcer: Option<events::Announcer>,
     statements: Arc<AtomicU64>,
+    /// The check-in ids SQLite's writer draws without a statement.
+    check_in_ids: checkins::NextIds,
 }
 
 impl std::fmt::Debug for Store {
@@ -107,7 +109,9 @@ impl Store {
             let announcer = events::Announcer::start(pool.get_postgres_connection_pool().clone());
             (pool.clone(), pool, None, Some(announcer))
         };
-        Ok(Store { inner: Arc::new(Inner { reader, writer, group, announcer, statements }) })
+        Ok(Store {
+            inner: Arc::new(Inner { reader, writer, group, announcer, statements, check_in_ids: Default::default() }),
+        })
     }
 
     /// Applies every pending migration.
@@ -118,6 +122,11 @@ impl Store {
     /// For reads: never blocks or is blocked by writes.
     pub fn reader(&self) -> &DatabaseConnection {
         &self.inner.reader
+    }
+
+    /// The check-in ids SQLite's writer draws without a statement ([`checkins::NextIds`]).
+    pub fn check_in_ids(&self) -> &checkins::NextIds {
+        &self.inner.check_in_ids
     }
 
     /// For writes: begin a transaction here.
@@ -152,8 +161,20 @@ impl Store {
         E: From<DbErr> + Send + 'static,
         F: for<'t> FnOnce(&'t DatabaseTransaction) -> WriteFuture<'t, Result<T, E>> + Send + 'static,
     {
+        self.write_with(Savepoint::Before, work).await
+    }
+
+    /// [`Store::write`], with the unit's savepoint on SQLite opened as `savepoint` says: with
+    /// [`Savepoint::InFirstWrite`], `work` promises that every call of its that writes begins
+    /// with [`commit::unit_savepoint`]'s text.
+    pub async fn write_with<T, E, F>(&self, savepoint: Savepoint, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbErr> + Send + 'static,
+        F: for<'t> FnOnce(&'t DatabaseTransaction) -> WriteFuture<'t, Result<T, E>> + Send + 'static,
+    {
         if let Some(group) = &self.inner.group {
-            return group.write(work).await;
+            return group.write(savepoint, work).await;
         }
         let txn = self.inner.writer.begin().await?;
         self.announce();
@@ -215,7 +236,7 @@ async fn sqlite_pool(
         // database loses nothing by that, but reopening costs a little on the next request.
         .idle_timeout(Duration::from_secs(3600))
         .sqlx_logging(false)
-        // Replaced by the check below, which pings too.
+        // Replaced by the check below, which pings when it has to.
         .test_before_acquire(false)
         // SQLite's driver counts the transactions it believes open on a connection and counts
         // one down only when its COMMIT or ROLLBACK succeeds. When SQLite has rolled a
@@ -224,10 +245,18 @@ async fn sqlite_pool(
         // transaction that never ends, whose writes are answered as committed, are seen by no
         // other connection and vanish with it. A connection that comes back to the pool still
         // counting a transaction is closed instead, and the pool opens a fresh one.
+        //
+        // The count is the driver's, kept as its connection thread runs each statement, and a
+        // rollback queued when a transaction was dropped counts down only once it has run. So a
+        // connection counting none is handed out at once, and only one still counting one is
+        // pinged, which runs after any rollback queued on it, and then looked at again: a ping
+        // is a hand-off to the connection's thread and back, as dear as a statement.
         .map_sqlx_sqlite_before_acquire(|conn, _| {
             Box::pin(async move {
                 use sea_orm::sqlx::Connection;
-                // The ping runs after any rollback still queued on the connection.
+                if !conn.is_in_transaction() {
+                    return Ok(true);
+                }
                 conn.ping().await?;
                 if conn.is_in_transaction() {
                     tracing::warn!("closing a SQLite connection left inside a transaction SQLite rolled back");
