@@ -137,10 +137,11 @@ impl App<'_> {
         {
             return Ok((first, None));
         }
-        let (Some(mine), Some(id)) = (locked.mine.as_ref(), next_id) else {
+        // The id is drawn whenever the membership is read, and `decide` refuses without one.
+        let (row, goal) = self.decide(&locked, goal_id, goal, draft, next_id.unwrap_or_default())?;
+        let (Some(mine), Some(_)) = (locked.mine.as_ref(), next_id) else {
             return Err(ApiError::Internal("checked in without a membership".into()).into());
         };
-        let (row, goal) = self.decide(&locked, goal_id, goal, draft, id)?;
         let event = self.check_in_event(&locked.cohort, mine, &row, goal.as_ref());
         if !crate::store::checkins::insert(txn, &row, &event, None).await? {
             // A retry with the same key committed first (it was not yet visible above).
