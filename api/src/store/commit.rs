@@ -110,7 +110,7 @@ tokio::task_local! {
 }
 
 struct Batch {
-    /// A number no other batch of this process has had.
+    /// A number no other batch of this writer has had.
     number: u64,
     /// The unit running now: its place in the batch, which names its savepoint.
     unit: Cell<Option<usize>>,
@@ -132,7 +132,7 @@ impl Batch {
 }
 
 /// The batch the calling unit runs in, when it runs in the group commit: a number no other batch
-/// of this process has had. Its units run one after another in one transaction.
+/// of the store's writer has had. Its units run one after another in one transaction.
 pub(super) fn batch() -> Option<u64> {
     BATCH.try_with(|batch| batch.number).ok()
 }
