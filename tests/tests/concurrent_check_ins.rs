@@ -138,7 +138,7 @@ const CLIENTS: usize = 12;
 /// connection to the same database, its id drawn by the database: every check-in the server
 /// acknowledged is stored under the id it was given, and no two share one. On SQLite the
 /// server's writer draws ids without asking the database within a batch, and only within one
-/// (`store::checkins::NextIds`), so an id drawn by anyone else between its batches is never
+/// (`store::checkins::draw_id`), so an id drawn by anyone else between its batches is never
 /// handed out again.
 async fn check_ins_keep_their_ids_while_another_process_writes_check_ins(app: TestApp) {
     let names: Vec<String> = (0..CLIENTS).map(|i| format!("member-{i}")).collect();

@@ -108,7 +108,7 @@ impl App<'_> {
     ) -> Outcome<Option<(check_in::Model, Option<(cohort::Model, goal_row::Model)>)>> {
         let DecidedWrite { locked, mut row, goal } = decided;
         let Some(mine) = locked.mine.as_ref() else { return Ok(None) };
-        row.id = self.store.check_in_ids().draw(txn).await?;
+        row.id = crate::store::checkins::draw_id(txn).await?;
         let event = self.check_in_event(&locked.cohort, mine, &row, goal.as_ref());
         let unchanged = crate::store::checkins::Unchanged { cohort: &locked.cohort, membership: mine };
         if !crate::store::checkins::insert(txn, &row, &event, Some(unchanged)).await? {

@@ -154,7 +154,7 @@ impl App<'_> {
         };
         let (found, goal, id) = match found {
             Some(held) => {
-                self.store.check_in_ids().used(held.next_id);
+                crate::store::checkins::id_used(held.next_id);
                 (Some((held.found.cohort, held.found.membership)), held.found.goal, Some(held.next_id))
             }
             None => (None, None, None),

@@ -11,10 +11,8 @@
 //! taken on a reader ([`read`]) and the rules decided on it outside the writer; the writer then
 //! only runs the write ([`insert`] with [`Unchanged`]), which writes nothing unless the
 //! cohort's and the member's rows are still exactly as that read found them, and takes its id
-//! from the ids the writer's batch has drawn ([`NextIds`]). A write that finds them changed
+//! from the ids the writer's batch has drawn ([`draw_id`]). A write that finds them changed
 //! falls back to the hold.
-
-use std::sync::{Mutex, PoisonError};
 
 use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
@@ -137,50 +135,31 @@ async fn select(
     Ok(Some((found, row)))
 }
 
-/// The check-in ids SQLite's writer draws without a statement: the first write of a batch that
-/// needs one reads the next id in the batch's transaction ([`SQLITE_NEXT_ID`]), and the batch's
-/// later ones count on from it. The batch holds the database's write lock, so no other
-/// connection or process can take those ids before it commits; a batch that rolls back leaves
-/// a gap, as a failed insert would. Outside the group commit every id is read.
-#[derive(Debug, Default)]
-pub struct NextIds {
-    /// The batch the ids were drawn in and the next id in it.
-    next: Mutex<Option<(u64, i64)>>,
+/// Draws the id of a check-in about to be written in `conn`, SQLite's writer's transaction,
+/// without a statement where it can: the first check-in of a batch that needs one reads the next
+/// id in the batch's transaction ([`SQLITE_NEXT_ID`]), and the batch's later ones count on from
+/// it (kept with the batch: `commit::next_check_in_id`). The batch holds the database's write
+/// lock, so no other connection or process can take those ids before it commits; a batch that
+/// rolls back leaves a gap, as a failed insert would; the next batch reads again. Outside the
+/// group commit every id is read.
+pub async fn draw_id(conn: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    if let Some(id) = super::commit::next_check_in_id() {
+        return Ok(id);
+    }
+    let statement =
+        sea_orm::Statement::from_string(conn.get_database_backend(), format!("SELECT {SQLITE_NEXT_ID} AS id"));
+    let id = match conn.query_one_raw(statement).await? {
+        Some(row) => row.try_get::<i64>("", "id")?,
+        None => 1,
+    };
+    super::commit::check_in_id_used(id);
+    Ok(id)
 }
 
-impl NextIds {
-    /// Draws the next id for a check-in about to be written in `conn`, the writer's transaction.
-    pub async fn draw(&self, conn: &impl ConnectionTrait) -> Result<i64, DbErr> {
-        let batch = super::commit::batch();
-        if let Some(batch) = batch {
-            let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((of, id)) = next.as_mut()
-                && *of == batch
-            {
-                *id += 1;
-                return Ok(*id - 1);
-            }
-        }
-        let statement =
-            sea_orm::Statement::from_string(conn.get_database_backend(), format!("SELECT {SQLITE_NEXT_ID} AS id"));
-        let id = match conn.query_one_raw(statement).await? {
-            Some(row) => row.try_get::<i64>("", "id")?,
-            None => 1,
-        };
-        self.used(id);
-        Ok(id)
-    }
-
-    /// Records that a check-in of the current batch took `id` (drawn by [`share`]), so that the
-    /// batch's later ids come after it.
-    pub fn used(&self, id: i64) {
-        let Some(batch) = super::commit::batch() else { return };
-        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
-        match next.as_mut() {
-            Some((of, following)) if *of == batch => *following = std::cmp::max(*following, id + 1),
-            _ => *next = Some((batch, id + 1)),
-        }
-    }
+/// Records that a check-in of the calling unit's batch took `id` (drawn by [`share`]), so that
+/// the ids [`draw_id`] gives later in the batch come after it.
+pub fn id_used(id: i64) {
+    super::commit::check_in_id_used(id);
 }
 
 /// The rows a check-in was decided on, as [`read`] found them: its write ([`insert`]) writes
@@ -194,15 +173,7 @@ pub struct Unchanged<'a> {
 impl Unchanged<'_> {
     /// The condition, in `b`'s values.
     fn condition(&self, b: &mut Binds) -> String {
-        let same = if b.backend() == DbBackend::Postgres { "IS NOT DISTINCT FROM" } else { "IS" };
-        let cohort = cohort::Column::iter()
-            .map(|column| format!("{} {same} {}", IdenStatic::as_str(&column), b.bind(self.cohort.get(column))))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let membership = membership::Column::iter()
-            .map(|column| format!("{} {same} {}", IdenStatic::as_str(&column), b.bind(self.membership.get(column))))
-            .collect::<Vec<_>>()
-            .join(" AND ");
+        let (cohort, membership) = (as_read(b, self.cohort), as_read(b, self.membership));
         let (cohort_id, membership_id) = (b.bind(self.cohort.id), b.bind(self.membership.id));
         format!(
             "EXISTS (SELECT 1 FROM cohorts WHERE id = {cohort_id} AND {cohort}) \
@@ -211,7 +182,16 @@ impl Unchanged<'_> {
     }
 }
 
-/// Writes `row` (its id drawn by [`share`] or [`NextIds`]), adds it to its member's tallies and
+/// Every column of `model`'s row equal to its value in `model`, NULLs included.
+fn as_read<M: ModelTrait>(b: &mut Binds, model: &M) -> String {
+    let same = if b.backend() == DbBackend::Postgres { "IS NOT DISTINCT FROM" } else { "IS" };
+    <M::Entity as EntityTrait>::Column::iter()
+        .map(|column| format!("{} {same} {}", IdenStatic::as_str(&column), b.bind(model.get(column))))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// Writes `row` (its id drawn by [`share`] or [`draw_id`]), adds it to its member's tallies and
 /// totals (held by [`share`] on PostgreSQL) and records `event`, in one statement. With an
 /// idempotency key, a check-in of the same member and key stored meanwhile wins: nothing is
 /// written and this gives `false`. So it does when `unchanged` is given and the cohort's or the

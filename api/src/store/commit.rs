@@ -110,8 +110,9 @@ tokio::task_local! {
 }
 
 struct Batch {
-    /// A number no other batch of this writer has had.
-    number: u64,
+    /// The next check-in id of the batch, once one was read in its transaction
+    /// (`store::checkins::draw_id`).
+    next_check_in_id: Cell<Option<i64>>,
     /// The unit running now: its place in the batch, which names its savepoint.
     unit: Cell<Option<usize>>,
     /// The savepoint open now, by the place of the unit that opened it: at most one is open, so
@@ -131,10 +132,26 @@ impl Batch {
     }
 }
 
-/// The batch the calling unit runs in, when it runs in the group commit: a number no other batch
-/// of the store's writer has had. Its units run one after another in one transaction.
-pub(super) fn batch() -> Option<u64> {
-    BATCH.try_with(|batch| batch.number).ok()
+/// Draws the next check-in id of the calling unit's batch, once one was read in it
+/// ([`check_in_id_used`]); `None` before that, and outside the group commit.
+pub(super) fn next_check_in_id() -> Option<i64> {
+    BATCH
+        .try_with(|batch| {
+            let id = batch.next_check_in_id.get()?;
+            batch.next_check_in_id.set(Some(id + 1));
+            Some(id)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Records that a check-in of the calling unit's batch took `id`, read in the batch's
+/// transaction, so that the batch's later ids come after it. Nothing outside the group commit.
+pub(super) fn check_in_id_used(id: i64) {
+    let _ = BATCH.try_with(|batch| {
+        let next = batch.next_check_in_id.get().map_or(id + 1, |next| next.max(id + 1));
+        batch.next_check_in_id.set(Some(next));
+    });
 }
 
 /// What a unit written with [`Savepoint::InFirstWrite`] puts before the statements of a call
@@ -199,9 +216,7 @@ impl GroupCommit {
 /// Takes whatever has queued (at least one unit, at most [`MAX_BATCH`]) and runs it as one
 /// transaction, in a task of its own so that a unit that panics fails its batch and nothing else.
 async fn serve(writer: DatabaseConnection, mut units: mpsc::Receiver<Unit>) {
-    let mut number = 0u64;
     while let Some(first) = units.recv().await {
-        number += 1;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match units.try_recv() {
@@ -209,12 +224,11 @@ async fn serve(writer: DatabaseConnection, mut units: mpsc::Receiver<Unit>) {
                 Err(_) => break,
             }
         }
-        if let Err(err) =
-            tokio::spawn(BATCH.scope(
-                Batch { number, unit: Cell::new(None), open: Cell::new(None) },
-                run_batch(writer.clone(), batch),
-            ))
-            .await
+        if let Err(err) = tokio::spawn(BATCH.scope(
+            Batch { next_check_in_id: Cell::new(None), unit: Cell::new(None), open: Cell::new(None) },
+            run_batch(writer.clone(), batch),
+        ))
+        .await
         {
             tracing::error!(%err, "a write batch failed without committing");
         }

@@ -50,8 +50,6 @@ struct Inner {
     /// the one process that writes and polls.
     announcer: Option<events::Announcer>,
     statements: Arc<AtomicU64>,
-    /// The check-in ids SQLite's writer draws without a statement.
-    check_in_ids: checkins::NextIds,
 }
 
 impl std::fmt::Debug for Store {
@@ -109,9 +107,7 @@ impl Store {
             let announcer = events::Announcer::start(pool.get_postgres_connection_pool().clone());
             (pool.clone(), pool, None, Some(announcer))
         };
-        Ok(Store {
-            inner: Arc::new(Inner { reader, writer, group, announcer, statements, check_in_ids: Default::default() }),
-        })
+        Ok(Store { inner: Arc::new(Inner { reader, writer, group, announcer, statements }) })
     }
 
     /// Applies every pending migration.
@@ -122,11 +118,6 @@ impl Store {
     /// For reads: never blocks or is blocked by writes.
     pub fn reader(&self) -> &DatabaseConnection {
         &self.inner.reader
-    }
-
-    /// The check-in ids SQLite's writer draws without a statement ([`checkins::NextIds`]).
-    pub fn check_in_ids(&self) -> &checkins::NextIds {
-        &self.inner.check_in_ids
     }
 
     /// For writes: begin a transaction here.
