@@ -112,7 +112,7 @@ async fn the_enriched_read_costs_the_same_statements_at_every_size(app: TestApp)
         }
     }
     let [short, long, few, many] = counts[..] else { unreachable!() };
-    // Measured: 13 statements on SQLite; 14 on PostgreSQL, where the budgets are counted in the
+    // Measured: 8 statements on SQLite; 9 on PostgreSQL, where the budgets are counted in the
     // database (`rate_windows`, one statement per request). There one load has also been seen
     // to share a batch with another in one cohort's requests and not in the other's (one
     // statement either way, whatever the size); anything more would be a statement that grows

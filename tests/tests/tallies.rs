@@ -103,7 +103,14 @@ async fn tallies_read_what_aggregating_every_check_in_gives(app: TestApp) {
             assert_eq!(i64::from(activity[&m.id].check_ins), n, "membership {} as of {as_of}", m.id);
         }
 
-        let snaps = lifecycle::snapshots(reader, &models, as_of).await.unwrap();
+        // Asked for every cohort, a tenant's batch holds its own cohorts only.
+        let mut snaps = std::collections::HashMap::new();
+        for c in &models {
+            let of_tenant = lifecycle::snapshots(reader, c.tenant_id, &ids, as_of).await.unwrap();
+            let theirs: Vec<i64> = models.iter().filter(|m| m.tenant_id == c.tenant_id).map(|m| m.id).collect();
+            assert!(of_tenant.keys().all(|id| theirs.contains(id)), "another tenant's snapshot: {of_tenant:?}");
+            snaps.insert(c.id, of_tenant[&c.id].clone());
+        }
         let previous = oracle::previous_window(reader, &ids, as_of).await.unwrap();
         let last = oracle::last_check_in(reader, &ids, as_of).await.unwrap();
         let weeks = oracle::active_weeks_in_a_row(reader, &ids, as_of).await.unwrap();

@@ -110,14 +110,15 @@ pub async fn member_activity(
     Ok(lifecycle::activity_of_memberships(store.reader(), cohort_ids, membership_ids, as_of).await?)
 }
 
-/// Activity snapshots of these cohorts as of `as_of` (microseconds), in a fixed number of
-/// statements whatever their number.
+/// Activity snapshots of the tenant's cohorts among `cohort_ids` as of `as_of` (microseconds), in
+/// one statement whatever their number.
 pub async fn snapshots(
     store: &Store,
-    cohorts: &[cohort::Model],
+    tenant_id: i64,
+    cohort_ids: &[i64],
     as_of: i64,
 ) -> Reads<HashMap<i64, afterclass_domain::lifecycle::Snapshot>> {
-    Ok(lifecycle::snapshots(store.reader(), cohorts, as_of).await?)
+    Ok(lifecycle::snapshots(store.reader(), tenant_id, cohort_ids, as_of).await?)
 }
 
 /// Outside interest in a cohort as of a moment (see `store::lifecycle::outside_interest`).

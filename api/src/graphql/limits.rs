@@ -41,14 +41,16 @@ pub const MAX_EXPANDED_FIELDS: u64 = 10_000;
 /// Complexity points charged for each SQL statement a field may run.
 pub const STATEMENT: usize = 12;
 
-/// A health or evaluation snapshot as of one moment (`store::lifecycle::snapshots`): the members'
-/// counts (their tallies, attendance and leadership added up per cohort), the cohort's own facts
-/// and its attendance rate, each over every cohort whose snapshot loads in the same batch.
+/// A health or evaluation snapshot as of one moment (`store::lifecycle::snapshots`): one statement
+/// doing the work of three — the cohort's own facts, its members' counts (their tallies,
+/// attendance and leadership added up per cohort) and its attendance rate — over every cohort
+/// whose snapshot loads in the same batch; charged for the three.
 pub const SNAPSHOT_STATEMENTS: usize = 3;
 /// Goals' progress as of a chosen moment: goals with their members' tallies.
 pub const PROGRESS_STATEMENTS: usize = 1;
-/// Members' participation as of a chosen moment: memberships with their tallies, leadership
-/// (stage events and code-of-conduct versions) and attendance in the window.
+/// Members' participation as of a chosen moment: one statement doing the work of three —
+/// memberships with their tallies, leadership (stage events and code-of-conduct versions) and
+/// attendance in the window, each a grouped join; charged for the three.
 pub const PARTICIPATION_STATEMENTS: usize = 3;
 /// One window of meetings: a count and the rows.
 pub const WINDOW_STATEMENTS: usize = 2;

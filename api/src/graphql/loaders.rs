@@ -197,17 +197,14 @@ impl Loader<SnapshotKey> for Loaders {
     type Error = ApiError;
 
     async fn load(&self, keys: &[SnapshotKey]) -> LoadResult<SnapshotKey, afterclass_domain::lifecycle::Snapshot> {
-        let cohorts = reads::cohorts(&self.store, self.tenant_id, keys.iter().map(|k| k.cohort_id).collect()).await?;
-        let mut by_time: HashMap<i64, Vec<cohort::Model>> = HashMap::new();
+        let mut by_time: HashMap<i64, Vec<i64>> = HashMap::new();
         for key in keys {
-            if let Some(c) = cohorts.iter().find(|c| c.id == key.cohort_id) {
-                by_time.entry(key.as_of).or_default().push(c.clone());
-            }
+            by_time.entry(key.as_of).or_default().push(key.cohort_id);
         }
-        // One batch of aggregates per distinct moment, whatever the number of cohorts.
+        // One statement per distinct moment, whatever the number of cohorts.
         let mut out = HashMap::new();
-        for (as_of, cohorts) in by_time {
-            let snaps = reads::snapshots(&self.store, &cohorts, as_of).await?;
+        for (as_of, cohort_ids) in by_time {
+            let snaps = reads::snapshots(&self.store, self.tenant_id, &cohort_ids, as_of).await?;
             out.extend(snaps.into_iter().map(|(cohort_id, snap)| (SnapshotKey { cohort_id, as_of }, snap)));
         }
         Ok(out)

@@ -269,37 +269,10 @@ pub async fn starting_between(
         .await
 }
 
-/// Each membership of the cohorts (or of them those in `only`) with meetings attended (marked
-/// PRESENT) that started in `(from, to]`, and how many; none for no cohorts or no memberships.
-pub(super) async fn attended_by_member(
-    conn: &impl ConnectionTrait,
-    cohort_ids: &[i64],
-    only: Option<&[i64]>,
-    from: i64,
-    to: i64,
-) -> Result<HashMap<i64, u32>, DbErr> {
-    // An empty `IN ()` is not SQL.
-    if cohort_ids.is_empty() || only.is_some_and(<[i64]>::is_empty) {
-        return Ok(HashMap::new());
-    }
-    let mut b = Binds::new(conn.get_database_backend());
-    let (from, to) = (b.bind(from), b.bind(to));
-    let mut cohorts = format!("IN ({})", b.list(cohort_ids));
-    if let Some(ids) = only {
-        cohorts = format!("{cohorts} AND a.membership_id IN ({})", b.list(ids));
-    }
-    let sql = attended_in_window_sql(&mut b, &cohorts, &from, &to);
-    let mut out = HashMap::new();
-    for row in conn.query_all_raw(b.statement(sql)).await? {
-        let (id, n): (i64, i64) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
-        out.insert(id, u32::try_from(n).unwrap_or(u32::MAX));
-    }
-    Ok(out)
-}
-
-/// [`attended_by_member`] as rows `(membership_id, n)` of the cohorts `cohorts` (an SQL condition
-/// on a cohort id, such as `IN (…)`, which may go on with more conditions on the attendance `a`),
-/// `from` and `to` SQL expressions.
+/// Each membership's meetings attended (marked PRESENT) that started in `(from, to]`, as rows
+/// `(membership_id, n)` of the cohorts `cohorts` (an SQL condition on a cohort id, such as `IN
+/// (…)`, which may go on with more conditions on the attendance `a`), `from` and `to` SQL
+/// expressions; a membership without any has no row.
 pub(super) fn attended_in_window_sql(b: &mut Binds, cohorts: &str, from: &str, to: &str) -> String {
     let present = b.bind(dm::AttendanceMark::Present.as_str());
     format!(
@@ -310,53 +283,22 @@ pub(super) fn attended_in_window_sql(b: &mut Binds, cohorts: &str, from: &str, t
     )
 }
 
-/// Each cohort's PRESENT over marked members across its last [`ATTENDANCE_MEETINGS`] meetings
-/// with attendance that started by `as_of`; a cohort without any attendance recorded by then is
-/// absent. One statement for all the cohorts: the meetings of each are ranked by start with a
-/// window function, and only the last few of each are returned.
-pub async fn attendance_rates(
-    conn: &impl ConnectionTrait,
-    cohort_ids: &[i64],
-    as_of: i64,
-) -> Result<HashMap<i64, f64>, DbErr> {
-    use sea_orm::sea_query::{Alias, Order, Query, WindowStatement};
-    let present =
-        Expr::cust(format!("SUM(CASE WHEN mark = '{}' THEN 1 ELSE 0 END)", dm::AttendanceMark::Present.as_str()));
-    let mut latest_first = WindowStatement::partition_by(attendance::Column::CohortId);
-    latest_first.order_by_expr(Expr::col(attendance::Column::MeetingStartsAt).max(), Order::Desc);
-    let per_meeting = Query::select()
-        .column(attendance::Column::CohortId)
-        .expr_as(Expr::col(attendance::Column::Id).count(), Alias::new("marked"))
-        .expr_as(present, Alias::new("present"))
-        .expr_window_as(Expr::cust("ROW_NUMBER()"), latest_first, Alias::new("recency"))
-        .from(attendance::Entity)
-        .and_where(attendance::Column::CohortId.is_in(cohort_ids.iter().copied()))
-        .and_where(attendance::Column::MeetingStartsAt.lte(as_of))
-        .group_by_col(attendance::Column::CohortId)
-        .group_by_col(attendance::Column::MeetingId)
-        .to_owned();
-    let last = Query::select()
-        .columns([Alias::new("cohort_id"), Alias::new("marked"), Alias::new("present")])
-        .from_subquery(per_meeting, Alias::new("per_meeting"))
-        .and_where(Expr::col(Alias::new("recency")).lte(i64::from(ATTENDANCE_MEETINGS)))
-        .to_owned();
-    let rows = conn.query_all(&last).await?;
-    let mut sums: HashMap<i64, (i64, i64)> = HashMap::new();
-    for row in rows {
-        let cohort_id: i64 = row.try_get("", "cohort_id")?;
-        let marked: i64 = row.try_get("", "marked")?;
-        let present: Option<i64> = row.try_get("", "present")?;
-        let sum = sums.entry(cohort_id).or_default();
-        sum.0 += marked;
-        sum.1 += present.unwrap_or(0);
-    }
-    Ok(sums
-        .into_iter()
-        .filter_map(|(cohort_id, (marked, present))| {
-            let rate = dm::attendance_rate(u64::try_from(present).unwrap_or(0), u64::try_from(marked).unwrap_or(0));
-            Some((cohort_id, rate?))
-        })
-        .collect())
+/// Rows `(cohort_id, marked, present)`: each cohort's marked members and of them those PRESENT
+/// across its last [`ATTENDANCE_MEETINGS`] meetings with attendance that started by `at` (an
+/// SQL expression), for the cohorts `cohorts` (an SQL condition on a cohort id, such as `IN
+/// (…)`); a cohort without any attendance recorded by then has no row. The meetings of each
+/// cohort are ranked by start with a window function, and only the last few of each are added
+/// up. The rate is `afterclass_domain::meeting::attendance_rate` of the two.
+pub(super) fn attendance_sums_sql(b: &mut Binds, cohorts: &str, at: &str) -> String {
+    let (present, last) = (b.bind(dm::AttendanceMark::Present.as_str()), b.bind(i64::from(ATTENDANCE_MEETINGS)));
+    format!(
+        "SELECT cohort_id, CAST(SUM(marked) AS BIGINT) AS marked, CAST(SUM(present) AS BIGINT) AS present FROM ( \
+             SELECT a.cohort_id, COUNT(*) AS marked, SUM(CASE WHEN a.mark = {present} THEN 1 ELSE 0 END) AS present, \
+                    ROW_NUMBER() OVER (PARTITION BY a.cohort_id ORDER BY MAX(a.meeting_starts_at) DESC) AS recency \
+             FROM attendance a WHERE a.cohort_id {cohorts} AND a.meeting_starts_at <= {at} \
+             GROUP BY a.cohort_id, a.meeting_id) per_meeting \
+         WHERE recency <= {last} GROUP BY cohort_id"
+    )
 }
 
 /// A scalar subquery giving the start of the latest meeting at or before `at` at which someone
