@@ -41,6 +41,12 @@ async fn a_course_becomes_a_cohort_that_checks_in_and_disbands(app: TestApp) {
     let id = data["createCohort"]["cohort"]["id"].as_str().unwrap().to_owned();
     assert_eq!(data["createCohort"]["cohort"]["stage"], "FORMING");
 
+    // Read with the cohort in one statement: none yet, then every goal in the order it was added.
+    const GOALS: &str = r#"query($id: ID!) { cohort(id: $id) { name goals { id title } } }"#;
+    let data = app.ok(&ada, GOALS, json!({ "id": id })).await;
+    assert_eq!(data["cohort"]["goals"], json!([]), "{data:#}");
+    assert_eq!(data["cohort"]["name"], "Rust practice circle");
+
     let deadline = (Utc::now() + Duration::days(10)).date_naive();
     let mut goals = Vec::new();
     for (title, target, aggregation, start, deadline) in [
@@ -55,6 +61,16 @@ async fn a_course_becomes_a_cohort_that_checks_in_and_disbands(app: TestApp) {
         assert_eq!(data["addGoal"]["userErrors"], json!([]), "{data:#}");
         goals.push(data["addGoal"]["goal"]["id"].as_str().unwrap().to_owned());
     }
+    let data = app.ok(&ada, GOALS, json!({ "id": id })).await;
+    let read: Vec<(&str, &str)> = data["cohort"]["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["id"].as_str().unwrap(), g["title"].as_str().unwrap()))
+        .collect();
+    let added: Vec<&str> = goals.iter().map(String::as_str).collect();
+    assert_eq!(read.iter().map(|(id, _)| *id).collect::<Vec<_>>(), added, "{data:#}");
+    assert_eq!(read.iter().map(|(_, t)| *t).collect::<Vec<_>>(), ["Exercises", "Chapters each", "Quiz score"]);
     let data = app
         .ok(&ada, ops::SET_CONDUCT, json!({ "input": { "cohortId": id, "text": "Be kind; share what you tried." } }))
         .await;

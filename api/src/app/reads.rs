@@ -331,6 +331,51 @@ pub async fn cohort_with_standing(
     id: i64,
     person_id: i64,
 ) -> Reads<Option<(cohort::Model, Option<membership::Model>)>> {
+    Ok(with_standing(tenant_id, id, person_id).one(store.reader()).await?)
+}
+
+/// As [`cohort_with_standing`], with every goal of the cohort (oldest first, as [`goals_of`]
+/// gives them) in the same statement: a row per goal, or one without a goal.
+pub async fn cohort_with_standing_and_goals(
+    store: &Store,
+    tenant_id: i64,
+    id: i64,
+    person_id: i64,
+) -> Reads<Option<(cohort::Model, Option<membership::Model>, Vec<goal::Model>)>> {
+    use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
+    use sea_orm::{ConnectionTrait, FromQueryResult, IntoSimpleExpr, Iterable};
+    // `select_also` names the cohort's columns `A_…` and the membership's `B_…`; the goal's are `C_…`.
+    let goals = cohort::Entity::belongs_to(goal::Entity)
+        .from(cohort::Column::Id)
+        .to(goal::Column::CohortId)
+        .on_condition(move |_, goal| Expr::col((goal, goal::Column::TenantId)).eq(tenant_id).into_condition());
+    let mut select = with_standing(tenant_id, id, person_id)
+        .join(sea_orm::JoinType::LeftJoin, goals.into())
+        .order_by_asc(goal::Column::Id);
+    for column in goal::Column::iter() {
+        let name = sea_orm::IdenStatic::as_str(&column);
+        select = select.expr_as(Expr::col((goal::Entity, column)).into_simple_expr(), format!("C_{name}"));
+    }
+    let conn = store.reader();
+    let rows = conn.query_all_raw(select.build(conn.get_database_backend())).await?;
+    let mut found: Option<(cohort::Model, Option<membership::Model>, Vec<goal::Model>)> = None;
+    for row in rows {
+        let goal = goal::Model::from_query_result_optional(&row, "C_")?;
+        let (_, _, goals) = match found.as_mut() {
+            Some(found) => found,
+            None => found.insert((
+                cohort::Model::from_query_result(&row, "A_")?,
+                membership::Model::from_query_result_optional(&row, "B_")?,
+                Vec::new(),
+            )),
+        };
+        goals.extend(goal);
+    }
+    Ok(found)
+}
+
+/// The tenant's cohort `id` joined with `person_id`'s own membership in it.
+fn with_standing(tenant_id: i64, id: i64, person_id: i64) -> sea_orm::SelectTwo<cohort::Entity, membership::Entity> {
     use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
     let theirs = cohort::Entity::belongs_to(membership::Entity)
         .from(cohort::Column::Id)
@@ -338,11 +383,10 @@ pub async fn cohort_with_standing(
         .on_condition(move |_, membership| {
             Expr::col((membership, membership::Column::PersonId)).eq(person_id).into_condition()
         });
-    let select = cohort::Entity::find_by_id(id)
+    cohort::Entity::find_by_id(id)
         .filter(cohort::Column::TenantId.eq(tenant_id))
         .join(sea_orm::JoinType::LeftJoin, theirs.into())
-        .select_also(membership::Entity);
-    Ok(select.one(store.reader()).await?)
+        .select_also(membership::Entity)
 }
 
 pub async fn membership_by_id(store: &Store, tenant_id: i64, id: i64) -> Reads<Option<membership::Model>> {

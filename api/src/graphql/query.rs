@@ -187,10 +187,20 @@ pub async fn visible_cohort(ctx: &Context<'_>, id: i64) -> Result<Cohort, ApiErr
             reads::cohort_by_id(store, viewer.tenant_id, id).await?.ok_or_else(|| ApiError::not_found("cohort"))?;
         return Cohort::visible(ctx, model).await?.ok_or_else(|| ApiError::not_found("cohort"));
     };
-    // The cohort and the viewer's standing in it in one statement.
-    let (model, mine) = reads::cohort_with_standing(store, viewer.tenant_id, id, person_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("cohort"))?;
+    // The cohort and the viewer's standing in it in one statement, with its goals when the query
+    // asks for them: they go to the request's loader, where `Cohort.goals` finds them once the
+    // policy lets it (an unseen cohort's goals are read and dropped).
+    let (model, mine) = if ctx.look_ahead().field("goals").exists() {
+        let (model, mine, goals) = reads::cohort_with_standing_and_goals(store, viewer.tenant_id, id, person_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("cohort"))?;
+        loader(ctx)?.feed_one(super::loaders::GoalsOf(model.id), goals).await;
+        (model, mine)
+    } else {
+        reads::cohort_with_standing(store, viewer.tenant_id, id, person_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("cohort"))?
+    };
     Cohort::visible_with(ctx, model, mine).await?.ok_or_else(|| ApiError::not_found("cohort"))
 }
 
