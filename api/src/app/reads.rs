@@ -343,19 +343,15 @@ pub async fn cohort_with_standing_and_goals(
     person_id: i64,
 ) -> Reads<Option<(cohort::Model, Option<membership::Model>, Vec<goal::Model>)>> {
     use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
-    use sea_orm::{ConnectionTrait, FromQueryResult, IntoSimpleExpr, Iterable};
-    // `select_also` names the cohort's columns `A_…` and the membership's `B_…`; the goal's are `C_…`.
+    use sea_orm::{ConnectionTrait, FromQueryResult};
     let goals = cohort::Entity::belongs_to(goal::Entity)
         .from(cohort::Column::Id)
         .to(goal::Column::CohortId)
         .on_condition(move |_, goal| Expr::col((goal, goal::Column::TenantId)).eq(tenant_id).into_condition());
-    let mut select = with_standing(tenant_id, id, person_id)
+    let select = with_standing(tenant_id, id, person_id)
         .join(sea_orm::JoinType::LeftJoin, goals.into())
         .order_by_asc(goal::Column::Id);
-    for column in goal::Column::iter() {
-        let name = sea_orm::IdenStatic::as_str(&column);
-        select = select.expr_as(Expr::col((goal::Entity, column)).into_simple_expr(), format!("C_{name}"));
-    }
+    let select = queries::with_goal_columns(select);
     let conn = store.reader();
     let rows = conn.query_all_raw(select.build(conn.get_database_backend())).await?;
     let mut found: Option<(cohort::Model, Option<membership::Model>, Vec<goal::Model>)> = None;

@@ -22,7 +22,7 @@ use sea_orm::{
 
 use super::entities::{check_in, cohort, goal, membership};
 use super::events::{self, NewEvent};
-use super::queries::{self, Hold};
+use super::queries;
 use super::tallies::{self, Binds};
 use crate::error::ApiError;
 
@@ -92,9 +92,8 @@ async fn select(
     held: bool,
 ) -> Result<Option<(Found, sea_orm::QueryResult)>, ApiError> {
     let backend = conn.get_database_backend();
-    // Unheld, the statement takes no lock of any kind (the exclusive form adds none of its own).
-    let hold = if held { Hold::Shared } else { Hold::Exclusive };
-    let mut select = queries::cohort_and_membership(backend, tenant_id, cohort_id, person_id, hold);
+    // Unheld, the statement takes no lock of any kind; held, it also takes the member's tallies.
+    let mut select = queries::cohort_and_membership(backend, tenant_id, cohort_id, person_id, held);
     if held {
         let next_id = if backend == DbBackend::Postgres {
             "nextval(pg_get_serial_sequence('check_ins', 'id'))"
@@ -111,10 +110,7 @@ async fn select(
                 Condition::all().add(Expr::col((right, goal::Column::Id)).eq(Expr::val(goal_id)))
             })
             .into();
-        select = select.join(JoinType::LeftJoin, of_cohort);
-        for column in goal::Column::iter() {
-            select = select.expr_as(Expr::col((goal::Entity, column)), format!("C_{}", IdenStatic::as_str(&column)));
-        }
+        select = queries::with_goal_columns(select.join(JoinType::LeftJoin, of_cohort));
     }
     // The goal is only read: a goal never moves to another cohort and is never deleted, and
     // PostgreSQL cannot hold the nullable side of an outer join.

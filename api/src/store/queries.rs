@@ -309,7 +309,8 @@ pub async fn lock_cohort_and_membership(
     person_id: i64,
     hold: Hold,
 ) -> Result<Option<(cohort::Model, membership::Model)>, ApiError> {
-    let found = cohort_and_membership(conn.get_database_backend(), tenant_id, id, person_id, hold)
+    let tallies_lock = hold == Hold::Shared;
+    let found = cohort_and_membership(conn.get_database_backend(), tenant_id, id, person_id, tallies_lock)
         .lock(hold.lock_type())
         .one(conn)
         .await?;
@@ -317,14 +318,15 @@ pub async fn lock_cohort_and_membership(
 }
 
 /// The statement of [`lock_cohort_and_membership`] before its lock clause: the cohort of the
-/// tenant joined to the person's membership in it, and for a shared hold on PostgreSQL the
-/// member's tallies' lock ([`super::tallies::member_lock`]) taken in the same statement.
+/// tenant joined to the person's membership in it, and with `tallies_lock` on PostgreSQL the
+/// member's tallies' lock ([`super::tallies::member_lock`]) taken in the same statement (what a
+/// shared hold, a write that adds to them, needs).
 pub(super) fn cohort_and_membership(
     backend: DbBackend,
     tenant_id: i64,
     id: i64,
     person_id: i64,
-    hold: Hold,
+    tallies_lock: bool,
 ) -> sea_orm::SelectTwo<cohort::Entity, membership::Entity> {
     let joined: RelationDef =
         cohort::Entity::belongs_to(membership::Entity).from(cohort::Column::Id).to(membership::Column::CohortId).into();
@@ -333,9 +335,23 @@ pub(super) fn cohort_and_membership(
         .join(JoinType::InnerJoin, joined)
         .filter(membership::Column::PersonId.eq(person_id))
         .select_also(membership::Entity);
-    if hold == Hold::Shared && backend == DbBackend::Postgres {
+    if tallies_lock && backend == DbBackend::Postgres {
         let lock = super::tallies::member_lock("\"memberships\".\"id\"");
         select = select.expr_as(Expr::cust(lock), "member_tallies_lock");
+    }
+    select
+}
+
+/// `select` (a cohort with a membership, named `A_…` and `B_…` by `select_also`) with every
+/// column of the goal it joins, named `C_…`, for `goal::Model::from_query_result_optional(row,
+/// "C_")`.
+pub(crate) fn with_goal_columns(
+    mut select: sea_orm::SelectTwo<cohort::Entity, membership::Entity>,
+) -> sea_orm::SelectTwo<cohort::Entity, membership::Entity> {
+    use super::entities::goal;
+    use sea_orm::{IdenStatic, Iterable};
+    for column in goal::Column::iter() {
+        select = select.expr_as(Expr::col((goal::Entity, column)), format!("C_{}", IdenStatic::as_str(&column)));
     }
     select
 }
