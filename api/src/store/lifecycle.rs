@@ -141,18 +141,11 @@ async fn window_activity(
         None => (cohorts.clone(), cohorts.clone()),
     };
     let sql = format!(
-        "SELECT m.id, {at_now}, {at_from}, COALESCE(l.n, 0), COALESCE(a.n, 0) \
-         FROM memberships m {join} \
-         LEFT JOIN ({leading}) l ON l.cohort_id = m.cohort_id AND l.person_id = m.person_id \
-         LEFT JOIN ({attended}) a ON a.membership_id = m.id \
-         WHERE m.cohort_id {members}",
+        "SELECT m.id, {at_now}, {at_from}, COALESCE(l.n, 0), COALESCE(a.n, 0) {members}",
         at_now = check_ins_at(&now),
         at_from = check_ins_at(&from),
-        join = tallies::join_totals("c", "m.id", &ALL_CHECK_INS.to_string()),
-        leading = leadership_in_window_sql(&cohorts, &from, &now),
-        attended = super::meetings::attended_in_window_sql(&mut b, &attendance, &from, &now),
+        members = members_in_window(&mut b, &cohorts, &members, &attendance, &from, &now),
     );
-    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     conn.query_all_raw(b.statement(sql))
         .await?
         .into_iter()
@@ -175,9 +168,32 @@ fn check_ins_at(at: &str) -> String {
     format!("COALESCE({}, 0)", tallies::as_of_totals("check_ins", "c", "m.id", &ALL_CHECK_INS.to_string(), at))
 }
 
+/// `FROM` the memberships `m` of the cohorts `cohorts` (an SQL condition on a cohort id) that
+/// `members` (the same, which may go on with conditions on `m`) selects, `WHERE` included: each
+/// with their totals row of every check-in joined as `c` (for [`check_ins_at`]), their
+/// leadership actions in the window `(from, to]` as `l.n` and their meetings attended in it as
+/// `a.n` (both NULL without any), grouped joins whatever the number of members; `attendance`
+/// narrows the attendance read as `members` does the members (`a.membership_id`).
+fn members_in_window(b: &mut Binds, cohorts: &str, members: &str, attendance: &str, from: &str, to: &str) -> String {
+    format!(
+        "FROM memberships m {join} \
+         LEFT JOIN ({leading}) l ON l.cohort_id = m.cohort_id AND l.person_id = m.person_id \
+         LEFT JOIN ({attended}) a ON a.membership_id = m.id \
+         WHERE m.cohort_id {members}",
+        join = tallies::join_totals("c", "m.id", &ALL_CHECK_INS.to_string()),
+        leading = leadership_in_window_sql(cohorts, from, to),
+        attended = super::meetings::attended_in_window_sql(b, attendance, from, to),
+    )
+}
+
 /// Check-ins between two window boundaries: the difference of the running counts at them.
 fn between(later: i64, earlier: i64) -> u32 {
-    u32::try_from(later.saturating_sub(earlier)).unwrap_or(u32::MAX)
+    count(later.saturating_sub(earlier))
+}
+
+/// A count read from the database as a `u32`, saturating.
+fn count(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Leadership actions (stage changes with an actor, code-of-conduct versions with an author) of
@@ -240,14 +256,13 @@ pub async fn snapshots(
          LEFT JOIN ({attendance}) r ON r.cohort_id = c.id \
          WHERE c.id {cohorts} AND c.tenant_id = {tenant}"
     );
-    let count = |n: Option<i64>| n.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
     let mut out = HashMap::new();
     for row in conn.query_all_raw(b.statement(sql)).await? {
         let cohort_id: i64 = row.try_get_by_index(0)?;
         let created_at: i64 = row.try_get_by_index(1)?;
         let activated_at: Option<i64> = row.try_get_by_index(2)?;
         let deadline: Option<String> = row.try_get_by_index(9)?;
-        let n = |i: usize| row.try_get_by_index::<Option<i64>>(i).map(count);
+        let n = |i: usize| row.try_get_by_index::<Option<i64>>(i).map(|n| n.map_or(0, count));
         let last_activity: [Option<i64>; 3] =
             [row.try_get_by_index(3)?, row.try_get_by_index(10)?, row.try_get_by_index(5)?];
         let (marked, present): (Option<i64>, Option<i64>) = (row.try_get_by_index(18)?, row.try_get_by_index(19)?);
@@ -280,7 +295,7 @@ pub async fn snapshots(
 }
 
 /// The common table `counts` of a snapshot (after the `per_member` table it adds up): a row per
-/// cohort of `cohorts` (an SQL condition on a cohort id) with members as of `as_of` (`at` its
+/// cohort of `cohorts` (an SQL condition on a cohort id) with members as of `as_of` (`now` its
 /// placeholder), whatever the number of members. Each member's check-ins at the three window
 /// boundaries come from their totals row (or a probe of their tallies, for a member who checked
 /// in after a boundary), their meetings attended and leadership actions in the window from
@@ -297,7 +312,7 @@ fn member_counts_sql(b: &mut Binds, cohorts: &str, as_of: i64, now: &str) -> Str
     let (from, before) = (b.bind(as_of - WINDOW), b.bind(as_of - 2 * WINDOW));
     let (active, leader) = (b.bind(MembershipStatus::Active.as_str()), b.bind(MemberRole::Leader.as_str()));
     let (due, default) = (b.bind(NudgeKind::CheckInDue.as_str()), b.bind(i64::from(DEFAULT_MAX_UNANSWERED)));
-    let attended = super::meetings::attended_in_window_sql(b, cohorts, &from, now);
+    let members = members_in_window(b, cohorts, cohorts, cohorts, &from, now);
     let last = tallies::as_of_totals("occurred_at", "c", "m.id", &key, now);
     // Materialised, so that each member's probes run once however often the sums below use them.
     format!(
@@ -310,10 +325,7 @@ fn member_counts_sql(b: &mut Binds, cohorts: &str, as_of: i64, now: &str) -> Str
                               >= COALESCE((SELECT p.max_unanswered FROM nudge_policies p \
                                            WHERE p.cohort_id = m.cohort_id), {default}) \
                          THEN 1 ELSE 0 END AS quiet \
-             FROM memberships m {join} \
-             LEFT JOIN ({leading}) l ON l.cohort_id = m.cohort_id AND l.person_id = m.person_id \
-             LEFT JOIN ({attended}) a ON a.membership_id = m.id \
-             WHERE m.cohort_id {cohorts}), \
+             {members}), \
          counts AS ( \
              SELECT cohort_id, \
                 CAST(SUM(CASE WHEN {is_active} THEN 1 ELSE 0 END) AS BIGINT) AS active_members, \
@@ -328,8 +340,6 @@ fn member_counts_sql(b: &mut Binds, cohorts: &str, as_of: i64, now: &str) -> Str
         at_now = check_ins_at(now),
         at_from = check_ins_at(&from),
         at_before = check_ins_at(&before),
-        join = tallies::join_totals("c", "m.id", &key),
-        leading = leadership_in_window_sql(cohorts, &from, now),
         is_active = format!("status = {active}"),
         is_leader = format!("role = {leader}"),
         busy = "at_now - at_from + other > 0",
@@ -389,8 +399,7 @@ pub async fn outside_interest(conn: &impl ConnectionTrait, cohort_id: i64, as_of
     let (cohort, at) = (b.bind(cohort_id), b.bind(as_of));
     let sql = format!("SELECT {}", outside_interest_sql(&mut b, &cohort, &at));
     let Some(row) = conn.query_one_raw(b.statement(sql)).await? else { return Ok(0) };
-    let n: i64 = row.try_get_by_index(0)?;
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    Ok(count(row.try_get_by_index(0)?))
 }
 
 /// A scalar subquery giving the outside interest ([`outside_interest`]) in the cohort `cohort`
